@@ -1,0 +1,209 @@
+import SpoolFormat
+import Synchronization
+import SpoolIO
+import Logging
+
+/// One numbered database (0…15 by default, as Redis's SELECT offers): a set of streams named by
+/// binary-safe byte strings. Each stream lives in its own directory `s<16 hex>` whose `name`
+/// file holds the name, so a name of any length or bytes never becomes a file name.
+public final class Database: Sendable {
+    /// The database number.
+    public let index: Int
+    let directory: String
+    let options: StoreOptions
+    let logger: Logger
+
+    struct State {
+        var streams: [[UInt8]: SpoolStream] = [:]
+        var nextDirectory: UInt64 = 1
+        var nameGeneration: UInt64 = 1
+    }
+    let state: Mutex<State>
+
+    init(index: Int, directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) {
+        self.index = index
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        var st = State()
+        if FileSystem.isDirectory(directory) {
+            let names: [String]
+            do { names = try FileSystem.list(directory) } catch { throw error.spool }
+            var claims: [[UInt8]: (gen: UInt64, dir: String)] = [:]
+            for n in names {
+                let path = directory + "/" + n
+                if n.hasPrefix(".trash-") {
+                    try? FileSystem.removeTree(path)
+                    continue
+                }
+                guard n.hasPrefix("s"), n.utf8.count == 17, let num = UInt64(n.dropFirst(), radix: 16) else { continue }
+                st.nextDirectory = max(st.nextDirectory, num + 1)
+                let namePath = path + "/" + StreamNameFile.fileName
+                guard FileSystem.exists(namePath) else {
+                    // Created but never named: an interrupted create.
+                    try? FileSystem.removeTree(path)
+                    continue
+                }
+                let nf: StreamNameFile
+                do {
+                    let bytes = try FileSystem.readFile(namePath)
+                    nf = try bytes.withBytes { (b) throws(FormatError) in try StreamNameFile.decode(b, file: namePath) }
+                } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
+                st.nameGeneration = max(st.nameGeneration, nf.generation + 1)
+                if let other = claims[nf.name] {
+                    // A rename was interrupted: the newer claim wins.
+                    let loser = other.gen > nf.generation ? path : other.dir
+                    logger.warning("two streams claim one name; keeping the newer", metadata: ["removed": "\(loser)"])
+                    try? FileSystem.removeTree(loser)
+                    if other.gen > nf.generation { continue }
+                }
+                claims[nf.name] = (nf.generation, path)
+            }
+            for (name, claim) in claims {
+                let core = try StreamCore.open(directory: claim.dir, options: options, logger: logger)
+                st.streams[name] = SpoolStream(core: core, name: name, policy: options.fsync)
+            }
+        }
+        state = Mutex(st)
+    }
+
+    /// The stream named `name`, or nil.
+    public func stream(_ name: [UInt8]) -> SpoolStream? { state.withLock { $0.streams[name] } }
+
+    /// The stream named `name`, created empty when missing.
+    public func openOrCreate(_ name: [UInt8]) throws(SpoolError) -> SpoolStream {
+        try state.withLock { (st) throws(SpoolError) in
+            if let s = st.streams[name] { return s }
+            let s = try createLocked(name, &st)
+            st.streams[name] = s
+            return s
+        }
+    }
+
+    private func createLocked(_ name: [UInt8], _ st: inout State) throws(SpoolError) -> SpoolStream {
+        let dir = directory + "/s" + hex16(st.nextDirectory)
+        st.nextDirectory += 1
+        do {
+            try FileSystem.makeDirectory(dir)
+            let core = try StreamCore.create(directory: dir, options: options, logger: logger)
+            let nf = StreamNameFile(name: name, generation: st.nameGeneration)
+            st.nameGeneration += 1
+            try FileSystem.writeAtomically(dir + "/" + StreamNameFile.fileName, nf.encode())
+            return SpoolStream(core: core, name: name, policy: options.fsync)
+        } catch let e as IOError { throw e.spool } catch let e as SpoolError { throw e } catch { throw SpoolError.closed("\(error)") }
+    }
+
+    /// Names of all streams, in no particular order.
+    public func names() -> [[UInt8]] { state.withLock { Array($0.streams.keys) } }
+
+    /// Number of streams.
+    public var count: Int { state.withLock { $0.streams.count } }
+
+    /// Deletes a stream and its files; returns whether it existed.
+    @discardableResult
+    public func delete(_ name: [UInt8]) throws(SpoolError) -> Bool {
+        try state.withLock { (st) throws(SpoolError) in
+            guard let s = st.streams.removeValue(forKey: name) else { return false }
+            try remove(s)
+            return true
+        }
+    }
+
+    private func remove(_ s: SpoolStream) throws(SpoolError) {
+        s.close(sync: false)
+        let trash = FileSystem.parent(of: s.directory) + "/.trash-" + String(s.directory.split(separator: "/").last ?? "")
+        do {
+            try FileSystem.rename(s.directory, trash)
+            try FileSystem.syncDirectory(directory)
+            try FileSystem.removeTree(trash)
+        } catch { throw error.spool }
+    }
+
+    /// RENAME / RENAMENX: a metadata change (the name file is rewritten), never a copy.
+    /// Returns false when `to` exists and `replace` is false; throws `no such key` when `from`
+    /// is missing.
+    @discardableResult
+    public func rename(_ from: [UInt8], to: [UInt8], replace: Bool = true) throws(SpoolError) -> Bool {
+        try state.withLock { (st) throws(SpoolError) in
+            guard let s = st.streams[from] else { throw SpoolError.noSuchKey }
+            if from == to { return true }
+            if st.streams[to] != nil && !replace { return false }
+            let nf = StreamNameFile(name: to, generation: st.nameGeneration)
+            st.nameGeneration += 1
+            do throws(IOError) { try FileSystem.writeAtomically(s.directory + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
+            if let old = st.streams.removeValue(forKey: to) { try remove(old) }
+            st.streams.removeValue(forKey: from)
+            s.setName(to)
+            st.streams[to] = s
+            return true
+        }
+    }
+
+    /// COPY: the copy hard-links the source's sealed (immutable) segments and copies the rest.
+    /// Returns false when `to` exists and `replace` is false, or `from` is missing.
+    @discardableResult
+    public func copy(_ from: [UInt8], to: [UInt8], into target: Database? = nil, replace: Bool = false) throws(SpoolError) -> Bool {
+        let dest = target ?? self
+        guard let s = stream(from) else { return false }
+        if dest === self && from == to { return false }
+        if dest.stream(to) != nil && !replace { return false }
+        // Freeze the source while its files are copied.
+        let dir: String = try dest.state.withLock { (st) throws(SpoolError) in
+            let d = dest.directory + "/s" + hex16(st.nextDirectory)
+            st.nextDirectory += 1
+            return d
+        }
+        try s.core.withLock { (c) throws(SpoolError) in
+            guard let c else { throw SpoolError.closed("stream was deleted") }
+            do throws(IOError) {
+                try c.journal.sync()
+                try c.active.sync()
+                try FileSystem.makeDirectory(dir)
+                for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && !name.hasSuffix(".tmp") {
+                    let src = c.directory + "/" + name
+                    if let n = SegmentFormat.number(fromFileName: name), n != c.active.number {
+                        try FileSystem.hardLink(src, dir + "/" + name)
+                    } else {
+                        let bytes = try FileSystem.readFile(src)
+                        let f = try AppendFile(creating: dir + "/" + name, truncate: true)
+                        try f.append(bytes)
+                        try f.sync()
+                        f.close()
+                    }
+                }
+            } catch { throw error.spool }
+        }
+        return try dest.state.withLock { (st) throws(SpoolError) in
+            if st.streams[to] != nil && !replace {
+                try? FileSystem.removeTree(dir)
+                return false
+            }
+            let nf = StreamNameFile(name: to, generation: st.nameGeneration)
+            st.nameGeneration += 1
+            do throws(IOError) { try FileSystem.writeAtomically(dir + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
+            if let old = st.streams.removeValue(forKey: to) { try dest.remove(old) }
+            let core = try StreamCore.open(directory: dir, options: options, logger: logger)
+            st.streams[to] = SpoolStream(core: core, name: to, policy: options.fsync)
+            return true
+        }
+    }
+
+    /// FLUSHDB: deletes every stream.
+    public func flush() throws(SpoolError) {
+        try state.withLock { (st) throws(SpoolError) in
+            let all = st.streams
+            st.streams = [:]
+            for (_, s) in all { try remove(s) }
+        }
+    }
+
+    /// Every stream currently open.
+    var allStreams: [SpoolStream] { state.withLock { Array($0.streams.values) } }
+
+    func close(sync: Bool) {
+        state.withLock { st in
+            for (_, s) in st.streams { s.close(sync: sync) }
+            st.streams = [:]
+        }
+    }
+}

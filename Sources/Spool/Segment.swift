@@ -1,0 +1,197 @@
+import Synchronization
+import SpoolFormat
+import SpoolIO
+
+/// One segment file of a stream: the active one is written with pwrite and read with pread;
+/// a sealed one (footer written, fdatasynced, immutable) is memory-mapped read-only.
+final class Segment: Sendable {
+    let number: UInt64
+    let path: String
+    private enum Storage {
+        case active(AppendFile)
+        case sealed(MappedFile)
+    }
+    private let storage: Mutex<Storage>
+
+    private init(number: UInt64, path: String, storage: Storage) {
+        self.number = number
+        self.path = path
+        self.storage = Mutex(storage)
+    }
+
+    /// Creates a new, empty active segment (header written and synced, directory synced).
+    static func create(directory: String, number: UInt64) throws(IOError) -> Segment {
+        let path = directory + "/" + SegmentFormat.fileName(number)
+        let file = try AppendFile(creating: path, truncate: true)
+        try file.append(SegmentFormat.encodeHeader(number: number))
+        try file.sync()
+        try FileSystem.syncDirectory(directory)
+        return Segment(number: number, path: path, storage: .active(file))
+    }
+
+    /// Opens an existing active segment whose valid bytes end at `validEnd` (a torn tail beyond
+    /// it is cut here, before anything maps the file).
+    static func openActive(path: String, number: UInt64, validEnd: Int64) throws(IOError) -> Segment {
+        let file = try AppendFile(creating: path)
+        if file.size != validEnd { try file.truncate(to: validEnd) }
+        return Segment(number: number, path: path, storage: .active(file))
+    }
+
+    /// Opens a sealed segment by mapping it.
+    static func openSealed(path: String, number: UInt64) throws(IOError) -> Segment {
+        Segment(number: number, path: path, storage: .sealed(try MappedFile(path: path)))
+    }
+
+    var isActive: Bool {
+        storage.withLock { if case .active = $0 { return true } else { return false } }
+    }
+
+    /// Size of the active file (bytes written), or of the mapping.
+    var size: Int64 {
+        storage.withLock {
+            switch $0 {
+            case .active(let f): return f.size
+            case .sealed(let m): return Int64(m.count)
+            }
+        }
+    }
+
+    /// Appends a block frame to the active segment; returns its offset.
+    func appendFrame(_ frame: [UInt8]) throws(SpoolError) -> UInt64 {
+        let file: AppendFile? = storage.withLock { if case .active(let f) = $0 { return f } else { return nil } }
+        guard let file else { throw SpoolError.closed("segment \(path) is sealed") }
+        let offset = file.size
+        do { try file.append(frame) } catch { throw error.spool }
+        return UInt64(offset)
+    }
+
+    /// fdatasync of the active file (no-op when sealed).
+    func sync() throws(IOError) {
+        let file: AppendFile? = storage.withLock { if case .active(let f) = $0 { return f } else { return nil } }
+        try file?.sync()
+    }
+
+    /// Writes the footer for `blocks`, syncs, and switches to a read-only mapping.
+    func seal(blocks: [SegmentFormat.FooterEntry]) throws(IOError) {
+        let file: AppendFile? = storage.withLock { if case .active(let f) = $0 { return f } else { return nil } }
+        guard let file else { return }
+        let footer = SegmentFormat.encodeFooter(blocks, footerOffset: UInt64(file.size))
+        try file.append(footer)
+        try file.sync()
+        let mapped = try MappedFile(path: path)
+        storage.withLock { $0 = .sealed(mapped) }
+        file.close()
+    }
+
+    /// Reads, verifies and decompresses the block frame at `offset`.
+    func readBlock(offset: UInt64, frameLength: UInt32) throws(SpoolError) -> (SegmentFormat.BlockHeader, [UInt8]) {
+        enum Source { case file(AppendFile), map(MappedFile) }
+        let source: Source = storage.withLock {
+            switch $0 {
+            case .active(let f): return .file(f)
+            case .sealed(let m): return .map(m)
+            }
+        }
+        switch source {
+        case .map(let m):
+            let r: Result<(SegmentFormat.BlockHeader, [UInt8]), SpoolError> = m.withBytes { bytes in
+                guard offset + UInt64(frameLength) <= UInt64(bytes.count) else {
+                    return .failure(.corrupt(FormatError(file: path, offset: offset, "block frame extends past end of file")))
+                }
+                let frame = UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<(Int(offset) + Int(frameLength))])
+                return Result { () throws(SpoolError) in try Segment.decodeFrame(frame, file: path, offset: offset) }
+            }
+            return try r.get()
+        case .file(let f):
+            let bytes: [UInt8]
+            do { bytes = try f.read(at: Int64(offset), count: Int(frameLength)) } catch { throw error.spool }
+            guard bytes.count == Int(frameLength) else {
+                throw SpoolError.corrupt(FormatError(file: path, offset: offset, "block frame extends past end of file"))
+            }
+            let r: Result<(SegmentFormat.BlockHeader, [UInt8]), SpoolError> = bytes.withUnsafeBytes { frame in
+                Result { () throws(SpoolError) in try Segment.decodeFrame(frame, file: path, offset: offset) }
+            }
+            return try r.get()
+        }
+    }
+
+    /// Verifies one frame (header CRC, payload CRC) and returns its header and raw payload.
+    static func decodeFrame(_ frame: UnsafeRawBufferPointer, file: String, offset: UInt64) throws(SpoolError) -> (SegmentFormat.BlockHeader, [UInt8]) {
+        let header: SegmentFormat.BlockHeader
+        do { header = try SegmentFormat.BlockHeader.decode(frame, file: file, offset: offset) } catch { throw error.spool }
+        guard frame.count == header.frameLength else {
+            throw SpoolError.corrupt(FormatError(file: file, offset: offset, "frame length \(frame.count) differs from header's \(header.frameLength)"))
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: frame[SegmentFormat.blockHeaderSize...])
+        guard CRC32C.checksum(payload) == header.payloadCRC else {
+            throw SpoolError.corrupt(FormatError(file: file, offset: offset + UInt64(SegmentFormat.blockHeaderSize), "block payload checksum mismatch"))
+        }
+        switch header.codec {
+        case .none:
+            return (header, Array(payload))
+        case .lz4:
+            guard let raw = LZ4.decompress(payload, rawLength: Int(header.rawLength)) else {
+                throw SpoolError.corrupt(FormatError(file: file, offset: offset + UInt64(SegmentFormat.blockHeaderSize), "LZ4 payload does not decompress to \(header.rawLength) bytes"))
+            }
+            return (header, raw)
+        }
+    }
+
+    /// Encodes a block frame for `entries`.
+    static func encodeFrame(_ entries: [StreamEntry], entriesAdded: UInt64, compress: Bool) -> [UInt8] {
+        let raw = BlockCodec.encode(entries)
+        var codec = SegmentFormat.Codec.none
+        var stored = raw
+        if compress, let c = LZ4.compress(raw) {
+            codec = .lz4
+            stored = c
+        }
+        let header = SegmentFormat.BlockHeader(
+            codec: codec, firstID: entries[0].id, lastID: entries[entries.count - 1].id, count: UInt32(entries.count),
+            rawLength: UInt32(raw.count), storedLength: UInt32(stored.count), payloadCRC: CRC32C.checksum(stored),
+            entriesAdded: entriesAdded)
+        var frame = header.encode()
+        frame.append(contentsOf: stored)
+        return frame
+    }
+
+    /// Result of scanning an unsealed segment.
+    struct ScanResult {
+        var blocks: [(SegmentFormat.FooterEntry, entriesAdded: UInt64)]
+        var validEnd: Int64
+        var cut: FormatError?
+    }
+
+    /// Scans the frames of an unsealed segment file from its header on, stopping at the first
+    /// frame that is torn or fails its checksums.
+    static func scan(_ bytes: UnsafeRawBufferPointer, file: String) -> ScanResult {
+        var blocks: [(SegmentFormat.FooterEntry, entriesAdded: UInt64)] = []
+        var offset = SegmentFormat.headerSize
+        var previousLast: StreamID? = nil
+        while offset < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            guard rest.count >= SegmentFormat.blockHeaderSize else {
+                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset), "torn block header (\(rest.count) bytes)"))
+            }
+            let header: SegmentFormat.BlockHeader
+            do { header = try SegmentFormat.BlockHeader.decode(rest, file: file, offset: UInt64(offset)) } catch {
+                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: error)
+            }
+            guard header.frameLength <= rest.count else {
+                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset), "torn block payload (\(rest.count - SegmentFormat.blockHeaderSize) of \(header.storedLength) bytes)"))
+            }
+            let payload = UnsafeRawBufferPointer(rebasing: rest[SegmentFormat.blockHeaderSize..<header.frameLength])
+            guard CRC32C.checksum(payload) == header.payloadCRC else {
+                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + SegmentFormat.blockHeaderSize), "block payload checksum mismatch"))
+            }
+            if let p = previousLast, header.firstID <= p {
+                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + 8), "block IDs out of order"))
+            }
+            previousLast = header.lastID
+            blocks.append((SegmentFormat.FooterEntry(offset: UInt64(offset), frameLength: UInt32(header.frameLength), count: header.count,
+                                                     firstID: header.firstID, lastID: header.lastID), header.entriesAdded))
+            offset += header.frameLength
+        }
+        return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: nil)
+    }
+}

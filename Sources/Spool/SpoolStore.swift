@@ -1,0 +1,91 @@
+public import Logging
+import Synchronization
+import SpoolFormat
+import SpoolIO
+
+/// A Spool data directory: numbered databases of durable streams.
+///
+/// ```
+/// DIR/LOCK            flock'ed while open: a second process gets a clear error
+/// DIR/SPOOL           format marker
+/// DIR/db<N>/s<hex>/   one directory per stream (see FORMAT.md)
+/// ```
+public final class SpoolStore: Sendable {
+    /// The data directory.
+    public let directory: String
+    /// The options the store was opened with.
+    public let options: StoreOptions
+    let logger: Logger
+    private let lock: DirectoryLock
+    private let dbs: [Database]
+    private let ticker: Mutex<Ticker?>
+    private let closed = Mutex(false)
+
+    /// Format marker file contents.
+    static let marker = Array("SPOOL data directory, format 1\n".utf8)
+
+    /// Opens (creating if needed) the data directory. Recovery runs here: torn tails are cut
+    /// and logged; a damaged sealed block is reported when read.
+    public init(directory: String, options: StoreOptions = StoreOptions(), logger: Logger = Logger(label: "spool")) throws(SpoolError) {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        do { try FileSystem.makeDirectory(directory) } catch { throw error.spool }
+        do { lock = try DirectoryLock(directory: directory) } catch let b as DirectoryLock.Busy {
+            throw SpoolError.locked(b.description)
+        } catch let e as IOError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
+        let markerPath = directory + "/SPOOL"
+        if !FileSystem.exists(markerPath) {
+            do { try FileSystem.writeAtomically(markerPath, Self.marker) } catch { throw error.spool }
+        }
+        var dbs: [Database] = []
+        for i in 0..<max(1, options.databases) {
+            dbs.append(try Database(index: i, directory: directory + "/db\(i)", options: options, logger: logger))
+        }
+        self.dbs = dbs
+        ticker = Mutex(nil)
+        if options.fsync == .everysec { startSyncTimer() }
+    }
+
+    private func startSyncTimer() {
+        let t = Ticker(intervalNanoseconds: 1_000_000_000) { [weak self] in self?.syncDirty() }
+        ticker.withLock { $0 = t }
+    }
+
+    /// Syncs every stream with unsynced writes (the `everysec` tick; also usable directly).
+    public func syncDirty() {
+        for db in dbs {
+            for s in db.allStreams where s.hasUnsyncedWrites {
+                do { try s.syncPending() } catch {
+                    logger.error("background fsync failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Database `index` (0 ..< options.databases).
+    public func database(_ index: Int) -> Database {
+        precondition(index >= 0 && index < dbs.count, "database index out of range")
+        let db = dbs[index]
+        try? FileSystem.makeDirectory(db.directory)
+        return db
+    }
+
+    /// Number of databases.
+    public var databaseCount: Int { dbs.count }
+
+    /// All databases.
+    public var databases: [Database] { dbs }
+
+    /// Syncs everything and closes every stream; the directory lock is released when the
+    /// store is deallocated.
+    public func close() {
+        let was = closed.withLock { c in defer { c = true }; return c }
+        if was { return }
+        let t = ticker.withLock { t in defer { t = nil }; return t }
+        t?.stop()
+        for db in dbs { db.close(sync: true) }
+    }
+
+    deinit { close() }
+}

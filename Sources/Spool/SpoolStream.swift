@@ -1,0 +1,218 @@
+public import SpoolFormat
+import Synchronization
+import SpoolIO
+import Logging
+
+/// What XINFO STREAM reports about a stream.
+public struct StreamInfo: Sendable, Equatable {
+    /// Number of live entries.
+    public var length: Int
+    /// Number of blocks (Redis's `radix-tree-keys`, nodes).
+    public var blocks: Int
+    /// Nodes of the in-memory radix tree.
+    public var radixTreeNodes: Int
+    /// Last-generated ID.
+    public var lastGeneratedID: StreamID
+    /// Largest ID deleted by XDEL.
+    public var maxDeletedEntryID: StreamID
+    /// Lifetime number of appended entries.
+    public var entriesAdded: UInt64
+    /// First live entry's ID (0-0 when empty).
+    public var recordedFirstEntryID: StreamID
+    /// First live entry.
+    public var firstEntry: StreamEntry?
+    /// Last live entry.
+    public var lastEntry: StreamEntry?
+    /// Segment files of the stream.
+    public var segments: Int
+    /// Bytes of the stream's files on disk (segments and journal).
+    public var diskBytes: Int64
+    /// Approximate bytes of index memory.
+    public var indexBytes: Int
+}
+
+/// One stream of a database: append, read, delete and trim, with Redis's semantics.
+///
+/// Any number of threads may call any method; one writer at a time mutates (a mutex), readers
+/// copy a consistent snapshot under the mutex and read blocks outside it. With policy `always`
+/// a mutation returns after an fdatasync of the stream's journal, shared with concurrent
+/// writers (group commit).
+public final class SpoolStream: Sendable {
+    let core: Mutex<StreamCore?>
+    let directory: String
+    let policy: FsyncPolicy
+    private let nameBox: Mutex<[UInt8]>
+
+    init(core: StreamCore, name: [UInt8], policy: FsyncPolicy) {
+        self.directory = core.directory
+        self.core = Mutex(core)
+        self.policy = policy
+        self.nameBox = Mutex(name)
+    }
+
+    /// The stream's name.
+    public var name: [UInt8] { nameBox.withLock { $0 } }
+    func setName(_ n: [UInt8]) { nameBox.withLock { $0 = n } }
+
+    /// Runs a mutation under the lock, then makes it durable per policy outside the lock.
+    func mutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> R {
+        let (result, end, journal): (R, Int64?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
+            guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
+            let (r, end) = try body(&c!)
+            if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
+            return (r, end, c!.journal)
+        }
+        if sync, policy == .always, let end, let journal {
+            do { try journal.syncCovering(min(end, journal.size)) } catch { throw error.spool }
+        }
+        return result
+    }
+
+    /// XADD: appends an entry (`fields` alternates field and value, at least one pair) and
+    /// returns its ID; trims afterwards when `trim` is given. With `sync` false the call does not
+    /// wait for fdatasync even under policy `always` (call `syncPending()` later).
+    @discardableResult
+    public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, sync: Bool = true) throws(SpoolError) -> StreamID {
+        guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
+        var total = 0
+        for f in fields { total += f.count }
+        if total > (1 << 30) { throw SpoolError.command("ERR Elements are too large to be stored") }
+        let now = StreamClock.nowMs()
+        return try mutate(sync: sync) { (c) throws(SpoolError) in
+            let (id, end) = try c.append(fields: fields, id: id, nowMs: now)
+            var last = end
+            if let trim {
+                let (_, e) = try c.trim(trim)
+                if let e { last = e }
+            }
+            return (id, last)
+        }
+    }
+
+    /// Number of live entries (O(1)).
+    public var length: Int { core.withLock { $0?.length ?? 0 } }
+
+    /// The counters: last-generated ID, entries-added, max-deleted-entry-ID.
+    public var lastGeneratedID: StreamID { core.withLock { $0?.meta.lastID ?? .zero } }
+
+    func snapshot() throws(SpoolError) -> StreamSnapshot {
+        try core.withLock { (c) throws(SpoolError) in
+            guard let c else { throw SpoolError.closed("stream was deleted or its store closed") }
+            return c.snapshot
+        }
+    }
+
+    /// XRANGE: live entries with `start ≤ id ≤ end`, ascending, at most `count` (nil = all).
+    public func range(from start: StreamID = .zero, to end: StreamID = .max, count: Int? = nil) throws(SpoolError) -> [StreamEntry] {
+        try StreamReader(snapshot()).range(from: start, to: end, count: count, reverse: false)
+    }
+
+    /// XREVRANGE: live entries with `start ≤ id ≤ end`, descending, at most `count`.
+    public func reverseRange(from end: StreamID = .max, to start: StreamID = .zero, count: Int? = nil) throws(SpoolError) -> [StreamEntry] {
+        try StreamReader(snapshot()).range(from: start, to: end, count: count, reverse: true)
+    }
+
+    /// Visits live entries in `[start, end]` ascending without collecting them; `body` returns
+    /// false to stop. Each call sees one consistent snapshot.
+    public func scan(from start: StreamID = .zero, to end: StreamID = .max, _ body: (StreamEntry) -> Bool) throws(SpoolError) {
+        try StreamReader(snapshot()).visit(from: start, to: end, reverse: false, body)
+    }
+
+    /// XDEL: deletes the live entries among `ids`; returns how many were deleted.
+    @discardableResult
+    public func delete(_ ids: [StreamID], sync: Bool = true) throws(SpoolError) -> Int {
+        try mutate(sync: sync) { (c) throws(SpoolError) in try c.delete(ids) }
+    }
+
+    /// XTRIM: returns the number of entries removed.
+    @discardableResult
+    public func trim(_ spec: TrimSpec, sync: Bool = true) throws(SpoolError) -> Int {
+        try mutate(sync: sync) { (c) throws(SpoolError) in try c.trim(spec) }
+    }
+
+    /// XSETID with Redis's checks and error texts.
+    public func setID(_ lastID: StreamID, entriesAdded: UInt64? = nil, maxDeletedID: StreamID? = nil, sync: Bool = true) throws(SpoolError) {
+        if let md = maxDeletedID, lastID < md {
+            throw SpoolError.command("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+        }
+        try mutate(sync: sync) { (c) throws(SpoolError) in
+            if lastID < c.meta.maxDeletedID {
+                throw SpoolError.command("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
+            }
+            if c.length > 0, let top = try c.lastLiveID(), lastID < top {
+                throw SpoolError.command("ERR The ID specified in XSETID is smaller than the target stream top item")
+            }
+            if let ea = entriesAdded, ea < UInt64(c.length) {
+                throw SpoolError.command("ERR The entries_added specified in XSETID is smaller than the target stream length")
+            }
+            var m = c.meta
+            m.lastID = lastID
+            if let ea = entriesAdded { m.entriesAdded = ea }
+            if let md = maxDeletedID, md != .zero { m.maxDeletedID = md }
+            return ((), try c.setMeta(m))
+        }
+    }
+
+    /// XINFO STREAM's facts.
+    public func info() throws(SpoolError) -> StreamInfo {
+        let (snap, meta, length, segs, blocks, nodes, mem, jsize) = try core.withLock { (c) throws(SpoolError) in
+            guard let c else { throw SpoolError.closed("stream was deleted or its store closed") }
+            return (c.snapshot, c.meta, c.length, c.segments.count, c.index.count + (c.open.entries.isEmpty ? 0 : 1),
+                    c.index.nodeCount + (c.open.entries.isEmpty ? 0 : 1), c.index.memoryFootprint, c.journal.size)
+        }
+        let reader = StreamReader(snap)
+        let first = try reader.range(from: .zero, to: .max, count: 1, reverse: false).first
+        let last = try reader.range(from: .zero, to: .max, count: 1, reverse: true).first
+        var disk = jsize
+        for s in snap.segments.values { disk += s.size }
+        return StreamInfo(length: length, blocks: blocks, radixTreeNodes: nodes, lastGeneratedID: meta.lastID,
+                          maxDeletedEntryID: meta.maxDeletedID, entriesAdded: meta.entriesAdded,
+                          recordedFirstEntryID: first?.id ?? .zero, firstEntry: first, lastEntry: last,
+                          segments: segs, diskBytes: disk, indexBytes: mem)
+    }
+
+    /// Waits until every mutation made so far is on disk (fdatasync of the journal).
+    public func syncPending() throws(SpoolError) {
+        guard let journal = core.withLock({ $0?.journal }) else { return }
+        do { try journal.syncCovering(journal.size) } catch { throw error.spool }
+    }
+
+    /// True when the journal has bytes not yet synced.
+    var hasUnsyncedWrites: Bool { core.withLock { $0.map { !$0.journal.isSynced } ?? false } }
+
+    /// Writes a checkpoint now and starts a fresh journal generation.
+    public func checkpoint() throws(SpoolError) {
+        try core.withLock { (c) throws(SpoolError) in
+            guard c != nil else { return }
+            try c!.checkpoint()
+        }
+    }
+
+    /// Closes the stream's files (after a final sync).
+    func close(sync: Bool) {
+        core.withLock { c in
+            if let cc = c {
+                if sync { try? cc.journal.sync(); try? cc.active.sync() }
+                cc.journal.close()
+            }
+            c = nil
+        }
+    }
+}
+
+/// Wall-clock milliseconds for auto IDs (Redis's `mstime()`); IDs stay monotonic because XADD
+/// never goes below the last ID's ms.
+public enum StreamClock {
+    /// Milliseconds since the Unix epoch.
+    public static func nowMs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

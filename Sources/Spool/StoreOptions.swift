@@ -1,0 +1,30 @@
+/// When appended bytes are forced to disk (Redis's `appendfsync`).
+public enum FsyncPolicy: String, Sendable, CaseIterable {
+    /// Every write returns after its bytes are on disk; concurrent writers share one fdatasync.
+    case always
+    /// A background thread syncs once a second: power loss loses at most about a second.
+    case everysec
+    /// Never forced: the OS writes back when it likes.
+    case no
+}
+
+/// Settings of a store. Defaults follow Redis where Redis has the setting.
+public struct StoreOptions: Sendable {
+    /// Durability policy (`appendfsync`). Default `everysec`.
+    public var fsync: FsyncPolicy = .everysec
+    /// Number of databases (Redis's `databases`). Default 16.
+    public var databases: Int = 16
+    /// `stream-node-max-entries`: entries per block (0 = no count limit). Default 100.
+    public var nodeMaxEntries: Int = 100
+    /// `stream-node-max-bytes`: Redis-listpack bytes per block (0 = 1 GiB). Default 4096.
+    public var nodeMaxBytes: Int = 4096
+    /// A segment file is sealed and a new one started once it reaches this size. Default 64 MiB.
+    public var segmentBytes: Int = 64 << 20
+    /// A stream's journal is checkpointed and restarted once it grows past this. Default 16 MiB.
+    public var journalBytes: Int = 16 << 20
+    /// Compress sealed blocks with LZ4. Default true.
+    public var compress: Bool = true
+
+    /// Default options.
+    public init() {}
+}

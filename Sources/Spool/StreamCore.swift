@@ -1,0 +1,698 @@
+import Logging
+import SpoolFormat
+import SpoolIndex
+import SpoolIO
+
+/// Where a sealed block is and what it holds. The radix tree maps a block's first ID to this.
+struct BlockInfo: Sendable {
+    var segment: UInt64
+    var offset: UInt64
+    var frameLength: UInt32
+    /// Entries physically in the block (live and deleted).
+    var count: UInt32
+    /// Entries logically deleted (XDEL, exact trim) but still in the block.
+    var deleted: UInt32
+    var lastID: StreamID
+    var live: Int { Int(count) - Int(deleted) }
+}
+
+/// The unsealed tail block (Redis's tail node): in memory, every entry in the journal.
+struct OpenBlock: Sendable {
+    var entries: [StreamEntry] = []
+    var deleted: Set<StreamID> = []
+    var master: [[UInt8]] = []
+    /// Redis listpack size of the node apart from its live/deleted counters.
+    var bodyBytes = 0
+    var live: Int { entries.count - deleted.count }
+    var redisBytes: Int { RedisNodeSize.total(bodyBytes: bodyBytes, live: live, deleted: deleted.count) }
+
+    mutating func add(_ e: StreamEntry) {
+        if entries.isEmpty {
+            master = BlockCodec.masterFields(of: e)
+            bodyBytes = RedisNodeSize.masterBody(fields: master)
+        }
+        let same = e.pairCount == master.count && (0..<master.count).allSatisfy { e.fields[2 * $0] == master[$0] }
+        bodyBytes += RedisNodeSize.entry(e, master: entries.first?.id ?? e.id, sameFields: same)
+        entries.append(e)
+    }
+}
+
+/// Counters Redis keeps per stream (reference §1.4); length and first ID are derived.
+struct StreamMeta: Sendable, Equatable {
+    var lastID = StreamID.zero
+    var entriesAdded: UInt64 = 0
+    var maxDeletedID = StreamID.zero
+}
+
+/// A point-in-time view for readers: value types copied under the lock (copy-on-write, so
+/// O(1)), read without it.
+struct StreamSnapshot: Sendable {
+    var index: RadixTree<BlockInfo>
+    var blockTombstones: [StreamID: Set<StreamID>]
+    var open: OpenBlock
+    var segments: [UInt64: Segment]
+}
+
+/// The state and files of one stream. Not thread-safe: `Stream` guards it with a mutex.
+struct StreamCore {
+    let directory: String
+    let options: StoreOptions
+    let logger: Logger
+
+    var meta = StreamMeta()
+    var index = RadixTree<BlockInfo>()
+    var blockTombstones: [StreamID: Set<StreamID>] = [:]
+    var open = OpenBlock()
+    var length = 0
+    /// Highest ID physically present in any sealed block, dropped or not.
+    var sealedThrough: StreamID? = nil
+    var trimmedThrough: StreamID? = nil
+    /// Blocks dropped whole by XDEL while their segment lives: first ID → segment.
+    var droppedBlocks: [StreamID: UInt64] = [:]
+    var segments: [UInt64: Segment] = [:]
+    var segmentLiveBlocks: [UInt64: Int] = [:]
+    /// Footer entries of the active segment's blocks, for sealing it.
+    var activeBlocks: [SegmentFormat.FooterEntry] = []
+    var active: Segment
+    var journal: AppendFile
+    var journalGeneration: UInt64
+    var deletedFiles = false
+
+    var snapshot: StreamSnapshot {
+        StreamSnapshot(index: index, blockTombstones: blockTombstones, open: open, segments: segments)
+    }
+
+    // MARK: Creation and recovery
+
+    /// Creates the files of a new, empty stream in `directory` (which exists and is empty but
+    /// for the name file).
+    static func create(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
+        do {
+            let seg = try Segment.create(directory: directory, number: 1)
+            let journal = try AppendFile(creating: directory + "/" + JournalFormat.fileName(1), truncate: true)
+            try journal.append(JournalFormat.encodeHeader(generation: 1))
+            try journal.sync()
+            let cp = StreamCheckpoint(journalGeneration: 1, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
+                                      trimmedThrough: nil, droppedBlocks: [], tombstones: [])
+            try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
+            return StreamCore(directory: directory, options: options, logger: logger, active: seg, journal: journal, journalGeneration: 1)
+        } catch {
+            throw error.spool
+        }
+    }
+
+    private init(directory: String, options: StoreOptions, logger: Logger, active: Segment, journal: AppendFile, journalGeneration: UInt64) {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        self.active = active
+        self.journal = journal
+        self.journalGeneration = journalGeneration
+        segments[active.number] = active
+        segmentLiveBlocks[active.number] = 0
+    }
+
+    /// Opens an existing stream directory: checkpoint, segment footers (sealed segments are not
+    /// decoded), a scan of the unsealed segment, then a replay of the journal. Torn tails are cut
+    /// and logged.
+    static func open(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
+        let statePath = directory + "/" + StreamCheckpoint.fileName
+        let checkpoint: StreamCheckpoint
+        do {
+            let bytes = try FileSystem.readFile(statePath)
+            checkpoint = try bytes.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: statePath) }
+        } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
+
+        let names: [String]
+        do { names = try FileSystem.list(directory) } catch { throw error.spool }
+        // Leftovers of an interrupted checkpoint or write.
+        for name in names where name.hasSuffix(".tmp") {
+            logger.info("removing leftover temporary file", metadata: ["file": "\(directory)/\(name)"])
+            try? FileSystem.removeFile(directory + "/" + name)
+        }
+        for name in names {
+            if let g = JournalFormat.generation(fromFileName: name), g != checkpoint.journalGeneration {
+                logger.info("removing superseded journal", metadata: ["file": "\(directory)/\(name)"])
+                try? FileSystem.removeFile(directory + "/" + name)
+            }
+        }
+        let segmentNumbers = names.compactMap { SegmentFormat.number(fromFileName: $0) }.sorted()
+
+        // Segments.
+        var loaded: [(Segment, [SegmentFormat.FooterEntry])] = []
+        var activeSegment: Segment? = nil
+        var activeBlocks: [SegmentFormat.FooterEntry] = []
+        for (i, number) in segmentNumbers.enumerated() {
+            let path = directory + "/" + SegmentFormat.fileName(number)
+            let isLast = i == segmentNumbers.count - 1
+            let result: (sealed: [SegmentFormat.FooterEntry]?, scan: Segment.ScanResult?)
+            do {
+                result = try withSegmentBytes(path) { (b) throws(SpoolError) in
+                    do throws(FormatError) {
+                        _ = try SegmentFormat.decodeHeader(b, file: path)
+                    } catch {
+                        if b.count < SegmentFormat.headerSize && isLast {
+                            return (nil, Segment.ScanResult(blocks: [], validEnd: 0, cut: error))
+                        }
+                        throw error.spool
+                    }
+                    if let footer = try? SegmentFormat.decodeFooter(b, file: path) {
+                        return (footer.entries, nil)
+                    }
+                    return (nil, Segment.scan(b, file: path))
+                }
+            }
+            if let sealed = result.sealed {
+                do { loaded.append((try Segment.openSealed(path: path, number: number), sealed)) } catch { throw error.spool }
+                continue
+            }
+            guard var scan = result.scan else { continue }
+            if let cut = scan.cut {
+                logger.warning("cut torn tail of segment", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "reason": "\(cut.reason)"])
+            }
+            if scan.validEnd < Int64(SegmentFormat.headerSize) {
+                // Not even a header: rewrite it.
+                do {
+                    let f = try AppendFile(creating: path, truncate: true)
+                    try f.append(SegmentFormat.encodeHeader(number: number))
+                    try f.sync()
+                    f.close()
+                } catch { throw error.spool }
+                scan.validEnd = Int64(SegmentFormat.headerSize)
+            }
+            let seg: Segment
+            do { seg = try Segment.openActive(path: path, number: number, validEnd: scan.validEnd) } catch { throw error.spool }
+            if isLast {
+                activeSegment = seg
+                activeBlocks = scan.blocks.map(\.0)
+                loaded.append((seg, activeBlocks))
+            } else {
+                // An older segment that lost its footer: seal it now.
+                logger.warning("sealing segment that had no footer", metadata: ["file": "\(path)"])
+                do { try seg.seal(blocks: scan.blocks.map(\.0)) } catch { throw error.spool }
+                loaded.append((seg, scan.blocks.map(\.0)))
+            }
+        }
+        if activeSegment == nil {
+            let next = (segmentNumbers.last ?? 0) + 1
+            do { activeSegment = try Segment.create(directory: directory, number: next) } catch { throw error.spool }
+            loaded.append((activeSegment!, []))
+        }
+
+        // Journal.
+        let journalPath = directory + "/" + JournalFormat.fileName(checkpoint.journalGeneration)
+        let journalFile: AppendFile
+        var records: [JournalFormat.Record] = []
+        do {
+            let jbytes = FileSystem.exists(journalPath) ? try FileSystem.readFile(journalPath) : []
+            var validEnd = 0
+            var headerOK = false
+            if jbytes.count >= JournalFormat.headerSize {
+                let g = try? jbytes.withBytes { (b) throws(FormatError) in try JournalFormat.decodeHeader(b, file: journalPath) }
+                headerOK = g == checkpoint.journalGeneration
+            }
+            if headerOK {
+                validEnd = JournalFormat.headerSize
+                jbytes.withUnsafeBytes { b in
+                    while true {
+                        switch JournalFormat.read(b, at: validEnd, file: journalPath) {
+                        case .record(let r, let next):
+                            records.append(r)
+                            validEnd = next
+                        case .end:
+                            if validEnd < b.count {
+                                logger.warning("cut torn tail of journal", metadata: ["file": "\(journalPath)", "offset": "\(validEnd)", "bytes": "\(b.count - validEnd)"])
+                            }
+                            return
+                        case .corrupt(let e):
+                            logger.warning("cut journal at damaged record", metadata: ["file": "\(journalPath)", "offset": "\(validEnd)", "bytes": "\(b.count - validEnd)", "reason": "\(e.reason)"])
+                            return
+                        }
+                    }
+                }
+            } else {
+                if !jbytes.isEmpty {
+                    logger.warning("journal header damaged; starting it anew", metadata: ["file": "\(journalPath)", "bytes": "\(jbytes.count)"])
+                }
+            }
+            journalFile = try AppendFile(creating: journalPath)
+            if !headerOK {
+                try journalFile.truncate(to: 0)
+                try journalFile.append(JournalFormat.encodeHeader(generation: checkpoint.journalGeneration))
+                try journalFile.sync()
+            } else if journalFile.size != Int64(validEnd) {
+                try journalFile.truncate(to: Int64(validEnd))
+            }
+        } catch { throw error.spool }
+
+        var core = StreamCore(directory: directory, options: options, logger: logger, active: activeSegment!,
+                              journal: journalFile, journalGeneration: checkpoint.journalGeneration)
+        core.activeBlocks = activeBlocks
+        core.meta = StreamMeta(lastID: checkpoint.lastID, entriesAdded: checkpoint.entriesAdded, maxDeletedID: checkpoint.maxDeletedID)
+        core.trimmedThrough = checkpoint.trimmedThrough
+        let dropped = Set(checkpoint.droppedBlocks)
+
+        // Index: sorted footers, bulk-loaded.
+        var elements: [(StreamID, BlockInfo)] = []
+        elements.reserveCapacity(loaded.reduce(0) { $0 + $1.1.count })
+        for (seg, blocks) in loaded {
+            core.segments[seg.number] = seg
+            var live = 0
+            for b in blocks {
+                if let s = core.sealedThrough, b.lastID <= s {
+                    // Overlaps earlier blocks: can only come from a damaged directory.
+                    throw SpoolError.corrupt(FormatError(file: seg.path, offset: b.offset, "block \(b.firstID)..\(b.lastID) overlaps an earlier block"))
+                }
+                core.sealedThrough = b.lastID
+                if let t = checkpoint.trimmedThrough, b.lastID <= t { continue }
+                if dropped.contains(b.firstID) {
+                    core.droppedBlocks[b.firstID] = seg.number
+                    continue
+                }
+                elements.append((b.firstID, BlockInfo(segment: seg.number, offset: b.offset, frameLength: b.frameLength,
+                                                       count: b.count, deleted: 0, lastID: b.lastID)))
+                live += 1
+            }
+            core.segmentLiveBlocks[seg.number] = live
+        }
+        core.index = RadixTree(sortedUniqueElements: elements)
+        core.length = elements.reduce(0) { $0 + Int($1.1.count) }
+
+        // Checkpoint tombstones: those in sealed blocks now; the rest belong to carried entries.
+        var pendingOpen = Set<StreamID>()
+        for id in checkpoint.tombstones {
+            if let (first, info) = core.index.floor(id), id <= info.lastID {
+                if core.blockTombstones[first, default: []].insert(id).inserted {
+                    core.index.updateValue(forKey: first) { $0.deleted += 1 }
+                    core.length -= 1
+                }
+            } else {
+                pendingOpen.insert(id)
+            }
+        }
+        for (first, tombs) in core.blockTombstones {
+            if let info = core.index[first], Int(info.deleted) >= Int(info.count) {
+                _ = tombs
+                core.dropBlock(first, info, reason: .deleted)
+            }
+        }
+
+        // Journal replay.
+        for r in records {
+            do { try core.replay(r, pendingOpen: &pendingOpen) } catch {
+                throw error
+            }
+        }
+        core.deletedFiles = false
+        return core
+    }
+
+    /// Runs `body` over the bytes of a segment file (mapped for the scan only).
+    private static func withSegmentBytes<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws(SpoolError) -> R) throws(SpoolError) -> R {
+        let m: MappedFile
+        do { m = try MappedFile(path: path) } catch { throw error.spool }
+        return try m.withBytes(body)
+    }
+
+    /// Applies one journal record during recovery.
+    mutating func replay(_ r: JournalFormat.Record, pendingOpen: inout Set<StreamID>) throws(SpoolError) {
+        switch r {
+        case .entry(let e):
+            meta.entriesAdded &+= 1
+            if e.id > meta.lastID { meta.lastID = e.id }
+            try placeRecovered(e, pendingOpen: &pendingOpen)
+        case .carry(let e):
+            try placeRecovered(e, pendingOpen: &pendingOpen)
+        case .delete(let ids):
+            for id in ids {
+                _ = try deleteOne(id)
+                if id > meta.maxDeletedID { meta.maxDeletedID = id }
+            }
+        case .trim(let through):
+            try removeThrough(through)
+        case .setMeta(let last, let added, let maxDel):
+            meta = StreamMeta(lastID: last, entriesAdded: added, maxDeletedID: maxDel)
+        }
+    }
+
+    private mutating func placeRecovered(_ e: StreamEntry, pendingOpen: inout Set<StreamID>) throws(SpoolError) {
+        if let s = sealedThrough, e.id <= s { return }  // already in a sealed block
+        if let t = trimmedThrough, e.id <= t { return }
+        if let last = open.entries.last, e.id <= last.id { return }
+        try placeInOpenBlock(e)
+        if pendingOpen.remove(e.id) != nil {
+            open.deleted.insert(e.id)
+            length -= 1
+        }
+    }
+
+    // MARK: Appending
+
+    /// The ID the next XADD gets, or Redis's error.
+    func nextID(_ spec: AppendID, nowMs: UInt64) throws(SpoolError) -> StreamID {
+        let last = meta.lastID
+        switch spec {
+        case .auto:
+            if nowMs > last.ms { return StreamID(nowMs, 0) }
+            guard let next = last.successor else { throw SpoolError.exhausted }
+            return next
+        case .autoSequence(let ms):
+            if ms > last.ms { return StreamID(ms, 0) }
+            if ms == last.ms {
+                guard last.seq < .max else { throw SpoolError.xaddSmaller }
+                return StreamID(ms, last.seq + 1)
+            }
+            throw SpoolError.xaddSmaller
+        case .explicit(let id):
+            guard id > last else { throw SpoolError.xaddSmaller }
+            return id
+        }
+    }
+
+    /// Whether Redis would start a new node before appending `e` to the tail node.
+    func needsNewBlock(for e: StreamEntry) -> Bool {
+        guard !open.entries.isEmpty else { return false }
+        let maxBytes = (options.nodeMaxBytes <= 0 || options.nodeMaxBytes > (1 << 30)) ? (1 << 30) : options.nodeMaxBytes
+        if open.redisBytes + e.payloadBytes >= maxBytes { return true }
+        if options.nodeMaxEntries > 0 && open.entries.count >= options.nodeMaxEntries { return true }
+        return false
+    }
+
+    /// Puts `e` (already journaled) into the tail block, sealing the old tail first when Redis
+    /// would start a new node.
+    mutating func placeInOpenBlock(_ e: StreamEntry) throws(SpoolError) {
+        if needsNewBlock(for: e) { try sealOpenBlock() }
+        open.add(e)
+        length += 1
+    }
+
+    /// Writes the tail block to the active segment and indexes it.
+    mutating func sealOpenBlock() throws(SpoolError) {
+        guard !open.entries.isEmpty else { return }
+        let frame = Segment.encodeFrame(open.entries, entriesAdded: meta.entriesAdded, compress: options.compress)
+        let offset = try active.appendFrame(frame)
+        let first = open.entries[0].id
+        let last = open.entries[open.entries.count - 1].id
+        let info = BlockInfo(segment: active.number, offset: offset, frameLength: UInt32(frame.count),
+                             count: UInt32(open.entries.count), deleted: UInt32(open.deleted.count), lastID: last)
+        activeBlocks.append(SegmentFormat.FooterEntry(offset: offset, frameLength: UInt32(frame.count), count: info.count, firstID: first, lastID: last))
+        sealedThrough = last
+        if open.deleted.count < open.entries.count {
+            index.updateValue(info, forKey: first)
+            if !open.deleted.isEmpty { blockTombstones[first] = open.deleted }
+            segmentLiveBlocks[active.number, default: 0] += 1
+        } else {
+            droppedBlocks[first] = active.number
+        }
+        open = OpenBlock()
+        if active.size >= Int64(options.segmentBytes) { try rollSegment() }
+    }
+
+    /// Seals the active segment (footer, fdatasync, map) and starts the next one.
+    mutating func rollSegment() throws(SpoolError) {
+        do {
+            let next = try Segment.create(directory: directory, number: active.number + 1)
+            try active.seal(blocks: activeBlocks)
+            let old = active
+            active = next
+            activeBlocks = []
+            segments[next.number] = next
+            segmentLiveBlocks[next.number] = 0
+            if segmentLiveBlocks[old.number, default: 0] == 0 { try deleteSegment(old.number) }
+        } catch { throw error.spool }
+    }
+
+    /// Appends one journal record; returns the journal end offset to sync to.
+    mutating func log(_ record: JournalFormat.Record) throws(SpoolError) -> Int64 {
+        do { return try journal.append(JournalFormat.encode(record)) } catch { throw error.spool }
+    }
+
+    /// XADD without trimming: returns the new ID and the journal offset that makes it durable.
+    mutating func append(fields: [[UInt8]], id spec: AppendID, nowMs: UInt64) throws(SpoolError) -> (StreamID, Int64) {
+        let id = try nextID(spec, nowMs: nowMs)
+        let e = StreamEntry(id: id, fields: fields)
+        if needsNewBlock(for: e) { try sealOpenBlock() }
+        let end = try log(.entry(e))
+        meta.lastID = id
+        meta.entriesAdded &+= 1
+        open.add(e)
+        length += 1
+        return (id, end)
+    }
+
+    // MARK: Deleting
+
+    enum DropReason { case deleted, trimmed }
+
+    /// Removes a block from the index; deletes its segment file when nothing else lives there.
+    mutating func dropBlock(_ first: StreamID, _ info: BlockInfo, reason: DropReason) {
+        index.removeValue(forKey: first)
+        blockTombstones.removeValue(forKey: first)
+        if reason == .deleted { droppedBlocks[first] = info.segment }
+        let left = segmentLiveBlocks[info.segment, default: 1] - 1
+        segmentLiveBlocks[info.segment] = left
+        if left == 0 && info.segment != active.number {
+            try? deleteSegment(info.segment)
+        }
+    }
+
+    /// Deletes a segment file none of whose blocks is live.
+    mutating func deleteSegment(_ number: UInt64) throws(IOError) {
+        guard let seg = segments.removeValue(forKey: number) else { return }
+        segmentLiveBlocks.removeValue(forKey: number)
+        droppedBlocks = droppedBlocks.filter { $0.value != number }
+        try FileSystem.removeFile(seg.path)
+        deletedFiles = true
+    }
+
+    /// Whether `id` is a live entry.
+    func contains(_ id: StreamID) throws(SpoolError) -> Bool {
+        if let first = open.entries.first?.id, id >= first {
+            return open.entries.contains { $0.id == id } && !open.deleted.contains(id)
+        }
+        guard let (first, info) = index.floor(id), id <= info.lastID else { return false }
+        if blockTombstones[first]?.contains(id) == true { return false }
+        return try readBlock(info, first: first).contains { $0.id == id }
+    }
+
+    /// Marks one live entry deleted; returns whether it was live.
+    mutating func deleteOne(_ id: StreamID) throws(SpoolError) -> Bool {
+        if let first = open.entries.first?.id, id >= first {
+            guard !open.deleted.contains(id), open.entries.contains(where: { $0.id == id }) else { return false }
+            open.deleted.insert(id)
+            length -= 1
+            if open.deleted.count == open.entries.count { open = OpenBlock() }
+            return true
+        }
+        guard let (first, info) = index.floor(id), id <= info.lastID else { return false }
+        if blockTombstones[first]?.contains(id) == true { return false }
+        guard try readBlock(info, first: first).contains(where: { $0.id == id }) else { return false }
+        blockTombstones[first, default: []].insert(id)
+        length -= 1
+        if Int(info.deleted) + 1 >= Int(info.count) {
+            dropBlock(first, info, reason: .deleted)
+        } else {
+            index.updateValue(forKey: first) { $0.deleted += 1 }
+        }
+        return true
+    }
+
+    /// XDEL: returns the number of entries deleted and the journal offset to sync to.
+    mutating func delete(_ ids: [StreamID]) throws(SpoolError) -> (Int, Int64?) {
+        var toDelete: [StreamID] = []
+        var seen = Set<StreamID>()
+        for id in ids where seen.insert(id).inserted {
+            if try contains(id) { toDelete.append(id) }
+        }
+        guard !toDelete.isEmpty else { return (0, nil) }
+        let end = try log(.delete(toDelete))
+        for id in toDelete {
+            _ = try deleteOne(id)
+            if id > meta.maxDeletedID { meta.maxDeletedID = id }
+        }
+        return (toDelete.count, end)
+    }
+
+    /// Removes every entry with ID ≤ `through`: whole blocks, then single entries of the block
+    /// that straddles it.
+    mutating func removeThrough(_ through: StreamID) throws(SpoolError) {
+        if let t = trimmedThrough, through <= t { return }
+        trimmedThrough = through
+        while let (first, info) = index.first, first <= through {
+            if info.lastID <= through {
+                length -= info.live
+                dropBlock(first, info, reason: .trimmed)
+                continue
+            }
+            for e in try readBlock(info, first: first) where e.id <= through {
+                _ = try deleteOne(e.id)
+            }
+            break
+        }
+        if let first = open.entries.first?.id, first <= through {
+            for e in open.entries where e.id <= through { _ = try deleteOne(e.id) }
+        }
+    }
+
+    // MARK: Trimming
+
+    /// A trim request: MAXLEN or MINID, exact or approximate, with LIMIT.
+    mutating func trim(_ spec: TrimSpec) throws(SpoolError) -> (Int, Int64?) {
+        guard let through = try trimPlan(spec) else { return (0, nil) }
+        let before = length
+        let end = try log(.trim(through: through))
+        try removeThrough(through)
+        return (before - length, end)
+    }
+
+    /// Decides, as Redis's `streamTrim` does node by node, the last entry ID to remove.
+    func trimPlan(_ spec: TrimSpec) throws(SpoolError) -> StreamID? {
+        var limit = 0
+        if spec.approximate {
+            if let l = spec.limit { limit = l } else {
+                limit = 100 * options.nodeMaxEntries
+                if limit <= 0 || limit > 1_000_000 { limit = limit <= 0 ? 10000 : 1_000_000 }
+            }
+        }
+        var len = length
+        var removed = 0
+        var through: StreamID? = nil
+        // Nodes in order: sealed blocks, then the open block.
+        var cursor = index.first
+        var openVisited = false
+        while true {
+            let first: StreamID, last: StreamID, live: Int, isOpen: Bool
+            if let (f, info) = cursor {
+                first = f; last = info.lastID; live = info.live; isOpen = false
+            } else if !openVisited, !open.entries.isEmpty {
+                first = open.entries[0].id; last = open.entries[open.entries.count - 1].id; live = open.live; isOpen = true
+                openVisited = true
+            } else {
+                break
+            }
+            if case .maxLen(let m) = spec.strategy, len <= m { break }
+            if limit > 0 && removed + live > limit { break }
+            let removeWhole: Bool
+            switch spec.strategy {
+            case .maxLen(let m): removeWhole = len - live >= m
+            case .minID(let minID): removeWhole = last < minID
+            }
+            if removeWhole {
+                len -= live
+                removed += live
+                through = last
+                cursor = isOpen ? nil : index.successor(of: first)
+                if isOpen { break }
+                continue
+            }
+            if spec.approximate { break }
+            let entries: [StreamEntry] = isOpen ? open.entries : try readBlock(index[first]!, first: first)
+            let tomb: Set<StreamID> = isOpen ? open.deleted : (blockTombstones[first] ?? [])
+            for e in entries where !tomb.contains(e.id) {
+                switch spec.strategy {
+                case .maxLen(let m): if len <= m { return through }
+                case .minID(let minID): if e.id >= minID { return through }
+                }
+                len -= 1
+                through = e.id
+            }
+            break
+        }
+        return through
+    }
+
+    // MARK: Reading
+
+    /// Decodes a sealed block.
+    func readBlock(_ info: BlockInfo, first: StreamID) throws(SpoolError) -> [StreamEntry] {
+        try Self.readBlock(info, first: first, segments: segments)
+    }
+
+    static func readBlock(_ info: BlockInfo, first: StreamID, segments: [UInt64: Segment]) throws(SpoolError) -> [StreamEntry] {
+        guard let seg = segments[info.segment] else {
+            throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
+        }
+        let (header, raw) = try seg.readBlock(offset: info.offset, frameLength: info.frameLength)
+        guard header.firstID == first, header.count == info.count else {
+            throw SpoolError.corrupt(FormatError(file: seg.path, offset: info.offset, "block header does not match the index (\(header.firstID) vs \(first))"))
+        }
+        do {
+            return try raw.withBytes { (b) throws(FormatError) in
+                try BlockCodec.decode(b, count: Int(header.count), firstID: header.firstID, file: seg.path + " (block payload at \(info.offset))")
+            }
+        } catch { throw error.spool }
+    }
+
+    /// The first live entry's ID, or nil when empty.
+    func firstLiveID() throws(SpoolError) -> StreamID? {
+        guard length > 0 else { return nil }
+        return try StreamReader(snapshot).range(from: .zero, to: .max, count: 1, reverse: false).first?.id
+    }
+
+    func lastLiveID() throws(SpoolError) -> StreamID? {
+        guard length > 0 else { return nil }
+        return try StreamReader(snapshot).range(from: .zero, to: .max, count: 1, reverse: true).first?.id
+    }
+
+    // MARK: Durability
+
+    /// Syncs the journal and active segment, writes a checkpoint and starts a new journal
+    /// generation that carries the tail block's entries.
+    mutating func checkpoint() throws(SpoolError) {
+        do {
+            try active.sync()
+            let gen = journalGeneration + 1
+            let path = directory + "/" + JournalFormat.fileName(gen)
+            let newJournal = try AppendFile(creating: path, truncate: true)
+            var w = ByteWriter(capacity: 4096)
+            w.writeBytes(JournalFormat.encodeHeader(generation: gen))
+            for e in open.entries { JournalFormat.encode(.carry(e), into: &w) }
+            try newJournal.append(w.bytes)
+            try newJournal.sync()
+            var tombs: [StreamID] = []
+            for (_, set) in blockTombstones { tombs.append(contentsOf: set) }
+            tombs.append(contentsOf: open.deleted)
+            tombs.sort()
+            let cp = StreamCheckpoint(journalGeneration: gen, lastID: meta.lastID, entriesAdded: meta.entriesAdded,
+                                      maxDeletedID: meta.maxDeletedID, trimmedThrough: trimmedThrough,
+                                      droppedBlocks: droppedBlocks.keys.sorted(), tombstones: tombs)
+            try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
+            let oldPath = journal.path
+            journal.close()
+            journal = newJournal
+            journalGeneration = gen
+            try FileSystem.removeFile(oldPath)
+        } catch { throw error.spool }
+    }
+
+    /// XSETID's counters change.
+    mutating func setMeta(_ m: StreamMeta) throws(SpoolError) -> Int64 {
+        let end = try log(.setMeta(lastID: m.lastID, entriesAdded: m.entriesAdded, maxDeletedID: m.maxDeletedID))
+        meta = m
+        return end
+    }
+}
+
+/// A trim request.
+public struct TrimSpec: Sendable, Equatable {
+    /// What to keep.
+    public enum Strategy: Sendable, Equatable {
+        /// Keep the newest N entries.
+        case maxLen(Int)
+        /// Remove entries with ID below this.
+        case minID(StreamID)
+    }
+    /// MAXLEN or MINID.
+    public var strategy: Strategy
+    /// `~`: remove whole blocks only.
+    public var approximate: Bool
+    /// LIMIT (only with `~`); nil = Redis's default (100 × node max entries); 0 = unlimited.
+    public var limit: Int?
+
+    /// Creates a trim request.
+    public init(_ strategy: Strategy, approximate: Bool = false, limit: Int? = nil) {
+        self.strategy = strategy
+        self.approximate = approximate
+        self.limit = limit
+    }
+}

@@ -1,0 +1,143 @@
+/// A bounds-checked cursor over untrusted bytes. Every read either returns a value or throws a
+/// `FormatError` naming the file and the absolute offset: untrusted bytes never trap.
+/// It holds an unsafe pointer: use it only inside the `withUnsafeBytes` scope that produced it.
+public struct ByteReader {
+    /// The bytes being decoded.
+    public let bytes: UnsafeRawBufferPointer
+    /// Current position, relative to `bytes`.
+    public var offset: Int { position }
+    @usableFromInline var position: Int
+    /// The file these bytes came from, for errors.
+    public let file: String
+    /// Absolute offset in `file` of `bytes[0]`, for errors.
+    public let baseOffset: UInt64
+
+    /// Creates a reader over `bytes`, which start at `baseOffset` in `file`.
+    @inlinable
+    public init(_ bytes: UnsafeRawBufferPointer, file: String, baseOffset: UInt64 = 0) {
+        self.bytes = bytes
+        self.position = 0
+        self.file = file
+        self.baseOffset = baseOffset
+    }
+
+    /// Bytes left to read.
+    @inlinable public var remaining: Int { bytes.count - position }
+    /// True when everything was read.
+    @inlinable public var isAtEnd: Bool { position >= bytes.count }
+
+    /// An error at the current position.
+    public func error(_ reason: String) -> FormatError {
+        FormatError(file: file, offset: baseOffset + UInt64(position), reason)
+    }
+
+    @inlinable @inline(__always)
+    mutating func need(_ n: Int, _ what: String) throws(FormatError) {
+        if n < 0 || n > bytes.count - position {
+            throw FormatError(file: file, offset: baseOffset + UInt64(position),
+                              "truncated \(what): need \(n) bytes, \(bytes.count - position) left")
+        }
+    }
+
+    /// Reads one byte.
+    @inlinable public mutating func readUInt8(_ what: String = "byte") throws(FormatError) -> UInt8 {
+        try need(1, what)
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    /// Reads a little-endian `UInt16`.
+    @inlinable public mutating func readUInt16(_ what: String = "u16") throws(FormatError) -> UInt16 {
+        try need(2, what)
+        defer { position += 2 }
+        return UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt16.self))
+    }
+
+    /// Reads a little-endian `UInt32`.
+    @inlinable public mutating func readUInt32(_ what: String = "u32") throws(FormatError) -> UInt32 {
+        try need(4, what)
+        defer { position += 4 }
+        return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self))
+    }
+
+    /// Reads a little-endian `UInt64`.
+    @inlinable public mutating func readUInt64(_ what: String = "u64") throws(FormatError) -> UInt64 {
+        try need(8, what)
+        defer { position += 8 }
+        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+    }
+
+    /// Reads an unsigned LEB128 varint of at most 10 bytes.
+    @inlinable public mutating func readVarint(_ what: String = "varint") throws(FormatError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        let start = position
+        while true {
+            guard position < bytes.count else {
+                throw FormatError(file: file, offset: baseOffset + UInt64(start), "truncated \(what)")
+            }
+            let b = bytes[position]
+            position += 1
+            if shift == 63 && b > 1 {
+                throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what) overflows 64 bits")
+            }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    /// Reads a varint that must fit in `Int` and be at most `limit`.
+    @inlinable public mutating func readLength(_ what: String, limit: Int) throws(FormatError) -> Int {
+        let start = position
+        let v = try readVarint(what)
+        guard v <= UInt64(limit) else {
+            throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what) \(v) exceeds limit \(limit)")
+        }
+        return Int(v)
+    }
+
+    /// Reads `n` raw bytes.
+    @inlinable public mutating func readBytes(_ n: Int, _ what: String = "bytes") throws(FormatError) -> [UInt8] {
+        try need(n, what)
+        defer { position += n }
+        return Array(UnsafeRawBufferPointer(rebasing: bytes[position..<position + n]))
+    }
+
+    /// Reads a varint length then that many bytes.
+    @inlinable public mutating func readLengthPrefixed(_ what: String = "string") throws(FormatError) -> [UInt8] {
+        let n = try readLength("\(what) length", limit: remaining)
+        return try readBytes(n, what)
+    }
+
+    /// Reads a stream ID written as two varints.
+    @inlinable public mutating func readID(_ what: String = "id") throws(FormatError) -> StreamID {
+        let ms = try readVarint(what)
+        let seq = try readVarint(what)
+        return StreamID(ms, seq)
+    }
+
+    /// Reads a stream ID written as two little-endian `UInt64`.
+    @inlinable public mutating func readFixedID(_ what: String = "id") throws(FormatError) -> StreamID {
+        let ms = try readUInt64(what)
+        let seq = try readUInt64(what)
+        return StreamID(ms, seq)
+    }
+
+    /// Skips `n` bytes.
+    @inlinable public mutating func skip(_ n: Int, _ what: String = "bytes") throws(FormatError) {
+        try need(n, what)
+        position += n
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// `withUnsafeBytes` that keeps the closure's typed error.
+    @inlinable
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let r: Result<R, E> = withUnsafeBytes { b in
+            do throws(E) { return .success(try body(b)) } catch { return .failure(error) }
+        }
+        return try r.get()
+    }
+}

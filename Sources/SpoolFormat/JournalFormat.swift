@@ -1,0 +1,183 @@
+/// The per-stream tail journal (`journal-<generation:16 hex>.log`): everything since the last
+/// checkpoint, one checksummed record per operation. See FORMAT.md "Journal".
+///
+/// ```
+/// journal := header(32) record*
+/// record  := crc:u32 length:u32 kind:u8 body(length - 1)
+/// ```
+/// `crc` is the CRC-32C of the `length` field, the kind byte and the body.
+public enum JournalFormat {
+    /// `SPOOLJNL`
+    public static let magic: [UInt8] = Array("SPOOLJNL".utf8)
+    /// Current journal version.
+    public static let version: UInt16 = 1
+    /// Header size.
+    public static let headerSize = 32
+    /// Bytes before a record's kind byte.
+    public static let recordPrefixSize = 8
+    /// Largest record body accepted by a reader.
+    public static let maxRecordLength = Int(Int32.max)
+
+    /// File name of journal `generation`.
+    public static func fileName(_ generation: UInt64) -> String { "journal-" + hex16(generation) + ".log" }
+
+    /// Parses a journal file name.
+    public static func generation(fromFileName name: String) -> UInt64? {
+        guard name.hasPrefix("journal-"), name.hasSuffix(".log"), name.utf8.count == 28 else { return nil }
+        return UInt64(name.dropFirst(8).prefix(16), radix: 16)
+    }
+
+    /// Encodes the header of journal `generation`.
+    public static func encodeHeader(generation: UInt64) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize)
+        w.writeBytes(magic)
+        w.writeUInt16(version)
+        w.writeUInt16(0)
+        w.writeUInt32(0)
+        w.writeUInt64(generation)
+        w.writeUInt32(CRC32C.checksum(w.bytes))
+        w.writeUInt32(0)
+        return w.bytes
+    }
+
+    /// Decodes and checks a journal header, returning the generation.
+    public static func decodeHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> UInt64 {
+        var r = ByteReader(bytes, file: file)
+        guard bytes.count >= headerSize else { throw r.error("file shorter than the 32-byte journal header") }
+        let m = try r.readBytes(8)
+        guard m == magic else { throw FormatError(file: file, offset: 0, "bad journal magic") }
+        let v = try r.readUInt16()
+        guard v == version else { throw FormatError(file: file, offset: 8, "unsupported journal version \(v)") }
+        let flags = try r.readUInt16()
+        guard flags == 0 else { throw FormatError(file: file, offset: 10, "unknown journal flags \(flags)") }
+        _ = try r.readUInt32()
+        let generation = try r.readUInt64()
+        let crc = try r.readUInt32()
+        guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) else {
+            throw FormatError(file: file, offset: 24, "journal header checksum mismatch")
+        }
+        return generation
+    }
+
+    /// One journal record.
+    public enum Record: Sendable, Equatable {
+        /// XADD: a new entry; counts toward entries-added and sets last-generated-ID.
+        case entry(StreamEntry)
+        /// An entry of the unsealed block carried over into a new journal generation at a
+        /// checkpoint; changes no counter.
+        case carry(StreamEntry)
+        /// XDEL (and friends): these IDs were deleted; raises max-deleted-entry-ID.
+        case delete([StreamID])
+        /// Trim: every entry with ID ≤ this one is gone; no counter changes.
+        case trim(through: StreamID)
+        /// XSETID: the three counters set at once.
+        case setMeta(lastID: StreamID, entriesAdded: UInt64, maxDeletedID: StreamID)
+
+        /// The kind byte.
+        public var kind: UInt8 {
+            switch self {
+            case .entry: 1
+            case .carry: 2
+            case .delete: 3
+            case .trim: 4
+            case .setMeta: 5
+            }
+        }
+    }
+
+    /// Appends the encoded `record` to `w`.
+    public static func encode(_ record: Record, into w: inout ByteWriter) {
+        let start = w.count
+        w.writeUInt32(0)  // crc, patched below
+        w.writeUInt32(0)  // length, patched below
+        w.writeUInt8(record.kind)
+        switch record {
+        case .entry(let e), .carry(let e):
+            w.writeID(e.id)
+            w.writeVarint(UInt64(e.pairCount))
+            for f in e.fields { w.writeLengthPrefixed(f) }
+        case .delete(let ids):
+            w.writeVarint(UInt64(ids.count))
+            for id in ids { w.writeID(id) }
+        case .trim(let through):
+            w.writeID(through)
+        case .setMeta(let last, let added, let maxDeleted):
+            w.writeID(last)
+            w.writeVarint(added)
+            w.writeID(maxDeleted)
+        }
+        let length = w.count - start - recordPrefixSize
+        w.patchUInt32(UInt32(length), at: start + 4)
+        w.patchUInt32(CRC32C.checksum(w.bytes, range: (start + 4)..<w.count), at: start)
+    }
+
+    /// Encodes one record.
+    public static func encode(_ record: Record) -> [UInt8] {
+        var w = ByteWriter()
+        encode(record, into: &w)
+        return w.bytes
+    }
+
+    /// The outcome of reading the record at one position.
+    public enum ReadResult {
+        /// A whole, valid record and the offset just past it.
+        case record(Record, next: Int)
+        /// The bytes end inside the record (or with none): a torn or clean tail at this offset.
+        case end
+        /// The record's checksum or body is wrong at this offset.
+        case corrupt(FormatError)
+    }
+
+    /// Reads the record at `offset` of the journal bytes `bytes`.
+    public static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int, file: String) -> ReadResult {
+        let n = bytes.count
+        guard offset + recordPrefixSize + 1 <= n else { return .end }
+        let crc = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
+        let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
+        guard length >= 1, length <= maxRecordLength else {
+            return .corrupt(FormatError(file: file, offset: UInt64(offset + 4), "bad record length \(length)"))
+        }
+        guard offset + recordPrefixSize + length <= n else { return .end }
+        let covered = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + recordPrefixSize + length)])
+        guard CRC32C.checksum(covered) == crc else {
+            return .corrupt(FormatError(file: file, offset: UInt64(offset), "record checksum mismatch"))
+        }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + recordPrefixSize)..<(offset + recordPrefixSize + length)])
+        do {
+            let record = try decodeBody(body, file: file, offset: UInt64(offset + recordPrefixSize))
+            return .record(record, next: offset + recordPrefixSize + length)
+        } catch {
+            return .corrupt(error)
+        }
+    }
+
+    static func decodeBody(_ body: UnsafeRawBufferPointer, file: String, offset: UInt64) throws(FormatError) -> Record {
+        var r = ByteReader(body, file: file, baseOffset: offset)
+        let kind = try r.readUInt8("record kind")
+        let record: Record
+        switch kind {
+        case 1, 2:
+            let id = try r.readID()
+            let pairs = try r.readLength("pair count", limit: r.remaining / 2)
+            var fields: [[UInt8]] = []
+            fields.reserveCapacity(pairs * 2)
+            for _ in 0..<(pairs * 2) { fields.append(try r.readLengthPrefixed("field")) }
+            let e = StreamEntry(id: id, fields: fields)
+            record = kind == 1 ? .entry(e) : .carry(e)
+        case 3:
+            let n = try r.readLength("id count", limit: r.remaining / 2)
+            var ids: [StreamID] = []
+            ids.reserveCapacity(n)
+            for _ in 0..<n { ids.append(try r.readID()) }
+            record = .delete(ids)
+        case 4:
+            record = .trim(through: try r.readID())
+        case 5:
+            record = .setMeta(lastID: try r.readID(), entriesAdded: try r.readVarint(), maxDeletedID: try r.readID())
+        default:
+            throw FormatError(file: file, offset: offset, "unknown journal record kind \(kind)")
+        }
+        guard r.isAtEnd else { throw r.error("\(r.remaining) trailing bytes in record") }
+        return record
+    }
+}

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+
+/// An exclusive `flock` on `DIR/LOCK`, held for as long as this object lives: a second process
+/// opening the same data directory gets a clear error instead of corrupting it.
+public final class DirectoryLock: Sendable {
+    /// The lock file's path.
+    public let path: String
+    private let fd: Int32
+
+    /// The error when another process holds the directory.
+    public struct Busy: Error, CustomStringConvertible {
+        /// The lock file.
+        public let path: String
+        public var description: String { "data directory is in use by another process (lock file \(path) is locked)" }
+    }
+
+    /// Takes the lock on `directory`, or throws `Busy` / `IOError`.
+    public init(directory: String) throws {
+        path = directory + "/LOCK"
+        switch system_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) {
+        case .success(let f): fd = f
+        case .failure(let e): throw IOError("open", path, e)
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = lastErrno()
+            Glibc.close(fd)
+            if e == .wouldBlock { throw Busy(path: path) }
+            throw IOError("flock", path, e)
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// True when some process holds the lock on `directory` (used by read-only tools).
+    public static func isHeld(directory: String) -> Bool {
+        let p = directory + "/LOCK"
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return true }
+        flock(fd, LOCK_UN)
+        return false
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        Glibc.close(fd)
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSpoolLinux
+import Synchronization
+import SystemPackage
+
+// Every libc call of Spool's storage goes through one `system_*` function here: the one place
+// where tests inject faults (ENOSPC, EIO) at the syscall layer. Above them, internal helpers
+// return `Result<_, Errno>` and retry EINTR / loop short writes; the public API throws `IOError`.
+
+/// An I/O failure: the operation, the path, the errno.
+public struct IOError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// What was being done ("pwrite", "fdatasync", …).
+    public var operation: String
+    /// The file or directory involved.
+    public var path: String
+    /// The error number.
+    public var errno: Errno
+
+    /// Creates an error.
+    public init(_ operation: String, _ path: String, _ errno: Errno) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { "\(operation) \(path): \(errno)" }
+}
+
+/// The syscalls a fault can be injected into.
+public enum Syscall: String, Sendable, CaseIterable {
+    case open, pwrite, pread, fdatasync, fsync, ftruncate, rename, unlink, mkdir, link, fallocate
+}
+
+/// Test hook: decides, per call, whether a syscall fails with an errno instead of running.
+/// Production code never sets it.
+public final class FaultInjector: Sendable {
+    /// A rule: return an errno to fail the call on `path`, or nil to let it run.
+    public typealias Rule = @Sendable (Syscall, String) -> Errno?
+    private let rule = Mutex<Rule?>(nil)
+    /// The process-wide injector.
+    public static let shared = FaultInjector()
+
+    /// Installs `rule` (nil removes it).
+    public func set(_ rule: Rule?) { self.rule.withLock { $0 = rule } }
+
+    @usableFromInline
+    func check(_ call: Syscall, _ path: String) -> Errno? {
+        guard let r = rule.withLock({ $0 }) else { return nil }
+        return r(call, path)
+    }
+}
+
+@usableFromInline
+func lastErrno() -> Errno { Errno(rawValue: cspool_errno()) }
+
+/// Retries `body` while it fails with EINTR.
+@inlinable
+func retryingEINTR<T>(_ body: () -> Result<T, Errno>) -> Result<T, Errno> {
+    while true {
+        let r = body()
+        if case .failure(let e) = r, e == .interrupted { continue }
+        return r
+    }
+}
+
+func system_open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Result<Int32, Errno> {
+    if let e = FaultInjector.shared.check(.open, path) { return .failure(e) }
+    return retryingEINTR {
+        let fd = path.withCString { open($0, flags, mode) }
+        return fd >= 0 ? .success(fd) : .failure(lastErrno())
+    }
+}
+
+func system_pwrite(_ fd: Int32, _ buf: UnsafeRawBufferPointer, _ offset: Int64, path: String) -> Result<Int, Errno> {
+    if let e = FaultInjector.shared.check(.pwrite, path) { return .failure(e) }
+    return retryingEINTR {
+        let n = pwrite(fd, buf.baseAddress, buf.count, off_t(offset))
+        return n >= 0 ? .success(n) : .failure(lastErrno())
+    }
+}
+
+func system_pread(_ fd: Int32, _ buf: UnsafeMutableRawBufferPointer, _ offset: Int64, path: String) -> Result<Int, Errno> {
+    if let e = FaultInjector.shared.check(.pread, path) { return .failure(e) }
+    return retryingEINTR {
+        let n = pread(fd, buf.baseAddress, buf.count, off_t(offset))
+        return n >= 0 ? .success(n) : .failure(lastErrno())
+    }
+}
+
+func system_fdatasync(_ fd: Int32, path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.fdatasync, path) { return .failure(e) }
+    return retryingEINTR { fdatasync(fd) == 0 ? .success(()) : .failure(lastErrno()) }
+}
+
+func system_fsync(_ fd: Int32, path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.fsync, path) { return .failure(e) }
+    return retryingEINTR { fsync(fd) == 0 ? .success(()) : .failure(lastErrno()) }
+}
+
+func system_ftruncate(_ fd: Int32, _ size: Int64, path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.ftruncate, path) { return .failure(e) }
+    return retryingEINTR { ftruncate(fd, off_t(size)) == 0 ? .success(()) : .failure(lastErrno()) }
+}
+
+func system_rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.rename, to) { return .failure(e) }
+    return rename(from, to) == 0 ? .success(()) : .failure(lastErrno())
+}
+
+func system_unlink(_ path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.unlink, path) { return .failure(e) }
+    return unlink(path) == 0 ? .success(()) : .failure(lastErrno())
+}
+
+func system_mkdir(_ path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.mkdir, path) { return .failure(e) }
+    return mkdir(path, 0o755) == 0 ? .success(()) : .failure(lastErrno())
+}
+
+func system_link(_ from: String, _ to: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.link, to) { return .failure(e) }
+    return link(from, to) == 0 ? .success(()) : .failure(lastErrno())
+}
