@@ -70,14 +70,16 @@ public final class SpoolStream: Sendable {
 
     /// XADD: appends an entry (`fields` alternates field and value, at least one pair) and
     /// returns its ID; trims afterwards when `trim` is given. With `sync` false the call does not
-    /// wait for fdatasync even under policy `always` (call `syncPending()` later).
+    /// wait for fdatasync even under policy `always` (call `syncPending()` later). `nowMs`
+    /// replaces the wall clock for `*` IDs (tests, replays).
     @discardableResult
-    public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, sync: Bool = true) throws(SpoolError) -> StreamID {
+    public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, sync: Bool = true,
+                       nowMs: UInt64? = nil) throws(SpoolError) -> StreamID {
         guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
         var total = 0
         for f in fields { total += f.count }
         if total > (1 << 30) { throw SpoolError.command("ERR Elements are too large to be stored") }
-        let now = StreamClock.nowMs()
+        let now = nowMs ?? StreamClock.nowMs()
         return try mutate(sync: sync) { (c) throws(SpoolError) in
             let (id, end) = try c.append(fields: fields, id: id, nowMs: now)
             var last = end

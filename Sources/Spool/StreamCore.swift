@@ -337,7 +337,6 @@ struct StreamCore {
 
     private mutating func placeRecovered(_ e: StreamEntry, pendingOpen: inout Set<StreamID>) throws(SpoolError) {
         if let s = sealedThrough, e.id <= s { return }  // already in a sealed block
-        if let t = trimmedThrough, e.id <= t { return }
         if let last = open.entries.last, e.id <= last.id { return }
         try placeInOpenBlock(e)
         if pendingOpen.remove(e.id) != nil {
