@@ -100,7 +100,7 @@ let package = Package(
         ),
         .testTarget(name: "SpoolFormatTests", dependencies: ["SpoolFormat", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpoolIndexTests", dependencies: ["SpoolIndex", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strict),
         .testTarget(
             name: "RESPTests",
             dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")],

@@ -303,6 +303,9 @@ struct StreamCore {
                 throw error
             }
         }
+        // A block can outlive the journal records of its entries only after power loss under
+        // everysec/no; the ID counter must never fall behind what is on disk.
+        if let s = core.sealedThrough, s > core.meta.lastID { core.meta.lastID = s }
         core.deletedFiles = false
         return core
     }
