@@ -92,6 +92,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "spool-demo",
+            dependencies: ["Spool", "SpoolFormat", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/SpoolDemo",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Spool", "SpoolFormat", "SpoolIO"],
