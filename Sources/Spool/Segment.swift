@@ -168,6 +168,7 @@ final class Segment: Sendable {
         var blocks: [(SegmentFormat.FooterEntry, entriesAdded: UInt64)] = []
         var offset = SegmentFormat.headerSize
         var previousLast: StreamID? = nil
+        var previousFirst: StreamID? = nil
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard rest.count >= SegmentFormat.blockHeaderSize else {
@@ -184,10 +185,11 @@ final class Segment: Sendable {
             guard CRC32C.checksum(payload) == header.payloadCRC else {
                 return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + SegmentFormat.blockHeaderSize), "block payload checksum mismatch"))
             }
-            if let p = previousLast, header.firstID <= p {
+            if let p = previousLast, header.firstID <= p, !(header.firstID == previousFirst && header.lastID > p) {
                 return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + 8), "block IDs out of order"))
             }
             previousLast = header.lastID
+            previousFirst = header.firstID
             blocks.append((SegmentFormat.FooterEntry(offset: UInt64(offset), frameLength: UInt32(header.frameLength), count: header.count,
                                                      firstID: header.firstID, lastID: header.lastID), header.entriesAdded))
             offset += header.frameLength

@@ -11,12 +11,6 @@ struct ReferenceStream {
         var master: [[UInt8]] = []
         var body = 0
         var live: Int { entries.count - deleted.count }
-        /// Known divergence from Redis (see the storage-engine issue note): once a node has been
-        /// sealed, Spool never appends to it again, even when the node after it was deleted
-        /// whole and Redis would append to this one. Redis does the same whenever the tail node
-        /// is full, which is the only way a node gets a successor with the default settings
-        /// and fixed-size entries.
-        var sealed = false
         var bytes: Int { RedisNodeSize.total(bodyBytes: body, live: live, deleted: deleted.count) }
     }
     var nodes: [Node] = []
@@ -49,14 +43,13 @@ struct ReferenceStream {
             id = e
         }
         let e = StreamEntry(id: id, fields: fields)
-        var newNode = nodes.isEmpty || nodes.last!.sealed
-        if let tail = nodes.last, !tail.sealed {
+        var newNode = nodes.isEmpty
+        if let tail = nodes.last {
             let mb = (maxBytes <= 0 || maxBytes > (1 << 30)) ? (1 << 30) : maxBytes
             if tail.bytes + e.payloadBytes >= mb { newNode = true }
             else if maxEntries > 0 && tail.entries.count >= maxEntries { newNode = true }
         }
         if newNode {
-            if !nodes.isEmpty { nodes[nodes.count - 1].sealed = true }
             var n = Node()
             n.master = BlockCodec.masterFields(of: e)
             n.body = RedisNodeSize.masterBody(fields: n.master)

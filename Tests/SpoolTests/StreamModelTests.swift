@@ -180,7 +180,7 @@ import Logging
         }
     }
 
-    @Test(arguments: [(UInt64(1), 100, 4096), (2, 10, 4096), (3, 5, 300), (4, 1, 0), (5, 100, 512)])
+    @Test(arguments: [(UInt64(1), 100, 4096), (2, 10, 4096), (3, 5, 300), (4, 1, 0), (5, 100, 512), (6, 0, 200), (7, 4, 150)])
     func randomOperations(seed: UInt64, maxEntries: Int, maxBytes: Int) throws {
         var h = try Harness(seed: seed, maxEntries: maxEntries, maxBytes: maxBytes, segmentBytes: 4096, journalBytes: 8192)
         for _ in 0..<1500 { try h.step() }
