@@ -77,6 +77,8 @@ struct StreamCore {
     var journal: AppendFile
     var journalGeneration: UInt64
     var deletedFiles = false
+    /// Consumer groups and their sidecar files (Groups/GroupState.swift).
+    var groups = GroupSet()
 
     var snapshot: StreamSnapshot {
         StreamSnapshot(index: index, blockTombstones: blockTombstones, open: open, segments: segments)
@@ -304,6 +306,7 @@ struct StreamCore {
             }
         }
         core.deletedFiles = false
+        try core.loadGroups()
         return core
     }
 
