@@ -80,7 +80,8 @@ final class Segment: Sendable {
         try file.sync()
         let mapped = try MappedFile(path: path)
         storage.withLock { $0 = .sealed(mapped) }
-        file.close()
+        // The descriptor is closed when the last reader holding `file` lets go (deinit):
+        // closing it here could pull it from under a concurrent pread.
     }
 
     /// Reads, verifies and decompresses the block frame at `offset`.

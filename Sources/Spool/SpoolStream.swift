@@ -177,10 +177,11 @@ public final class SpoolStream: Sendable {
     public func syncPending() throws(SpoolError) {
         guard let journal = core.withLock({ $0?.journal }) else { return }
         do { try journal.syncCovering(journal.size) } catch { throw error.spool }
+        try syncGroupJournal()
     }
 
-    /// True when the journal has bytes not yet synced.
-    var hasUnsyncedWrites: Bool { core.withLock { $0.map { !$0.journal.isSynced } ?? false } }
+    /// True when the journal (or the group journal) has bytes not yet synced.
+    var hasUnsyncedWrites: Bool { core.withLock { $0.map { !$0.journal.isSynced } ?? false } || groupJournalUnsynced }
 
     /// Writes a checkpoint now and starts a fresh journal generation.
     public func checkpoint() throws(SpoolError) {
@@ -194,8 +195,9 @@ public final class SpoolStream: Sendable {
     func close(sync: Bool) {
         core.withLock { c in
             if let cc = c {
-                if sync { try? cc.journal.sync(); try? cc.active.sync() }
+                if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groups.journal?.sync() }
                 cc.journal.close()
+                cc.groups.journal?.close()
             }
             c = nil
         }

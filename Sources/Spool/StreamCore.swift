@@ -83,6 +83,8 @@ struct StreamCore {
     var journal: AppendFile
     var journalGeneration: UInt64
     var deletedFiles = false
+    /// Consumer groups and their sidecar files (Groups/GroupState.swift).
+    var groups = GroupSet()
 
     var snapshot: StreamSnapshot {
         StreamSnapshot(index: index, blockTombstones: blockTombstones, open: open, segments: segments)
@@ -328,6 +330,7 @@ struct StreamCore {
         // everysec/no; the ID counter must never fall behind what is on disk.
         if let s = core.sealedThrough, s > core.meta.lastID { core.meta.lastID = s }
         core.deletedFiles = false
+        try core.loadGroups()
         return core
     }
 
