@@ -500,6 +500,54 @@ struct StreamCore {
         return (id, end)
     }
 
+    /// Appends many entries with auto IDs, writing the journal once per block rather than once
+    /// per entry. Entries are applied in memory only after their journal bytes are written, so a
+    /// failure leaves a prefix of the batch appended (returned in `ids` before the error is
+    /// rethrown by the caller) and nothing half-done.
+    mutating func appendBatch(_ batch: [[[UInt8]]], nowMs: UInt64, ids: inout [StreamID]) throws(SpoolError) -> Int64? {
+        var w = ByteWriter(capacity: 8192)
+        var shadowOpen = open
+        var shadowMeta = meta
+        var pending = 0
+        var end: Int64? = nil
+        func commit(_ core: inout StreamCore) throws(SpoolError) {
+            guard pending > 0 else { return }
+            do { end = try core.journal.append(w.bytes) } catch { throw error.spool }
+            core.open = shadowOpen
+            core.meta = shadowMeta
+            core.length += pending
+            pending = 0
+            w.bytes.removeAll(keepingCapacity: true)
+        }
+        for fields in batch {
+            let last = shadowMeta.lastID
+            let id: StreamID
+            if nowMs > last.ms { id = StreamID(nowMs, 0) } else {
+                guard let next = last.successor else { try commit(&self); throw SpoolError.exhausted }
+                id = next
+            }
+            let e = StreamEntry(id: id, fields: fields)
+            if shadowOpen.entries.isEmpty {
+                try commit(&self)
+                try reopenTailIfRedisWould(e)
+                shadowOpen = open
+            }
+            if needsNewBlock(shadowOpen, for: e) {
+                try commit(&self)
+                try sealOpenBlock()
+                shadowOpen = open
+            }
+            JournalFormat.encode(.entry(e), into: &w)
+            shadowOpen.add(e)
+            shadowMeta.lastID = id
+            shadowMeta.entriesAdded &+= 1
+            pending += 1
+            ids.append(id)
+        }
+        try commit(&self)
+        return end
+    }
+
     // MARK: Deleting
 
     enum DropReason { case deleted, trimmed }

@@ -59,7 +59,13 @@ import Logging
             trace.append("op \(op) len \(model.length) nodes \(model.nodes.map { "\($0.entries.count)/\($0.live)" })")
             let s = try stream
             switch op {
-            case 0..<55:
+            case 0..<5:
+                now += rng.next() % 2
+                let batch = (0..<Int(rng.next() % 40) + 1).map { _ in randomFields(&rng) }
+                let ids = try s.append(batch: batch, nowMs: now)
+                let expected = batch.map { model.append($0, .auto, now: now) }
+                #expect(expected == ids.map { .success($0) })
+            case 5..<55:
                 now += rng.next() % 3
                 let fields = randomFields(&rng)
                 let spec: AppendID
