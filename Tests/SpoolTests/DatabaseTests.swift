@@ -1,0 +1,112 @@
+import Testing
+import SpoolFormat
+import SpoolIO
+import TestSupport
+@testable import Spool
+
+@Suite struct DatabaseTests {
+    func open(_ dir: TemporaryDirectory) throws -> SpoolStore {
+        var o = StoreOptions()
+        o.fsync = .no
+        o.databases = 3
+        o.segmentBytes = 4096
+        return try SpoolStore(directory: dir.path, options: o)
+    }
+
+    @Test func namesAreBinarySafeAndSurviveReopen() throws {
+        let dir = TemporaryDirectory("names")
+        defer { dir.remove() }
+        let weird: [[UInt8]] = [
+            b("orders"), b("a/b/../c"), [0, 1, 2, 255], Array(repeating: UInt8(ascii: "x"), count: 5000), b(""), b("ünïcødé"),
+        ]
+        do {
+            let store = try open(dir)
+            for (i, n) in weird.enumerated() { try store.database(1).openOrCreate(n).append([b("i"), b("\(i)")]) }
+            store.close()
+        }
+        let store = try open(dir)
+        #expect(Set(store.database(1).names()) == Set(weird))
+        #expect(store.database(0).count == 0)
+        for (i, n) in weird.enumerated() { #expect(try store.database(1).stream(n)!.range().first?.fields == [b("i"), b("\(i)")]) }
+        store.close()
+    }
+
+    @Test func renameCopyDeleteFlushPersist() throws {
+        let dir = TemporaryDirectory("rename")
+        defer { dir.remove() }
+        var expected: [StreamEntry] = []
+        do {
+            let store = try open(dir)
+            let db = store.database(0)
+            let s = try db.openOrCreate(b("src"))
+            for i in 0..<500 { try s.append(orderEvent(i)) }
+            expected = try s.range()
+            try db.openOrCreate(b("victim")).append([b("a"), b("b")])
+            #expect(try db.rename(b("src"), to: b("dst")))
+            #expect(db.stream(b("src")) == nil)
+            #expect(try db.rename(b("dst"), to: b("victim"), replace: false) == false)
+            #expect(try db.rename(b("dst"), to: b("victim")))
+            #expect(throws: SpoolError.command("ERR no such key")) { try db.rename(b("nope"), to: b("x")) }
+            #expect(try db.copy(b("victim"), to: b("copy")))
+            #expect(try db.copy(b("victim"), to: b("copy")) == false)
+            #expect(try db.copy(b("victim"), to: b("other-db"), into: store.database(2)))
+            try db.stream(b("copy"))!.append([b("only"), b("in copy")])
+            try db.openOrCreate(b("gone")).append([b("a"), b("b")])
+            #expect(try db.delete(b("gone")))
+            #expect(try db.delete(b("gone")) == false)
+            try store.database(1).openOrCreate(b("flushed")).append([b("a"), b("b")])
+            try store.database(1).flush()
+            store.close()
+        }
+        let store = try open(dir)
+        let db = store.database(0)
+        #expect(Set(db.names()) == Set([b("victim"), b("copy")]))
+        #expect(try db.stream(b("victim"))!.range() == expected)
+        #expect(try db.stream(b("copy"))!.range().count == expected.count + 1)
+        #expect(try store.database(2).stream(b("other-db"))!.range() == expected)
+        #expect(store.database(1).count == 0)
+        store.close()
+    }
+
+    /// A rename interrupted after the new name file was written but before the replaced stream
+    /// was removed: two directories claim the name; the newer generation wins.
+    @Test func interruptedRenameKeepsTheNewerClaim() throws {
+        let dir = TemporaryDirectory("claims")
+        defer { dir.remove() }
+        do {
+            let store = try open(dir)
+            try store.database(0).openOrCreate(b("a")).append([b("old"), b("1")])
+            try store.database(0).openOrCreate(b("b")).append([b("new"), b("2")])
+            store.close()
+        }
+        // Make b's directory claim "a" with a newer generation, as rename(b → a) does first.
+        let db0 = dir.path + "/db0"
+        for d in listDirectory(db0) {
+            let p = db0 + "/" + d + "/name"
+            let nf = try FileSystem.readFile(p).withBytes { (x) throws(FormatError) in try StreamNameFile.decode(x, file: p) }
+            if nf.name == b("b") { try FileSystem.writeAtomically(p, StreamNameFile(name: b("a"), generation: nf.generation + 10).encode()) }
+        }
+        let store = try open(dir)
+        #expect(store.database(0).names() == [b("a")])
+        #expect(try store.database(0).stream(b("a"))!.range().first?.fields == [b("new"), b("2")])
+        #expect(listDirectory(db0).count == 1)
+        store.close()
+    }
+
+    @Test func trimmingDeletesWholeSegmentFiles() throws {
+        let dir = TemporaryDirectory("segments")
+        defer { dir.remove() }
+        let store = try open(dir)
+        let s = try store.database(0).openOrCreate(b("orders"))
+        for i in 0..<3000 { try s.append(orderEvent(i)) }
+        let before = try s.info().segments
+        #expect(before > 5)
+        try s.trim(TrimSpec(.maxLen(100), approximate: true))
+        let after = try s.info()
+        #expect(after.segments < before)
+        #expect(after.length >= 100 && after.length < 200)
+        let files = listDirectory(s.directory).filter { $0.hasSuffix(".seg") }
+        #expect(files.count == after.segments)
+        store.close()
+    }
+}
