@@ -71,7 +71,9 @@ public enum BlockCodec {
     public static func decode(_ raw: UnsafeRawBufferPointer, count: Int, firstID: StreamID,
                               file: String, baseOffset: UInt64 = 0) throws(FormatError) -> [StreamEntry] {
         var out: [StreamEntry] = []
-        out.reserveCapacity(count)
+        // `count` comes from a block header: every entry takes at least 3 payload bytes, so a
+        // larger count is damage that `visit` reports; never let it size an allocation.
+        out.reserveCapacity(Swift.max(0, Swift.min(count, raw.count / 3)))
         try visit(raw, count: count, firstID: firstID, file: file, baseOffset: baseOffset) { (e: StreamEntry) in
             out.append(e)
         }
@@ -83,6 +85,7 @@ public enum BlockCodec {
                              file: String, baseOffset: UInt64 = 0,
                              _ body: (StreamEntry) -> Void) throws(FormatError) {
         var r = ByteReader(raw, file: file, baseOffset: baseOffset)
+        guard count >= 0 else { throw r.error("negative entry count \(count)") }
         let masterCount = try r.readLength("master field count", limit: r.remaining)
         var master: [[UInt8]] = []
         master.reserveCapacity(masterCount)

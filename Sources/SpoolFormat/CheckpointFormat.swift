@@ -110,8 +110,8 @@ public struct StreamCheckpoint: Sendable, Equatable {
         let added = try r.readUInt64()
         let maxDel = try r.readFixedID()
         let hasTrim = try r.readUInt8()
+        guard hasTrim <= 1 else { throw FormatError(file: file, offset: 64, "bad trimmed flag \(hasTrim)") }
         let trim = try r.readFixedID()
-        guard hasTrim <= 1 else { throw r.error("bad trimmed flag \(hasTrim)") }
         let dropped = try readIDList(&r)
         let tomb = try readIDList(&r)
         guard r.isAtEnd else { throw r.error("trailing bytes in checkpoint") }

@@ -48,7 +48,8 @@ public struct StreamNameFile: Sendable, Equatable {
         guard m == magic else { throw FormatError(file: file, offset: 0, "bad name file magic") }
         let v = try r.readUInt16()
         guard v == 1 else { throw FormatError(file: file, offset: 8, "unsupported name file version \(v)") }
-        _ = try r.readUInt16()
+        let flags = try r.readUInt16()
+        guard flags == 0 else { throw FormatError(file: file, offset: 10, "unknown name file flags \(flags)") }
         _ = try r.readUInt32()
         let gen = try r.readUInt64()
         let len = try r.readUInt32()

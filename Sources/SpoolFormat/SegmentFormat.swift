@@ -231,7 +231,10 @@ public enum SegmentFormat {
         var f = ByteReader(footerBytes, file: file, baseOffset: footerOffset)
         let m = try f.readBytes(4, "footer magic")
         guard m == footerMagic else { throw FormatError(file: file, offset: footerOffset, "bad footer magic") }
-        _ = try f.readUInt32()
+        let footerCount = try f.readUInt32("footer block count")
+        guard footerCount == count else {
+            throw FormatError(file: file, offset: footerOffset + 4, "footer holds \(footerCount) blocks, trailer says \(count)")
+        }
         var out: [FooterEntry] = []
         out.reserveCapacity(Int(count))
         var expectedOffset = UInt64(headerSize)
