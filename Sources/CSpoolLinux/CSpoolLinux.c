@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <pthread.h>
 
 int cspool_errno(void) { return errno; }
 
@@ -17,7 +18,7 @@ int cspool_fallocate(int fd, off_t offset, off_t length) {
 }
 
 static uint32_t crc_table[8][256];
-static int crc_table_ready = 0;
+static pthread_once_t crc_table_once = PTHREAD_ONCE_INIT;
 
 static void crc_init_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -32,11 +33,10 @@ static void crc_init_table(void) {
             crc_table[k][n] = c;
         }
     }
-    __atomic_store_n(&crc_table_ready, 1, __ATOMIC_RELEASE);
 }
 
 static uint32_t crc32c_sw(uint32_t crc, const unsigned char *p, size_t len) {
-    if (!__atomic_load_n(&crc_table_ready, __ATOMIC_ACQUIRE)) crc_init_table();
+    pthread_once(&crc_table_once, crc_init_table);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);

@@ -37,6 +37,12 @@ public final class SpoolStore: Sendable {
         let markerPath = directory + "/SPOOL"
         if !FileSystem.exists(markerPath) {
             do { try FileSystem.writeAtomically(markerPath, Self.marker) } catch { throw error.spool }
+        } else {
+            let found: [UInt8]
+            do { found = try FileSystem.readFile(markerPath) } catch { throw error.spool }
+            guard found == Self.marker else {
+                throw SpoolError.corrupt(FormatError(file: markerPath, offset: 0, "not a Spool data directory of format 1"))
+            }
         }
         var dbs: [Database] = []
         for i in 0..<max(1, options.databases) {

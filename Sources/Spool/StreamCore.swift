@@ -157,7 +157,8 @@ struct StreamCore {
             do {
                 result = try withSegmentBytes(path) { (b) throws(SpoolError) in
                     do throws(FormatError) {
-                        _ = try SegmentFormat.decodeHeader(b, file: path)
+                        let n = try SegmentFormat.decodeHeader(b, file: path)
+                        guard n == number else { throw FormatError(file: path, offset: 16, "segment number \(n) differs from the file name's \(number)") }
                     } catch {
                         if b.count < SegmentFormat.headerSize && isLast {
                             return (nil, Segment.ScanResult(blocks: [], validEnd: 0, cut: error))
@@ -219,13 +220,17 @@ struct StreamCore {
         do {
             let jbytes = FileSystem.exists(journalPath) ? try FileSystem.readFile(journalPath) : []
             var validEnd = 0
-            var headerOK = false
-            if jbytes.count >= JournalFormat.headerSize {
-                let g = try? jbytes.withBytes { (b) throws(FormatError) in try JournalFormat.decodeHeader(b, file: journalPath) }
-                headerOK = g == checkpoint.journalGeneration
+            // The checkpoint names this journal only after it was written and synced, so a
+            // missing or unreadable header is damage, not a torn write.
+            guard FileSystem.exists(journalPath) else {
+                throw SpoolError.corrupt(FormatError(file: journalPath, offset: 0, "journal named by the checkpoint is missing"))
             }
-            if headerOK {
-                validEnd = JournalFormat.headerSize
+            let generation = try jbytes.withBytes { (b) throws(FormatError) in try JournalFormat.decodeHeader(b, file: journalPath) }
+            guard generation == checkpoint.journalGeneration else {
+                throw SpoolError.corrupt(FormatError(file: journalPath, offset: 16, "journal generation \(generation) differs from the checkpoint's \(checkpoint.journalGeneration)"))
+            }
+            validEnd = JournalFormat.headerSize
+            do {
                 jbytes.withUnsafeBytes { b in
                     while true {
                         switch JournalFormat.read(b, at: validEnd, file: journalPath) {
@@ -243,20 +248,12 @@ struct StreamCore {
                         }
                     }
                 }
-            } else {
-                if !jbytes.isEmpty {
-                    logger.warning("journal header damaged; starting it anew", metadata: ["file": "\(journalPath)", "bytes": "\(jbytes.count)"])
-                }
             }
             journalFile = try AppendFile(creating: journalPath)
-            if !headerOK {
-                try journalFile.truncate(to: 0)
-                try journalFile.append(JournalFormat.encodeHeader(generation: checkpoint.journalGeneration))
-                try journalFile.sync()
-            } else if journalFile.size != Int64(validEnd) {
+            if journalFile.size != Int64(validEnd) {
                 try journalFile.truncate(to: Int64(validEnd))
             }
-        } catch { throw error.spool }
+        } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch let e as SpoolError { throw e } catch { throw SpoolError.closed("\(error)") }
 
         var core = StreamCore(directory: directory, options: options, logger: logger, active: activeSegment!,
                               journal: journalFile, journalGeneration: checkpoint.journalGeneration)
