@@ -39,10 +39,7 @@ public struct StreamCheckpoint: Sendable, Equatable {
     /// Encodes the checkpoint; the last 4 bytes are the CRC-32C of all bytes before them.
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: 128 + 4 * tombstones.count)
-        w.writeBytes(Self.magic)
-        w.writeUInt16(Self.version)
-        w.writeUInt16(0)
-        w.writeUInt32(0)
+        FileFraming.writePreamble(&w, magic: Self.magic, version: Self.version)
         w.writeUInt64(journalGeneration)
         w.writeFixedID(lastID)
         w.writeUInt64(entriesAdded)
@@ -89,22 +86,9 @@ public struct StreamCheckpoint: Sendable, Equatable {
 
     /// Decodes and verifies a checkpoint file.
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> StreamCheckpoint {
-        guard bytes.count >= 8 + 4 + 4 + 8 + 16 + 8 + 16 + 17 + 2 + 4 else {
-            throw FormatError(file: file, offset: 0, "checkpoint too short (\(bytes.count) bytes)")
-        }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
-        let stored = bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian
-        guard CRC32C.checksum(body) == stored else {
-            throw FormatError(file: file, offset: UInt64(bytes.count - 4), "checkpoint checksum mismatch")
-        }
+        let body = try FileFraming.verifyTrailingCRC(bytes, file: file, minimum: 8 + 4 + 4 + 8 + 16 + 8 + 16 + 17 + 2 + 4, kind: "checkpoint")
         var r = ByteReader(body, file: file)
-        let m = try r.readBytes(8)
-        guard m == magic else { throw FormatError(file: file, offset: 0, "bad checkpoint magic") }
-        let v = try r.readUInt16()
-        guard v == version else { throw FormatError(file: file, offset: 8, "unsupported checkpoint version \(v)") }
-        let flags = try r.readUInt16()
-        guard flags == 0 else { throw FormatError(file: file, offset: 10, "unknown checkpoint flags \(flags)") }
-        _ = try r.readUInt32()
+        try FileFraming.readPreamble(&r, magic: magic, version: version, kind: "checkpoint")
         let gen = try r.readUInt64()
         let last = try r.readFixedID()
         let added = try r.readUInt64()

@@ -30,33 +30,12 @@ public enum GroupJournalFormat {
 
     /// Encodes the header of journal `generation`.
     public static func encodeHeader(generation: UInt64) -> [UInt8] {
-        var w = ByteWriter(capacity: headerSize)
-        w.writeBytes(magic)
-        w.writeUInt16(version)
-        w.writeUInt16(0)
-        w.writeUInt32(0)
-        w.writeUInt64(generation)
-        w.writeUInt32(CRC32C.checksum(w.bytes))
-        w.writeUInt32(0)
-        return w.bytes
+        FileFraming.encodeLogHeader(magic: magic, version: version, generation: generation)
     }
 
     /// Decodes and checks a header, returning the generation.
     public static func decodeHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> UInt64 {
-        var r = ByteReader(bytes, file: file)
-        guard bytes.count >= headerSize else { throw r.error("file shorter than the 32-byte group journal header") }
-        guard try r.readBytes(8) == magic else { throw FormatError(file: file, offset: 0, "bad group journal magic") }
-        let v = try r.readUInt16()
-        guard v == version else { throw FormatError(file: file, offset: 8, "unsupported group journal version \(v)") }
-        let flags = try r.readUInt16()
-        guard flags == 0 else { throw FormatError(file: file, offset: 10, "unknown group journal flags \(flags)") }
-        _ = try r.readUInt32()
-        let generation = try r.readUInt64()
-        let crc = try r.readUInt32()
-        guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) else {
-            throw FormatError(file: file, offset: 24, "group journal header checksum mismatch")
-        }
-        return generation
+        try FileFraming.decodeLogHeader(bytes, file: file, magic: magic, version: version, kind: "group journal")
     }
 
     /// One delivered (or claimed) pending record: the ID and its delivery count afterwards.
@@ -174,10 +153,7 @@ public enum GroupJournalFormat {
 
     /// Appends the encoded `record` to `w`.
     public static func encode(_ record: Record, into w: inout ByteWriter) {
-        let start = w.count
-        w.writeUInt32(0)
-        w.writeUInt32(0)
-        w.writeUInt8(record.kind)
+        let start = FileFraming.beginRecord(&w, kind: record.kind)
         switch record {
         case .createGroup(let name, let cursor):
             w.writeLengthPrefixed(name)
@@ -221,9 +197,7 @@ public enum GroupJournalFormat {
         case .dropReferences(let ids):
             writeIDs(ids, into: &w)
         }
-        let length = w.count - start - recordPrefixSize
-        w.patchUInt32(UInt32(length), at: start + 4)
-        w.patchUInt32(CRC32C.checksum(w.bytes, range: (start + 4)..<w.count), at: start)
+        FileFraming.finishRecord(&w, start: start)
     }
 
     /// Encodes one record.
@@ -235,23 +209,8 @@ public enum GroupJournalFormat {
 
     /// Reads the record at `offset`: a record, the end (clean or torn), or a damaged record.
     public static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int, file: String) -> ReadResult {
-        let n = bytes.count
-        guard offset + recordPrefixSize + 1 <= n else { return .end }
-        let crc = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
-        let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
-        guard length >= 1, length <= JournalFormat.maxRecordLength else {
-            return .corrupt(FormatError(file: file, offset: UInt64(offset + 4), "bad record length \(length)"))
-        }
-        guard offset + recordPrefixSize + length <= n else { return .end }
-        let covered = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + recordPrefixSize + length)])
-        guard CRC32C.checksum(covered) == crc else {
-            return .corrupt(FormatError(file: file, offset: UInt64(offset), "record checksum mismatch"))
-        }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + recordPrefixSize)..<(offset + recordPrefixSize + length)])
-        do {
-            return .record(try decodeBody(body, file: file, offset: UInt64(offset + recordPrefixSize)), next: offset + recordPrefixSize + length)
-        } catch {
-            return .corrupt(error)
+        FileFraming.readRecord(bytes, at: offset, file: file) { (body, at) throws(FormatError) in
+            try decodeBody(body, file: file, offset: at)
         }
     }
 
@@ -303,14 +262,7 @@ public enum GroupJournalFormat {
 
 extension GroupJournalFormat {
     /// The outcome of reading one group-journal record.
-    public enum ReadResult {
-        /// A whole, valid record and the offset just past it.
-        case record(GroupJournalFormat.Record, next: Int)
-        /// The bytes end inside the record (or with none).
-        case end
-        /// The record's checksum or body is wrong.
-        case corrupt(FormatError)
-    }
+    public typealias ReadResult = FileFraming.ReadResult<GroupJournalFormat.Record>
 }
 
 /// The group checkpoint (`groups`): every group of a stream as of the start of group-journal
@@ -402,10 +354,7 @@ public struct GroupCheckpoint: Sendable, Equatable {
     /// Encodes the checkpoint.
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + groups.reduce(0) { $0 + 64 + 12 * $1.pending.count })
-        w.writeBytes(Self.magic)
-        w.writeUInt16(Self.version)
-        w.writeUInt16(0)
-        w.writeUInt32(0)
+        FileFraming.writePreamble(&w, magic: Self.magic, version: Self.version)
         w.writeUInt64(journalGeneration)
         w.writeVarint(UInt64(groups.count))
         for g in groups {
@@ -438,21 +387,9 @@ public struct GroupCheckpoint: Sendable, Equatable {
 
     /// Decodes and verifies a checkpoint.
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> GroupCheckpoint {
-        guard bytes.count >= 8 + 2 + 2 + 4 + 8 + 1 + 4 else {
-            throw FormatError(file: file, offset: 0, "group checkpoint too short (\(bytes.count) bytes)")
-        }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
-        let stored = bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian
-        guard CRC32C.checksum(body) == stored else {
-            throw FormatError(file: file, offset: UInt64(bytes.count - 4), "group checkpoint checksum mismatch")
-        }
+        let body = try FileFraming.verifyTrailingCRC(bytes, file: file, minimum: 8 + 2 + 2 + 4 + 8 + 1 + 4, kind: "group checkpoint")
         var r = ByteReader(body, file: file)
-        guard try r.readBytes(8) == magic else { throw FormatError(file: file, offset: 0, "bad group checkpoint magic") }
-        let v = try r.readUInt16()
-        guard v == version else { throw FormatError(file: file, offset: 8, "unsupported group checkpoint version \(v)") }
-        let flags = try r.readUInt16()
-        guard flags == 0 else { throw FormatError(file: file, offset: 10, "unknown group checkpoint flags \(flags)") }
-        _ = try r.readUInt32()
+        try FileFraming.readPreamble(&r, magic: magic, version: version, kind: "group checkpoint")
         let gen = try r.readUInt64()
         let groupCount = try r.readLength("group count", limit: r.remaining / 4)
         var groups: [Group] = []

@@ -14,9 +14,9 @@ public enum JournalFormat {
     /// Header size.
     public static let headerSize = 32
     /// Bytes before a record's kind byte.
-    public static let recordPrefixSize = 8
+    public static let recordPrefixSize = FileFraming.recordPrefixSize
     /// Largest record body accepted by a reader.
-    public static let maxRecordLength = Int(Int32.max)
+    public static let maxRecordLength = FileFraming.maxRecordLength
 
     /// File name of journal `generation`.
     public static func fileName(_ generation: UInt64) -> String { "journal-" + hex16(generation) + ".log" }
@@ -29,34 +29,12 @@ public enum JournalFormat {
 
     /// Encodes the header of journal `generation`.
     public static func encodeHeader(generation: UInt64) -> [UInt8] {
-        var w = ByteWriter(capacity: headerSize)
-        w.writeBytes(magic)
-        w.writeUInt16(version)
-        w.writeUInt16(0)
-        w.writeUInt32(0)
-        w.writeUInt64(generation)
-        w.writeUInt32(CRC32C.checksum(w.bytes))
-        w.writeUInt32(0)
-        return w.bytes
+        FileFraming.encodeLogHeader(magic: magic, version: version, generation: generation)
     }
 
     /// Decodes and checks a journal header, returning the generation.
     public static func decodeHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> UInt64 {
-        var r = ByteReader(bytes, file: file)
-        guard bytes.count >= headerSize else { throw r.error("file shorter than the 32-byte journal header") }
-        let m = try r.readBytes(8)
-        guard m == magic else { throw FormatError(file: file, offset: 0, "bad journal magic") }
-        let v = try r.readUInt16()
-        guard v == version else { throw FormatError(file: file, offset: 8, "unsupported journal version \(v)") }
-        let flags = try r.readUInt16()
-        guard flags == 0 else { throw FormatError(file: file, offset: 10, "unknown journal flags \(flags)") }
-        _ = try r.readUInt32()
-        let generation = try r.readUInt64()
-        let crc = try r.readUInt32()
-        guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) else {
-            throw FormatError(file: file, offset: 24, "journal header checksum mismatch")
-        }
-        return generation
+        try FileFraming.decodeLogHeader(bytes, file: file, magic: magic, version: version, kind: "journal")
     }
 
     /// One journal record.
@@ -87,10 +65,7 @@ public enum JournalFormat {
 
     /// Appends the encoded `record` to `w`.
     public static func encode(_ record: Record, into w: inout ByteWriter) {
-        let start = w.count
-        w.writeUInt32(0)  // crc, patched below
-        w.writeUInt32(0)  // length, patched below
-        w.writeUInt8(record.kind)
+        let start = FileFraming.beginRecord(&w, kind: record.kind)
         switch record {
         case .entry(let e), .carry(let e):
             w.writeID(e.id)
@@ -106,9 +81,7 @@ public enum JournalFormat {
             w.writeVarint(added)
             w.writeID(maxDeleted)
         }
-        let length = w.count - start - recordPrefixSize
-        w.patchUInt32(UInt32(length), at: start + 4)
-        w.patchUInt32(CRC32C.checksum(w.bytes, range: (start + 4)..<w.count), at: start)
+        FileFraming.finishRecord(&w, start: start)
     }
 
     /// Encodes one record.
@@ -119,35 +92,12 @@ public enum JournalFormat {
     }
 
     /// The outcome of reading the record at one position.
-    public enum ReadResult {
-        /// A whole, valid record and the offset just past it.
-        case record(Record, next: Int)
-        /// The bytes end inside the record (or with none): a torn or clean tail at this offset.
-        case end
-        /// The record's checksum or body is wrong at this offset.
-        case corrupt(FormatError)
-    }
+    public typealias ReadResult = FileFraming.ReadResult<Record>
 
     /// Reads the record at `offset` of the journal bytes `bytes`.
     public static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int, file: String) -> ReadResult {
-        let n = bytes.count
-        guard offset + recordPrefixSize + 1 <= n else { return .end }
-        let crc = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
-        let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
-        guard length >= 1, length <= maxRecordLength else {
-            return .corrupt(FormatError(file: file, offset: UInt64(offset + 4), "bad record length \(length)"))
-        }
-        guard offset + recordPrefixSize + length <= n else { return .end }
-        let covered = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + recordPrefixSize + length)])
-        guard CRC32C.checksum(covered) == crc else {
-            return .corrupt(FormatError(file: file, offset: UInt64(offset), "record checksum mismatch"))
-        }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + recordPrefixSize)..<(offset + recordPrefixSize + length)])
-        do {
-            let record = try decodeBody(body, file: file, offset: UInt64(offset + recordPrefixSize))
-            return .record(record, next: offset + recordPrefixSize + length)
-        } catch {
-            return .corrupt(error)
+        FileFraming.readRecord(bytes, at: offset, file: file) { (body, at) throws(FormatError) in
+            try decodeBody(body, file: file, offset: at)
         }
     }
 
