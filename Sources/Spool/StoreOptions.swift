@@ -20,8 +20,8 @@ public struct StoreOptions: Sendable {
     public var nodeMaxBytes: Int = 4096
     /// A segment file is sealed and a new one started once it reaches this size. Default 64 MiB.
     public var segmentBytes: Int = 64 << 20
-    /// A stream's journal is checkpointed and restarted once it grows past this. Default 16 MiB.
-    public var journalBytes: Int = 16 << 20
+    /// A stream's journal is checkpointed and restarted once it grows past this (bounds replay work at open). Default 4 MiB.
+    public var journalBytes: Int = 4 << 20
     /// Compress sealed blocks with LZ4. Default true.
     public var compress: Bool = true
 
