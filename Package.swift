@@ -92,6 +92,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "spool-demo",
+            dependencies: ["Spool", "SpoolFormat", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/SpoolDemo",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Spool", "SpoolFormat", "SpoolIO"],
@@ -100,7 +106,7 @@ let package = Package(
         ),
         .testTarget(name: "SpoolFormatTests", dependencies: ["SpoolFormat", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpoolIndexTests", dependencies: ["SpoolIndex", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strict),
         .testTarget(
             name: "RESPTests",
             dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")],

@@ -80,7 +80,8 @@ final class Segment: Sendable {
         try file.sync()
         let mapped = try MappedFile(path: path)
         storage.withLock { $0 = .sealed(mapped) }
-        file.close()
+        // The descriptor is closed when the last reader holding `file` lets go (deinit):
+        // closing it here could pull it from under a concurrent pread.
     }
 
     /// Reads, verifies and decompresses the block frame at `offset`.
@@ -168,6 +169,7 @@ final class Segment: Sendable {
         var blocks: [(SegmentFormat.FooterEntry, entriesAdded: UInt64)] = []
         var offset = SegmentFormat.headerSize
         var previousLast: StreamID? = nil
+        var previousFirst: StreamID? = nil
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard rest.count >= SegmentFormat.blockHeaderSize else {
@@ -184,10 +186,11 @@ final class Segment: Sendable {
             guard CRC32C.checksum(payload) == header.payloadCRC else {
                 return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + SegmentFormat.blockHeaderSize), "block payload checksum mismatch"))
             }
-            if let p = previousLast, header.firstID <= p {
+            if let p = previousLast, header.firstID <= p, !(header.firstID == previousFirst && header.lastID > p) {
                 return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + 8), "block IDs out of order"))
             }
             previousLast = header.lastID
+            previousFirst = header.firstID
             blocks.append((SegmentFormat.FooterEntry(offset: UInt64(offset), frameLength: UInt32(header.frameLength), count: header.count,
                                                      firstID: header.firstID, lastID: header.lastID), header.entriesAdded))
             offset += header.frameLength

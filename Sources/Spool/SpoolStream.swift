@@ -70,14 +70,16 @@ public final class SpoolStream: Sendable {
 
     /// XADD: appends an entry (`fields` alternates field and value, at least one pair) and
     /// returns its ID; trims afterwards when `trim` is given. With `sync` false the call does not
-    /// wait for fdatasync even under policy `always` (call `syncPending()` later).
+    /// wait for fdatasync even under policy `always` (call `syncPending()` later). `nowMs`
+    /// replaces the wall clock for `*` IDs (tests, replays).
     @discardableResult
-    public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, sync: Bool = true) throws(SpoolError) -> StreamID {
+    public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, sync: Bool = true,
+                       nowMs: UInt64? = nil) throws(SpoolError) -> StreamID {
         guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
         var total = 0
         for f in fields { total += f.count }
         if total > (1 << 30) { throw SpoolError.command("ERR Elements are too large to be stored") }
-        let now = StreamClock.nowMs()
+        let now = nowMs ?? StreamClock.nowMs()
         return try mutate(sync: sync) { (c) throws(SpoolError) in
             let (id, end) = try c.append(fields: fields, id: id, nowMs: now)
             var last = end
@@ -175,10 +177,11 @@ public final class SpoolStream: Sendable {
     public func syncPending() throws(SpoolError) {
         guard let journal = core.withLock({ $0?.journal }) else { return }
         do { try journal.syncCovering(journal.size) } catch { throw error.spool }
+        try syncGroupJournal()
     }
 
-    /// True when the journal has bytes not yet synced.
-    var hasUnsyncedWrites: Bool { core.withLock { $0.map { !$0.journal.isSynced } ?? false } }
+    /// True when the journal (or the group journal) has bytes not yet synced.
+    var hasUnsyncedWrites: Bool { core.withLock { $0.map { !$0.journal.isSynced } ?? false } || groupJournalUnsynced }
 
     /// Writes a checkpoint now and starts a fresh journal generation.
     public func checkpoint() throws(SpoolError) {
@@ -192,8 +195,9 @@ public final class SpoolStream: Sendable {
     func close(sync: Bool) {
         core.withLock { c in
             if let cc = c {
-                if sync { try? cc.journal.sync(); try? cc.active.sync() }
+                if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groups.journal?.sync() }
                 cc.journal.close()
+                cc.groups.journal?.close()
             }
             c = nil
         }

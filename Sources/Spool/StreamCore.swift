@@ -74,9 +74,17 @@ struct StreamCore {
     /// Footer entries of the active segment's blocks, for sealing it.
     var activeBlocks: [SegmentFormat.FooterEntry] = []
     var active: Segment
+    /// The last segment was sealed by a roll; the next block starts a new segment file. The last
+    /// segment file is never deleted, so the highest sealed ID is always on disk.
+    var activeSealed = false
+    /// A sealed tail block that was reopened (Redis appends to its tail node while it has room):
+    /// its old copy stays on disk, live for recovery, until the grown block is sealed.
+    var reopened: (first: StreamID, segment: UInt64)? = nil
     var journal: AppendFile
     var journalGeneration: UInt64
     var deletedFiles = false
+    /// Consumer groups and their sidecar files (Groups/GroupState.swift).
+    var groups = GroupSet()
 
     var snapshot: StreamSnapshot {
         StreamSnapshot(index: index, blockTombstones: blockTombstones, open: open, segments: segments)
@@ -193,10 +201,15 @@ struct StreamCore {
                 loaded.append((seg, scan.blocks.map(\.0)))
             }
         }
+        var lastSealed = false
         if activeSegment == nil {
-            let next = (segmentNumbers.last ?? 0) + 1
-            do { activeSegment = try Segment.create(directory: directory, number: next) } catch { throw error.spool }
-            loaded.append((activeSegment!, []))
+            if let (last, _) = loaded.last {
+                activeSegment = last
+                lastSealed = true
+            } else {
+                do { activeSegment = try Segment.create(directory: directory, number: 1) } catch { throw error.spool }
+                loaded.append((activeSegment!, []))
+            }
         }
 
         // Journal.
@@ -248,6 +261,7 @@ struct StreamCore {
         var core = StreamCore(directory: directory, options: options, logger: logger, active: activeSegment!,
                               journal: journalFile, journalGeneration: checkpoint.journalGeneration)
         core.activeBlocks = activeBlocks
+        core.activeSealed = lastSealed
         core.meta = StreamMeta(lastID: checkpoint.lastID, entriesAdded: checkpoint.entriesAdded, maxDeletedID: checkpoint.maxDeletedID)
         core.trimmedThrough = checkpoint.trimmedThrough
         let dropped = Set(checkpoint.droppedBlocks)
@@ -255,14 +269,19 @@ struct StreamCore {
         // Index: sorted footers, bulk-loaded.
         var elements: [(StreamID, BlockInfo)] = []
         elements.reserveCapacity(loaded.reduce(0) { $0 + $1.1.count })
+        var previousFirst: StreamID? = nil
         for (seg, blocks) in loaded {
             core.segments[seg.number] = seg
-            var live = 0
             for b in blocks {
-                if let s = core.sealedThrough, b.lastID <= s {
-                    // Overlaps earlier blocks: can only come from a damaged directory.
-                    throw SpoolError.corrupt(FormatError(file: seg.path, offset: b.offset, "block \(b.firstID)..\(b.lastID) overlaps an earlier block"))
+                if let s = core.sealedThrough, b.firstID <= s {
+                    // A reopened tail block sealed again supersedes its old copy; anything else
+                    // overlapping can only come from a damaged directory.
+                    guard b.firstID == previousFirst, b.lastID > s else {
+                        throw SpoolError.corrupt(FormatError(file: seg.path, offset: b.offset, "block \(b.firstID)..\(b.lastID) overlaps an earlier block"))
+                    }
+                    if elements.last?.0 == b.firstID { elements.removeLast() }
                 }
+                previousFirst = b.firstID
                 core.sealedThrough = b.lastID
                 if let t = checkpoint.trimmedThrough, b.lastID <= t { continue }
                 if dropped.contains(b.firstID) {
@@ -271,9 +290,13 @@ struct StreamCore {
                 }
                 elements.append((b.firstID, BlockInfo(segment: seg.number, offset: b.offset, frameLength: b.frameLength,
                                                        count: b.count, deleted: 0, lastID: b.lastID)))
-                live += 1
             }
-            core.segmentLiveBlocks[seg.number] = live
+            core.segmentLiveBlocks[seg.number] = 0
+        }
+        for (_, info) in elements { core.segmentLiveBlocks[info.segment, default: 0] += 1 }
+        // Segments with nothing live (all trimmed, dropped or superseded) but the last one go.
+        for (number, live) in core.segmentLiveBlocks where live == 0 && number != core.active.number {
+            do { try core.deleteSegment(number) } catch { throw error.spool }
         }
         core.index = RadixTree(sortedUniqueElements: elements)
         core.length = elements.reduce(0) { $0 + Int($1.1.count) }
@@ -303,7 +326,11 @@ struct StreamCore {
                 throw error
             }
         }
+        // A block can outlive the journal records of its entries only after power loss under
+        // everysec/no; the ID counter must never fall behind what is on disk.
+        if let s = core.sealedThrough, s > core.meta.lastID { core.meta.lastID = s }
         core.deletedFiles = false
+        try core.loadGroups()
         return core
     }
 
@@ -337,7 +364,6 @@ struct StreamCore {
 
     private mutating func placeRecovered(_ e: StreamEntry, pendingOpen: inout Set<StreamID>) throws(SpoolError) {
         if let s = sealedThrough, e.id <= s { return }  // already in a sealed block
-        if let t = trimmedThrough, e.id <= t { return }
         if let last = open.entries.last, e.id <= last.id { return }
         try placeInOpenBlock(e)
         if pendingOpen.remove(e.id) != nil {
@@ -369,18 +395,47 @@ struct StreamCore {
         }
     }
 
-    /// Whether Redis would start a new node before appending `e` to the tail node.
-    func needsNewBlock(for e: StreamEntry) -> Bool {
-        guard !open.entries.isEmpty else { return false }
+    /// Whether Redis would start a new node before appending `e` to the tail node `tail`.
+    func needsNewBlock(_ tail: OpenBlock, for e: StreamEntry) -> Bool {
+        guard !tail.entries.isEmpty else { return false }
         let maxBytes = (options.nodeMaxBytes <= 0 || options.nodeMaxBytes > (1 << 30)) ? (1 << 30) : options.nodeMaxBytes
-        if open.redisBytes + e.payloadBytes >= maxBytes { return true }
-        if options.nodeMaxEntries > 0 && open.entries.count >= options.nodeMaxEntries { return true }
+        if tail.redisBytes + e.payloadBytes >= maxBytes { return true }
+        if options.nodeMaxEntries > 0 && tail.entries.count >= options.nodeMaxEntries { return true }
         return false
+    }
+
+    func needsNewBlock(for e: StreamEntry) -> Bool { needsNewBlock(open, for: e) }
+
+    /// Redis appends to its tail node while it has room. Spool's tail node is the open block,
+    /// except right after the open block was deleted whole: then it is the last sealed block,
+    /// which is reopened (read back into the open block) when Redis would append to it. A pure
+    /// function of the state, so journal replay repeats it without a record of its own.
+    mutating func reopenTailIfRedisWould(_ e: StreamEntry) throws(SpoolError) {
+        guard open.entries.isEmpty, reopened == nil, let (first, info) = index.last else { return }
+        var candidate = OpenBlock()
+        for x in try readBlock(info, first: first) { candidate.add(x) }
+        candidate.deleted = blockTombstones[first] ?? []
+        guard !needsNewBlock(candidate, for: e) else { return }
+        index.removeValue(forKey: first)
+        blockTombstones.removeValue(forKey: first)
+        reopened = (first, info.segment)
+        open = candidate
+    }
+
+    /// The reopened block's old copy is no longer needed (sealed again, or deleted whole).
+    mutating func releaseReopened(dropped: Bool) {
+        guard let r = reopened else { return }
+        reopened = nil
+        if dropped { droppedBlocks[r.first] = r.segment }
+        let left = segmentLiveBlocks[r.segment, default: 1] - 1
+        segmentLiveBlocks[r.segment] = left
+        if left == 0 && r.segment != active.number { try? deleteSegment(r.segment) }
     }
 
     /// Puts `e` (already journaled) into the tail block, sealing the old tail first when Redis
     /// would start a new node.
     mutating func placeInOpenBlock(_ e: StreamEntry) throws(SpoolError) {
+        try reopenTailIfRedisWould(e)
         if needsNewBlock(for: e) { try sealOpenBlock() }
         open.add(e)
         length += 1
@@ -389,6 +444,16 @@ struct StreamCore {
     /// Writes the tail block to the active segment and indexes it.
     mutating func sealOpenBlock() throws(SpoolError) {
         guard !open.entries.isEmpty else { return }
+        if activeSealed {
+            do {
+                let next = try Segment.create(directory: directory, number: active.number + 1)
+                active = next
+                activeSealed = false
+                activeBlocks = []
+                segments[next.number] = next
+                segmentLiveBlocks[next.number] = 0
+            } catch { throw error.spool }
+        }
         let frame = Segment.encodeFrame(open.entries, entriesAdded: meta.entriesAdded, compress: options.compress)
         let offset = try active.appendFrame(frame)
         let first = open.entries[0].id
@@ -405,21 +470,15 @@ struct StreamCore {
             droppedBlocks[first] = active.number
         }
         open = OpenBlock()
+        releaseReopened(dropped: false)
         if active.size >= Int64(options.segmentBytes) { try rollSegment() }
     }
 
-    /// Seals the active segment (footer, fdatasync, map) and starts the next one.
+    /// Seals the active segment (footer, fdatasync, map); the next block starts the next file.
     mutating func rollSegment() throws(SpoolError) {
-        do {
-            let next = try Segment.create(directory: directory, number: active.number + 1)
-            try active.seal(blocks: activeBlocks)
-            let old = active
-            active = next
-            activeBlocks = []
-            segments[next.number] = next
-            segmentLiveBlocks[next.number] = 0
-            if segmentLiveBlocks[old.number, default: 0] == 0 { try deleteSegment(old.number) }
-        } catch { throw error.spool }
+        do { try active.seal(blocks: activeBlocks) } catch { throw error.spool }
+        activeSealed = true
+        activeBlocks = []
     }
 
     /// Appends one journal record; returns the journal end offset to sync to.
@@ -431,6 +490,7 @@ struct StreamCore {
     mutating func append(fields: [[UInt8]], id spec: AppendID, nowMs: UInt64) throws(SpoolError) -> (StreamID, Int64) {
         let id = try nextID(spec, nowMs: nowMs)
         let e = StreamEntry(id: id, fields: fields)
+        try reopenTailIfRedisWould(e)
         if needsNewBlock(for: e) { try sealOpenBlock() }
         let end = try log(.entry(e))
         meta.lastID = id
@@ -481,7 +541,10 @@ struct StreamCore {
             guard !open.deleted.contains(id), open.entries.contains(where: { $0.id == id }) else { return false }
             open.deleted.insert(id)
             length -= 1
-            if open.deleted.count == open.entries.count { open = OpenBlock() }
+            if open.deleted.count == open.entries.count {
+                open = OpenBlock()
+                releaseReopened(dropped: true)
+            }
             return true
         }
         guard let (first, info) = index.floor(id), id <= info.lastID else { return false }

@@ -236,6 +236,7 @@ public enum SegmentFormat {
         out.reserveCapacity(Int(count))
         var expectedOffset = UInt64(headerSize)
         var previousLast: StreamID? = nil
+        var previousFirst: StreamID? = nil
         for _ in 0..<count {
             let at = UInt64(fo + f.position)
             let e = FooterEntry(offset: try f.readUInt64(), frameLength: try f.readUInt32(), count: try f.readUInt32(),
@@ -243,10 +244,13 @@ public enum SegmentFormat {
             guard e.offset == expectedOffset, e.frameLength >= UInt32(blockHeaderSize), e.count > 0, e.firstID <= e.lastID else {
                 throw FormatError(file: file, offset: at, "footer entry inconsistent (offset \(e.offset), expected \(expectedOffset))")
             }
-            if let p = previousLast, e.firstID <= p {
+            // A block may supersede the one before it (same first ID, more entries): a reopened
+            // tail block sealed again. Otherwise IDs strictly increase.
+            if let p = previousLast, e.firstID <= p, !(e.firstID == previousFirst && e.lastID > p) {
                 throw FormatError(file: file, offset: at, "footer entry IDs out of order")
             }
             previousLast = e.lastID
+            previousFirst = e.firstID
             out.append(e)
             expectedOffset += UInt64(e.frameLength)
         }

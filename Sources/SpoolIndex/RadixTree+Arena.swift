@@ -104,7 +104,7 @@ extension RadixTree {
         let base = Int(node.slab)
         let count = Int(node.count)
         return _labels.withUnsafeBufferPointer { labels in
-            precondition(base >= 0 && base &+ count <= labels.count)
+            precondition(count > 0 && base >= 0 && base &+ count <= labels.count)
             let labels = labels.baseAddress.unsafelyUnwrapped + base
             // Children with consecutive labels (the common case for keys allocated in order)
             // are found directly; appends land after the last child.

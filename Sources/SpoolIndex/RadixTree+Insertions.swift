@@ -28,7 +28,8 @@ extension RadixTree {
                 let other = _RadixKey.make(leafKey)
                 let depth = _RadixKey.firstDifference(k, other)
                 let new = _appendLeaf(key, value)
-                let branch = _makeBranch(depth: depth, prefix: k & _RadixKey.mask(depth), new, ref, ordered: k < other, k, other)
+                let branch = _makeBranch(
+                    depth: depth, prefix: k & _RadixKey.mask(depth), new, ref, ordered: k < other, k, other)
                 _setSlot(holder: holder, index: slotIndex, branch)
                 return nil
             }
@@ -41,7 +42,8 @@ extension RadixTree {
                 // The key leaves the compressed path above this node: split the path.
                 let split = _RadixKey.firstDifference(k & mask, prefix)
                 let new = _appendLeaf(key, value)
-                let branch = _makeBranch(depth: split, prefix: k & _RadixKey.mask(split), new, ref, ordered: k < prefix, k, prefix)
+                let branch = _makeBranch(
+                    depth: split, prefix: k & _RadixKey.mask(split), new, ref, ordered: k < prefix, k, prefix)
                 _setSlot(holder: holder, index: slotIndex, branch)
                 return nil
             }
@@ -124,7 +126,8 @@ extension RadixTree {
                 // The subtree holding `previous` (the last child of the top of the spine, or the
                 // root) moves under a new node branching at `depth`.
                 let sibling = spine.count > 0 ? spine.lastChild : _root
-                let placeholder = _RadixNode(depth: depth, prefix: key & _RadixKey.mask(depth), slab: 0, count: 0, sizeClass: 0)
+                let placeholder = _RadixNode(
+                    depth: depth, prefix: key & _RadixKey.mask(depth), slab: 0, count: 0, sizeClass: 0)
                 let branch = _RadixRef.node(_allocateNode(placeholder))
                 if spine.count > 0 {
                     spine.lastChild = branch
@@ -149,9 +152,18 @@ extension RadixTree {
         let sizeClass = Self._sizeClass(forCount: count)
         let slab = _allocateSlab(sizeClass: sizeClass)
         let from = level &* 256
-        for j in 0..<count {
-            _labels[slab &+ j] = spine.labels[from &+ j]
-            _slots[slab &+ j] = spine.children[from &+ j]
+        precondition(slab &+ count <= _slots.count && from &+ count <= spine.children.count)
+        spine.labels.withUnsafeBufferPointer { source in
+            _labels.withUnsafeMutableBufferPointer { target in
+                (target.baseAddress.unsafelyUnwrapped + slab)
+                    .update(from: source.baseAddress.unsafelyUnwrapped + from, count: count)
+            }
+        }
+        spine.children.withUnsafeBufferPointer { source in
+            _slots.withUnsafeMutableBufferPointer { target in
+                (target.baseAddress.unsafelyUnwrapped + slab)
+                    .update(from: source.baseAddress.unsafelyUnwrapped + from, count: count)
+            }
         }
         let nodeIndex = spine.nodes[level]
         _nodes[nodeIndex].slab = UInt32(truncatingIfNeeded: slab)
@@ -200,17 +212,17 @@ internal struct _RadixSpine {
     }
 
     /// Branch depth of the top node.
-    @inlinable
+    @inlinable @inline(__always)
     internal var topDepth: Int { depths[count &- 1] }
 
     /// The last child gathered by the top node.
-    @inlinable
+    @inlinable @inline(__always)
     internal var lastChild: _RadixRef {
         get { children[(count &- 1) &* 256 &+ childCounts[count &- 1] &- 1] }
         set { children[(count &- 1) &* 256 &+ childCounts[count &- 1] &- 1] = newValue }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     internal mutating func push(depth: Int, node: Int) {
         depths[count] = depth
         nodes[count] = node
@@ -218,7 +230,7 @@ internal struct _RadixSpine {
         count &+= 1
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     internal mutating func appendChild(_ label: UInt8, _ ref: _RadixRef) {
         let level = count &- 1
         let position = level &* 256 &+ childCounts[level]

@@ -1,0 +1,63 @@
+import SpoolFormat
+import SpoolIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SpoolStream {
+    /// Runs a group operation under the stream's lock, checkpoints what outgrew its journal, and
+    /// then — outside the lock, under policy `always` and when `sync` — waits for both journals to
+    /// cover the operation (group commit, as `mutate` does for the stream journal).
+    func groupMutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, DurabilityEnds)) throws(SpoolError) -> R {
+        let (result, ends, streamJournal, groupJournal): (R, DurabilityEnds, AppendFile?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
+            guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
+            let (r, ends) = try body(&c!)
+            if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
+            if let gj = c!.groups.journal, gj.size > Int64(c!.options.journalBytes) { try c!.groups.checkpoint(directory: c!.directory) }
+            return (r, ends, c!.journal, c!.groups.journal)
+        }
+        if sync, policy == .always {
+            do {
+                if let e = ends.stream, let j = streamJournal { try j.syncCovering(min(e, j.size)) }
+                if let e = ends.groups, let j = groupJournal { try j.syncCovering(min(e, j.size)) }
+            } catch { throw error.spool }
+        }
+        return result
+    }
+
+    /// Reads under the lock without changing anything.
+    func groupRead<R>(_ body: (StreamCore) throws(SpoolError) -> R) throws(SpoolError) -> R {
+        try core.withLock { (c) throws(SpoolError) in
+            guard let c else { throw SpoolError.closed("stream was deleted or its store closed") }
+            return try body(c)
+        }
+    }
+
+    /// The dead-letter stream name configured for `group`, if dead-lettering is on.
+    func deadLetterName(group: [UInt8]) -> [UInt8]? {
+        core.withLock { c in
+            guard let g = c?.groups.groups[group], g.maxDeliveries > 0, !g.deadLetterStream.isEmpty else { return nil }
+            return g.deadLetterStream
+        }
+    }
+
+    var groupJournalUnsynced: Bool { core.withLock { c in c?.groups.journal.map { !$0.isSynced } ?? false } }
+
+    /// Syncs the group journal (after the stream journal: group state may refer to entries).
+    func syncGroupJournal() throws(SpoolError) {
+        guard let j = core.withLock({ $0?.groups.journal }) else { return }
+        do { try j.syncCovering(j.size) } catch { throw error.spool }
+    }
+}
+
+/// Retries `body` while it reports that its dead-letter target was busy or changed.
+func withDeadLetterRetry<R>(_ body: () throws(SpoolError) -> R) throws(SpoolError) -> R {
+    var attempt = 0
+    while true {
+        do { return try body() } catch {
+            guard error == deadLetterRetry, attempt < 10_000 else { throw error }
+            attempt += 1
+            sched_yield()
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import Testing
+import Spool
+import SpoolFormat
+import TestSupport
+
+/// A store in a fresh directory; `body` gets the database and a reopen function.
+func withGroupStore(_ label: String = "groups", policy: FsyncPolicy = .no, _ body: (inout Database, () throws -> Database) throws -> Void) throws {
+    let dir = TemporaryDirectory(label)
+    defer { dir.remove() }
+    var options = StoreOptions()
+    options.fsync = policy
+    options.databases = 1
+    var store: SpoolStore? = try SpoolStore(directory: dir.path, options: options)
+    var db = store!.database(0)
+    try body(&db) {
+        store?.close()
+        store = nil
+        store = try SpoolStore(directory: dir.path, options: options)
+        return store!.database(0)
+    }
+    store?.close()
+}
+
+func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
+
+@Suite struct GroupSemanticsTests {
+    @Test func workedExampleLag() throws {
+        try withGroupStore { db, _ in
+            let k = b("s")
+            for i in 1...5 { try db.append(k, [b("f"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g"), at: .id(.zero))
+            func info() throws -> GroupInfo { try db.groupsInfo(k, nowMs: 100)[0] }
+            let r = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 2, nowMs: 10)
+            #expect(r[0].entries.map(\.id) == [sid(1), sid(2)])
+            #expect(try info().lag == 3)
+            #expect(try info().entriesRead == 2)
+            _ = try db.stream(k)!.delete([sid(1)])
+            #expect(try info().lag == 3)
+            _ = try db.stream(k)!.delete([sid(4)])
+            #expect(try info().lag == nil)
+            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 1, nowMs: 11)
+            #expect(try info().entriesRead == nil)
+            #expect(try info().lag == nil)
+            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], nowMs: 12)
+            #expect(try info().entriesRead == 5)
+            #expect(try info().lag == 0)
+            _ = try db.stream(k)!.trim(TrimSpec(.maxLen(0)))
+            #expect(try info().lag == 0)
+            #expect(try db.stream(k)!.info().maxDeletedEntryID == sid(4))
+            #expect(try db.stream(k)!.info().recordedFirstEntryID == .zero)
+        }
+    }
+
+    @Test func errorTexts() throws {
+        try withGroupStore { db, _ in
+            let k = b("k")
+            func err(_ body: () throws -> Void) -> String? {
+                do { try body(); return nil } catch let e as SpoolError { return e.redisMessage } catch { return "\(error)" }
+            }
+            #expect(err { try db.createGroup(k, b("g"), at: .lastEntry) } == "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+            try db.createGroup(k, b("g"), at: .lastEntry, makeStream: true)
+            #expect(err { try db.createGroup(k, b("g"), at: .lastEntry) } == "BUSYGROUP Consumer Group name already exists")
+            #expect(err { try db.createGroup(k, b("h"), at: .lastEntry, entriesRead: -2) } == "ERR value for ENTRIESREAD must be positive or -1")
+            #expect(err { try db.setGroupID(k, b("x"), to: .lastEntry) } == "NOGROUP No such consumer group 'x' for key name 'k'")
+            #expect(err { try db.setGroupID(b("nokey"), b("x"), to: .lastEntry) }?.hasPrefix("ERR The XGROUP subcommand requires the key to exist.") == true)
+            #expect(err { try db.createConsumer(k, b("x"), b("c")) } == "NOGROUP No such consumer group 'x' for key name 'k'")
+            #expect(err { try db.deleteConsumer(k, b("x"), b("c")) } == "NOGROUP No such consumer group 'x' for key name 'k'")
+            #expect(err { _ = try db.readGroup(group: b("x"), consumer: b("c"), streams: [(k, .new)]) } == "NOGROUP No such key 'k' or consumer group 'x' in XREADGROUP with GROUP option")
+            #expect(err { _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new), (b("nokey"), .new)]) } == "NOGROUP No such key 'nokey' or consumer group 'g' in XREADGROUP with GROUP option")
+            #expect(err { _ = try db.pendingSummary(k, b("x")) } == "NOGROUP No such key 'k' or consumer group 'x'")
+            #expect(err { _ = try db.pending(b("nokey"), b("g"), count: 10) } == "NOGROUP No such key 'nokey' or consumer group 'g'")
+            #expect(err { _ = try db.claim(k, b("x"), consumer: b("c"), minIdleMs: 0, ids: [sid(1)]) } == "NOGROUP No such key 'k' or consumer group 'x'")
+            #expect(err { _ = try db.autoClaim(k, b("x"), consumer: b("c"), minIdleMs: 0, start: .zero) } == "NOGROUP No such key 'k' or consumer group 'x'")
+            #expect(err { _ = try db.autoClaim(k, b("g"), consumer: b("c"), minIdleMs: 0, start: .zero, count: 0) } == "ERR COUNT must be > 0")
+            #expect(err { _ = try db.groupsInfo(b("nokey")) } == "ERR no such key")
+            #expect(err { _ = try db.consumersInfo(k, b("x")) } == "NOGROUP No such consumer group 'x' for key name 'k'")
+            #expect(err { _ = try GroupReadPosition.parse(b("$")) }?.hasPrefix("ERR The $ ID is meaningless in the context of XREADGROUP") == true)
+            #expect(err { _ = try GroupReadPosition.parse(b("+")) }?.hasPrefix("ERR The + ID is meaningless in the context of XREADGROUP") == true)
+            #expect(err { _ = try GroupStart.parse(b("-"), strict: true) } == "ERR Invalid stream ID specified as stream command argument")
+            #expect(try GroupStart.parse(b("-"), strict: false) == .id(.zero))
+            // Missing key or group: zero / -1, not errors.
+            #expect(try db.ack(b("nokey"), b("g"), [sid(1)]) == 0)
+            #expect(try db.ack(k, b("x"), [sid(1)]) == 0)
+            #expect(try db.ackDelete(k, b("x"), ids: [sid(1), sid(2)]) == [.notFound, .notFound])
+            #expect(try db.deleteEx(b("nokey"), ids: [sid(1)]) == [.notFound])
+            #expect(try db.destroyGroup(k, b("x")) == false)
+            #expect(try db.destroyGroup(k, b("g")) == true)
+        }
+    }
+
+    @Test func readAckClaimAutoclaim() throws {
+        try withGroupStore { db, reopen in
+            let k = b("q")
+            for i in 1...6 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g"), at: .id(.zero), entriesRead: 0)
+            let r = try db.readGroup(group: b("g"), consumer: b("alice"), streams: [(k, .new)], count: 4, nowMs: 1000)
+            #expect(r[0].entries.map(\.id) == [sid(1), sid(2), sid(3), sid(4)])
+            // History with deleted entry.
+            _ = try db.stream(k)!.delete([sid(2)])
+            let h = try db.readGroup(group: b("g"), consumer: b("alice"), streams: [(k, .history(after: .zero))], nowMs: 1100)
+            #expect(h[0].entries.map(\.id) == [sid(1), sid(2), sid(3), sid(4)])
+            #expect(h[0].entries[1].fields == nil)
+            var p = try db.pending(k, b("g"), count: 10, nowMs: 1200)
+            #expect(p.map(\.deliveryCount) == [2, 1, 2, 2])
+            #expect(p[1].idleMs == 200 && p[0].idleMs == 100)
+            #expect(try db.ack(k, b("g"), [sid(1), sid(1), sid(9)]) == 1)
+            let s = try db.pendingSummary(k, b("g"))
+            #expect(s.count == 3 && s.smallestID == sid(2) && s.largestID == sid(4))
+            #expect(s.consumers.count == 1 && s.consumers[0].pending == 3)
+            // XCLAIM: deleted entry is dropped silently; min-idle respected.
+            let c = try db.claim(k, b("g"), consumer: b("bob"), minIdleMs: 500, ids: [sid(2), sid(3), sid(4)], nowMs: 1500)
+            #expect(c.entries.isEmpty)
+            #expect(try db.pendingSummary(k, b("g")).count == 2)
+            let c2 = try db.claim(k, b("g"), consumer: b("bob"), minIdleMs: 300, ids: [sid(3)], nowMs: 1500)
+            #expect(c2.entries.map(\.id) == [sid(3)])
+            p = try db.pending(k, b("g"), count: 10, consumer: b("bob"), nowMs: 1500)
+            #expect(p.count == 1 && p[0].deliveryCount == 3 && p[0].idleMs == 0)
+            // FORCE on a never-delivered entry, JUSTID with RETRYCOUNT.
+            var o = ClaimOptions()
+            o.force = true; o.justID = true; o.retryCount = 7
+            let c3 = try db.claim(k, b("g"), consumer: b("carol"), minIdleMs: 0, ids: [sid(6)], options: o, nowMs: 1600)
+            #expect(c3.entries.map(\.id) == [sid(6)] && c3.entries[0].fields == nil)
+            #expect(try db.pending(k, b("g"), from: sid(6), to: sid(6), count: 1)[0].deliveryCount == 7)
+            // XAUTOCLAIM reports deleted IDs.
+            _ = try db.stream(k)!.delete([sid(4)])
+            let a = try db.autoClaim(k, b("g"), consumer: b("dave"), minIdleMs: 0, start: .zero, count: 10, nowMs: 2000)
+            #expect(a.deletedIDs == [sid(4)])
+            #expect(a.entries.map(\.id) == [sid(3), sid(6)])
+            #expect(a.nextStart == .zero)
+            // Persisted across reopen.
+            db = try reopen()
+            let after = try db.pending(k, b("g"), count: 10, nowMs: 2000)
+            #expect(after.map(\.id) == [sid(3), sid(6)])
+            #expect(after.allSatisfy { $0.consumer == b("dave") })
+            #expect(after.map(\.deliveryCount) == [4, 8])
+            let ci = try db.consumersInfo(k, b("g"), nowMs: 2500)
+            #expect(ci.map(\.name) == [b("alice"), b("bob"), b("carol"), b("dave")])
+            #expect(ci.map(\.pending) == [0, 0, 0, 2])
+            #expect(try db.deleteConsumer(k, b("g"), b("dave")) == 2)
+            #expect(try db.pendingSummary(k, b("g")).count == 0)
+        }
+    }
+
+    @Test func readGroupClaimOption() throws {
+        try withGroupStore { db, _ in
+            let k = b("c")
+            for i in 1...4 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g"), at: .id(.zero))
+            _ = try db.readGroup(group: b("g"), consumer: b("a"), streams: [(k, .new)], count: 2, nowMs: 100)
+            let r = try db.readGroup(group: b("g"), consumer: b("b"), streams: [(k, .new)], count: 3, claimMinIdleMs: 50, nowMs: 200)
+            #expect(r[0].entries.map(\.id) == [sid(1), sid(2), sid(3)])
+            #expect(r[0].entries[0].idleMs == 100 && r[0].entries[0].deliveryCount == 1)
+            #expect(r[0].entries[2].idleMs == 0 && r[0].entries[2].deliveryCount == 0)
+            #expect(try db.pending(k, b("g"), count: 10, consumer: b("b")).map(\.deliveryCount) == [2, 2, 1])
+        }
+    }
+
+    @Test func deadLetterFlow() throws {
+        try withGroupStore { db, reopen in
+            let k = b("jobs"), dlq = b("jobs-dead")
+            try db.append(k, [b("task"), b("x")], id: .explicit(sid(1)))
+            try db.createGroup(k, b("g"), at: .id(.zero))
+            try db.setDeadLetter(k, b("g"), maxDeliveries: 2, deadLetterStream: dlq)
+            _ = try db.readGroup(group: b("g"), consumer: b("w1"), streams: [(k, .new)], nowMs: 10)
+            let second = try db.claim(k, b("g"), consumer: b("w2"), minIdleMs: 0, ids: [sid(1)], nowMs: 20)
+            #expect(second.entries.count == 1)
+            let third = try db.autoClaim(k, b("g"), consumer: b("w3"), minIdleMs: 0, start: .zero, nowMs: 30)
+            #expect(third.entries.isEmpty && third.deadLettered == [sid(1)])
+            #expect(try db.pendingSummary(k, b("g")).count == 0)
+            let dead = try db.stream(dlq)!.range()
+            #expect(dead.count == 1)
+            #expect(dead[0].fields == [b("task"), b("x"), b("spool-source-stream"), k, b("spool-source-id"), b("1-0"),
+                                       b("spool-group"), b("g"), b("spool-consumer"), b("w2"), b("spool-deliveries"), b("2")])
+            var info = try db.groupsInfo(k)[0]
+            #expect(info.maxDeliveries == 2 && info.deadLetterStream == dlq && info.deadLettered == 1)
+            db = try reopen()
+            info = try db.groupsInfo(k)[0]
+            #expect(info.maxDeliveries == 2 && info.deadLettered == 1)
+            // History reads dead-letter too; dead-lettering into the same stream works.
+            try db.append(k, [b("task"), b("y")], id: .explicit(sid(2)))
+            try db.setDeadLetter(k, b("g"), maxDeliveries: 1, deadLetterStream: k)
+            _ = try db.readGroup(group: b("g"), consumer: b("w1"), streams: [(k, .new)], nowMs: 40)
+            let h = try db.readGroup(group: b("g"), consumer: b("w1"), streams: [(k, .history(after: .zero))], nowMs: 50)
+            #expect(h[0].entries.isEmpty && h[0].deadLettered == [sid(2)])
+            #expect(db.stream(k)!.length == 3)
+        }
+    }
+
+    @Test func referencePolicies() throws {
+        try withGroupStore { db, _ in
+            let k = b("r")
+            for i in 1...6 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g1"), at: .id(.zero))
+            try db.createGroup(k, b("g2"), at: .id(.zero))
+            _ = try db.readGroup(group: b("g1"), consumer: b("a"), streams: [(k, .new)], count: 3, nowMs: 1)
+            _ = try db.readGroup(group: b("g2"), consumer: b("a"), streams: [(k, .new)], count: 2, nowMs: 1)
+            // g1 pending 1,2,3; g2 pending 1,2; min last-delivered 2-0.
+            #expect(try db.ackDelete(k, b("g1"), ids: [sid(1), sid(5)], policy: .acknowledged) == [.referenced, .notFound])
+            #expect(try db.deleteEx(k, ids: [sid(3), sid(9)], policy: .acknowledged) == [.referenced, .notFound])
+            #expect(try db.ack(k, b("g2"), [sid(1)]) == 1)
+            #expect(try db.deleteEx(k, ids: [sid(1)], policy: .acknowledged) == [.deleted])
+            #expect(try db.ackDelete(k, b("g2"), ids: [sid(2)], policy: .deleteReferences) == [.deleted])
+            #expect(try db.pending(k, b("g1"), count: 10).map(\.id) == [sid(3)])
+            // ACKED trim keeps what is pending or not yet delivered.
+            #expect(try db.trim(k, TrimSpec(.maxLen(0)), policy: .acknowledged) == 0)
+            #expect(try db.ack(k, b("g1"), [sid(3)]) == 1)
+            _ = try db.readGroup(group: b("g2"), consumer: b("a"), streams: [(k, .new)], count: 2, nowMs: 2)
+            #expect(try db.ack(k, b("g2"), [sid(3), sid(4)]) == 2)
+            #expect(try db.trim(k, TrimSpec(.maxLen(0)), policy: .acknowledged) == 1)  // 3 only: 4 > g1's last 3
+            #expect(try db.stream(k)!.info().maxDeletedEntryID == sid(2))
+            // DELREF trim drops the references.
+            _ = try db.readGroup(group: b("g1"), consumer: b("a"), streams: [(k, .new)], nowMs: 3)
+            #expect(try db.trim(k, TrimSpec(.maxLen(1)), policy: .deleteReferences) == 2)
+            #expect(try db.pending(k, b("g1"), count: 10).map(\.id) == [sid(6)])
+        }
+    }
+
+    @Test func rewindByTime() throws {
+        try withGroupStore { db, _ in
+            let k = b("t")
+            for ms in [1000, 2000, 3000] as [UInt64] { try db.append(k, [b("a"), b("b")], id: .explicit(sid(ms))) }
+            try db.createGroup(k, b("g"), at: .lastEntry)
+            try db.rewindGroup(k, b("g"), toTimeMs: 2000)
+            let r = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], nowMs: 5)
+            #expect(r[0].entries.map(\.id) == [sid(2000), sid(3000)])
+            #expect(try db.groupsInfo(k)[0].lag == 0)
+        }
+    }
+
+    @Test func tornGroupJournalAndReconcile() throws {
+        let dir = TemporaryDirectory("groups-torn")
+        defer { dir.remove() }
+        var options = StoreOptions()
+        options.fsync = .no
+        options.databases = 1
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: options)
+        var db = store!.database(0)
+        let k = b("s")
+        for i in 1...3 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+        try db.createGroup(k, b("g"), at: .id(.zero))
+        _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 3, nowMs: 1)
+        store!.close(); store = nil
+        let sdir = dir.path + "/db0/" + listDirectory(dir.path + "/db0").first { $0.hasPrefix("s") }!
+        let journal = listDirectory(sdir).first { $0.hasPrefix("groups-") }!
+        let streamJournal = listDirectory(sdir).first { $0.hasPrefix("journal-") }!
+        // Lose the last stream entry (torn stream tail): its pending record must go too.
+        let sj = sdir + "/" + streamJournal
+        truncateFile(sj, to: fileSize(sj) - 3)
+        store = try SpoolStore(directory: dir.path, options: options)
+        db = store!.database(0)
+        #expect(try db.pending(k, b("g"), count: 10).map(\.id) == [sid(1), sid(2)])
+        #expect(try db.groupsInfo(k)[0].lastDeliveredID == sid(2))
+        // Cut the group journal inside its last record: that delivery is forgotten.
+        store!.close(); store = nil
+        let gj = sdir + "/" + (listDirectory(sdir).first { $0.hasPrefix("groups-") } ?? journal)
+        truncateFile(gj, to: fileSize(gj) - 1)
+        store = try SpoolStore(directory: dir.path, options: options)
+        db = store!.database(0)
+        #expect(try db.groupsInfo(k).count == 1)
+        store!.close()
+    }
+}

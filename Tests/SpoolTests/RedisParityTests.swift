@@ -1,0 +1,77 @@
+import Testing
+import SpoolFormat
+import TestSupport
+@testable import Spool
+
+/// The node-layout examples of the reference (§6.2), which Redis's own test suite depends on.
+@Suite struct RedisParityTests {
+    func withStream(maxEntries: Int = 100, _ body: (SpoolStream) throws -> Void) throws {
+        let dir = TemporaryDirectory("parity")
+        defer { dir.remove() }
+        var o = StoreOptions()
+        o.fsync = .no
+        o.databases = 1
+        o.nodeMaxEntries = maxEntries
+        let store = try SpoolStore(directory: dir.path, options: o)
+        try body(try store.database(0).openOrCreate(b("mystream")))
+        store.close()
+    }
+
+    @Test func approximateMaxLenOnEveryAppend() throws {
+        try withStream { s in
+            for i in 0..<1000 { try s.append([b("xitem"), b("\(i)")], trim: TrimSpec(.maxLen(555), approximate: true)) }
+            #expect(s.length == 600)
+        }
+    }
+
+    @Test func approximateTrimWithLimit() throws {
+        try withStream(maxEntries: 10) { s in
+            for i in 0..<100 { try s.append([b("xitem"), b("\(i)")]) }
+            #expect(try s.trim(TrimSpec(.maxLen(55), approximate: true, limit: 30)) == 30)
+            #expect(s.length == 70)
+            // Redis's test adds one entry with the trim on XADD: 71, then 62.
+        }
+        try withStream(maxEntries: 10) { s in
+            for i in 0..<100 { try s.append([b("xitem"), b("\(i)")]) }
+            try s.append([b("xitem"), b("x")], trim: TrimSpec(.maxLen(55), approximate: true, limit: 30))
+            #expect(s.length == 71)
+            try s.append([b("xitem"), b("y")], trim: TrimSpec(.maxLen(55), approximate: true, limit: 30))
+            #expect(s.length == 62)
+        }
+    }
+
+    @Test func defaultLimitIsHundredTimesNodeSize() throws {
+        try withStream(maxEntries: 1) { s in
+            for i in 0..<102 { try s.append([b("xitem"), b("\(i)")]) }
+            try s.trim(TrimSpec(.maxLen(1), approximate: true))
+            #expect(s.length == 2)
+        }
+    }
+
+    @Test func limitSmallerThanANodeRemovesNothing() throws {
+        try withStream { s in
+            for i in 0..<3 { try s.append([b("xitem"), b("\(i)")]) }
+            try s.append([b("xitem"), b("3")], trim: TrimSpec(.maxLen(0), approximate: true, limit: 1))
+            #expect(s.length == 4)
+        }
+    }
+
+    @Test func exactTrimAndCountersFollowRedis() throws {
+        try withStream(maxEntries: 10) { s in
+            for i in 1...25 { try s.append([b("f"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }
+            #expect(try s.delete([StreamID(3, 0), StreamID(30, 0)]) == 1)
+            #expect(try s.trim(TrimSpec(.maxLen(20))) == 4)
+            let info = try s.info()
+            #expect(info.length == 20)
+            #expect(info.recordedFirstEntryID == StreamID(6, 0))
+            #expect(info.maxDeletedEntryID == StreamID(3, 0))
+            #expect(info.entriesAdded == 25)
+            #expect(try s.trim(TrimSpec(.minID(StreamID(21, 0)))) == 15)
+            #expect(try s.range().map(\.id.ms) == [21, 22, 23, 24, 25])
+            #expect(try s.trim(TrimSpec(.maxLen(0))) == 5)
+            let empty = try s.info()
+            #expect(empty.length == 0 && empty.recordedFirstEntryID == .zero && empty.lastGeneratedID == StreamID(25, 0))
+            #expect(empty.firstEntry == nil && empty.lastEntry == nil)
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import Testing
+import SpoolFormat
+import SpoolIO
+import TestSupport
+import Logging
+@testable import Spool
+
+/// Thousands of random operations against the engine and the reference model, with
+/// close/reopen and simulated kills (files copied as a killed process leaves them, torn
+/// in-flight writes) interleaved.
+@Suite struct StreamModelTests {
+    struct Harness {
+        var dir: TemporaryDirectory
+        var store: SpoolStore?
+        var options: StoreOptions
+        var model: ReferenceStream
+        var rng: SeededRNG
+        var now: UInt64 = 1_700_000_000_000
+        let name = b("s")
+
+        init(seed: UInt64, maxEntries: Int, maxBytes: Int, segmentBytes: Int, journalBytes: Int) throws {
+            dir = TemporaryDirectory("model")
+            options = StoreOptions()
+            options.fsync = .no
+            options.databases = 1
+            options.nodeMaxEntries = maxEntries
+            options.nodeMaxBytes = maxBytes
+            options.segmentBytes = segmentBytes
+            options.journalBytes = journalBytes
+            model = ReferenceStream(maxEntries: maxEntries, maxBytes: maxBytes)
+            rng = SeededRNG(seed: seed)
+            store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+        }
+
+        var stream: SpoolStream { get throws { try store!.database(0).openOrCreate(name) } }
+
+        func randomFields(_ rng: inout SeededRNG) -> [[UInt8]] {
+            let shape = rng.next() % 4
+            let pairs = shape == 0 ? Int(rng.next() % 4) + 1 : 2
+            var f: [[UInt8]] = []
+            for p in 0..<pairs {
+                f.append(shape == 0 ? b("k\(rng.next() % 3)") : b(p == 0 ? "a" : "b"))
+                let len = Int(rng.next() % (rng.next() % 10 == 0 ? 300 : 12))
+                f.append((0..<len).map { _ in UInt8(truncatingIfNeeded: rng.next() % 256) })
+            }
+            if rng.next() % 7 == 0 { f.append(contentsOf: [b("n"), b("\(rng.next() % 100000)")]) }
+            return f
+        }
+
+        func randomID(_ rng: inout SeededRNG) -> StreamID {
+            let live = model.liveEntries
+            if !live.isEmpty && rng.next() % 3 != 0 { return live[Int(rng.next() % UInt64(live.count))].id }
+            return StreamID(now - rng.next() % 50, rng.next() % 3)
+        }
+
+        var trace: [String] = []
+        mutating func step() throws {
+            let op = rng.next() % 100
+            trace.append("op \(op) len \(model.length) nodes \(model.nodes.map { "\($0.entries.count)/\($0.live)" })")
+            let s = try stream
+            switch op {
+            case 0..<55:
+                now += rng.next() % 3
+                let fields = randomFields(&rng)
+                let spec: AppendID
+                switch rng.next() % 10 {
+                case 0: spec = .explicit(StreamID(model.lastID.ms + rng.next() % 3, rng.next() % 4))
+                case 1: spec = .autoSequence(ms: model.lastID.ms + rng.next() % 2)
+                case 2: spec = .explicit(model.lastID)  // must fail
+                default: spec = .auto
+                }
+                var trim: TrimSpec? = nil
+                if rng.next() % 10 == 0 { trim = randomTrim() }
+                let expected = model.append(fields, spec, now: now)
+                do {
+                    let id = try s.append(fields, id: spec, trim: trim, nowMs: now)
+                    #expect(expected == .success(id))
+                    if let trim { _ = model.trim(trim, nodeMaxEntries: options.nodeMaxEntries) }
+                } catch {
+                    #expect(expected == .failure(error), "append \(spec)")
+                }
+            case 55..<63:
+                let ids = (0..<Int(rng.next() % 4) + 1).map { _ in randomID(&rng) }
+                let n = try s.delete(ids)
+                #expect(n == model.delete(ids))
+            case 63..<68:
+                let spec = randomTrim()
+                let n = try s.trim(spec)
+                #expect(n == model.trim(spec, nodeMaxEntries: options.nodeMaxEntries), "trim \(spec)")
+            case 68..<90:
+                let a = randomID(&rng), c = randomID(&rng)
+                let lo = min(a, c), hi = max(a, c)
+                let count: Int? = rng.next() % 2 == 0 ? nil : Int(rng.next() % 20)
+                let live = model.liveEntries.filter { $0.id >= lo && $0.id <= hi }
+                if rng.next() % 2 == 0 {
+                    let got = try s.range(from: lo, to: hi, count: count)
+                    #expect(got == Array(live.prefix(count ?? Int.max)))
+                } else {
+                    let got = try s.reverseRange(from: hi, to: lo, count: count)
+                    #expect(got == Array(live.reversed().prefix(count ?? Int.max)))
+                }
+            case 90..<92:
+                let top = max(model.liveEntries.last?.id ?? .zero, model.maxDeletedID)
+                let newLast = StreamID(top.ms + rng.next() % 5, top.seq)
+                let added = model.entriesAdded + rng.next() % 3
+                if rng.next() % 4 == 0, model.maxDeletedID > .zero, let below = model.maxDeletedID.predecessor {
+                    #expect(throws: SpoolError.command("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")) {
+                        try s.setID(below)
+                    }
+                } else {
+                    try s.setID(newLast, entriesAdded: added, maxDeletedID: nil)
+                    model.lastID = newLast
+                    model.entriesAdded = added
+                }
+            case 92..<95:
+                try reopen()
+            case 95..<98:
+                try crash(torn: rng.next() % 2 == 0)
+            default:
+                try s.checkpoint()
+            }
+            try checkState()
+        }
+
+        mutating func randomTrim() -> TrimSpec {
+            let approx = rng.next() % 2 == 0
+            let limit: Int? = approx && rng.next() % 3 == 0 ? Int(rng.next() % 150) : nil
+            if rng.next() % 2 == 0 {
+                return TrimSpec(.maxLen(Int(rng.next() % UInt64(max(1, model.length + 20)))), approximate: approx, limit: limit)
+            }
+            return TrimSpec(.minID(StreamID(now - rng.next() % 60, 0)), approximate: approx, limit: limit)
+        }
+
+        func checkState() throws {
+            let s = try stream
+            let info = try s.info()
+            #expect(info.length == model.length)
+            #expect(info.lastGeneratedID == model.lastID)
+            #expect(info.entriesAdded == model.entriesAdded)
+            #expect(info.maxDeletedEntryID == model.maxDeletedID)
+            let dbg = s.core.withLock { c in "open \(c!.open.entries.count)/\(c!.open.live) idx \(c!.index.elements.map { "\($0.value.count)/\($0.value.live)" })" }
+            #expect(info.blocks == model.nodes.count, "node count \(trace.suffix(12)) \(dbg)")
+            if info.blocks != model.nodes.count { throw SpoolError.command("stop") }
+            #expect(info.firstEntry?.id == model.liveEntries.first?.id)
+            #expect(info.lastEntry?.id == model.liveEntries.last?.id)
+        }
+
+        mutating func reopen() throws {
+            store!.close()
+            store = nil
+            store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+            try checkFull()
+        }
+
+        /// A kill: the files as the process left them (every written byte is in the page cache),
+        /// optionally with a torn, unacknowledged write at the journal's end.
+        mutating func crash(torn: Bool) throws {
+            let copy = TemporaryDirectory("crash")
+            _ = copyTree(dir.path, copy.path)
+            store!.close()
+            store = nil
+            dir.remove()
+            dir = copy
+            if torn {
+                let sdir = dir.path + "/db0/" + (listDirectory(dir.path + "/db0").first ?? "")
+                if let j = listDirectory(sdir).first(where: { $0.hasPrefix("journal-") }) {
+                    // Half a record that was never acknowledged.
+                    let garbage = JournalFormat.encode(.entry(StreamEntry(id: .max, fields: [b("x"), b("y")])))
+                    appendBytes(sdir + "/" + j, Array(garbage.prefix(Int(rng.next() % UInt64(garbage.count - 1)) + 1)))
+                }
+            }
+            store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+            try checkFull()
+        }
+
+        func checkFull() throws {
+            let got = try stream.range()
+            #expect(got == model.liveEntries)
+            try checkState()
+        }
+    }
+
+    @Test(arguments: [(UInt64(1), 100, 4096), (2, 10, 4096), (3, 5, 300), (4, 1, 0), (5, 100, 512), (6, 0, 200), (7, 4, 150)])
+    func randomOperations(seed: UInt64, maxEntries: Int, maxBytes: Int) throws {
+        var h = try Harness(seed: seed, maxEntries: maxEntries, maxBytes: maxBytes, segmentBytes: 4096, journalBytes: 8192)
+        for _ in 0..<1500 { try h.step() }
+        try h.reopen()
+        h.store!.close()
+        h.dir.remove()
+    }
+}
+
+func copyTree(_ from: String, _ to: String) -> Int32 {
+    system("cp -a '\(from)/.' '\(to)/'")
+}
+
+func appendBytes(_ path: String, _ bytes: [UInt8]) {
+    let f = try? AppendFile(creating: path)
+    _ = try? f?.append(bytes)
+    f?.close()
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
