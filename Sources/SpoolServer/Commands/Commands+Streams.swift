@@ -81,6 +81,7 @@ extension CommandTable {
     struct TrimArguments {
         var trim: TrimSpec?
         var noMakeStream = false
+        var policy: ReferencePolicy = .keepReferences
         var idIndex = 0
     }
 
@@ -90,6 +91,7 @@ extension CommandTable {
         var approximate = false
         var limit: Int64 = 0
         var limitGiven = false
+        var policyGiven = false
         var i = start
         while i < args.count {
             let more = args.count - 1 - i
@@ -121,6 +123,10 @@ extension CommandTable {
                 limit = n
                 limitGiven = true
                 i += 1
+            } else if !policyGiven, let p = parsePolicy(opt) {
+                // KEEPREF / DELREF / ACKED (8.2); a second one is not an option.
+                out.policy = p
+                policyGiven = true
             } else if xadd && opt.isKeyword("NOMKSTREAM") {
                 out.noMakeStream = true
             } else if xadd {
@@ -159,18 +165,14 @@ extension CommandTable {
         if case .explicit(let e) = id, e == .zero { throw CommandError("ERR The ID specified in XADD must be greater than 0-0") }
         let key = args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
-        let stream: SpoolStream
-        if let s = db.stream(key) {
-            stream = s
-        } else {
-            if parsed.noMakeStream { return .reply(.nullBulk) }
-            stream = try spool { () throws(SpoolError) in try db.openOrCreate(key) }
-        }
-        if stream.lastGeneratedID == .max {
+        if let s = db.stream(key), s.lastGeneratedID == .max {
             throw CommandError("ERR The stream has exhausted the last possible ID, unable to add more items")
         }
         let fields = args[(idIndex + 1)...].map(\.bytes)
-        let newID = try spool { () throws(SpoolError) in try stream.append(fields, id: id, trim: parsed.trim, sync: false) }
+        let appended = try spool { () throws(SpoolError) in
+            try db.append(key, fields, id: id, trim: parsed.trim, policy: parsed.policy, makeStream: !parsed.noMakeStream, sync: false)
+        }
+        guard let newID = appended, let stream = db.stream(key) else { return .reply(.nullBulk) }
         ctx.engine.wrote(stream)
         ctx.engine.keyModified(db: ctx.db, key)
         ctx.engine.keyReady(db: ctx.db, key)
@@ -220,8 +222,9 @@ extension CommandTable {
     @Sendable static func xtrim(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let parsed = try parseTrimArguments(ctx.args, from: 2, xadd: false)
         let key = ctx.args[1].bytes
-        guard let stream = ctx.engine.store.database(ctx.db).stream(key), let trim = parsed.trim else { return .reply(.integer(0)) }
-        let n = try spool { () throws(SpoolError) in try stream.trim(trim, sync: false) }
+        let db = ctx.engine.store.database(ctx.db)
+        guard let stream = db.stream(key), let trim = parsed.trim else { return .reply(.integer(0)) }
+        let n = try spool { () throws(SpoolError) in try db.trim(key, trim, policy: parsed.policy, sync: false) }
         if n > 0 {
             ctx.engine.wrote(stream)
             ctx.engine.keyModified(db: ctx.db, key)
@@ -287,7 +290,7 @@ extension CommandTable {
             (.bulk("entries-added"), .integer(Int64(clamping: info.entriesAdded))),
             (.bulk("recorded-first-entry-id"), idReply(info.recordedFirstEntryID)),
         ]
-        let groups = streamGroupsInfo(ctx, stream, full: full, count: count)
+        let groups = try streamGroupsInfo(ctx, stream, full: full, count: count)
         if full {
             let entries = try spool { () throws(SpoolError) in try stream.range(count: count == 0 ? nil : Int(count)) }
             pairs.append((.bulk("entries"), .array(entries.map(entryReply))))

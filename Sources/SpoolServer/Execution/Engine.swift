@@ -52,6 +52,8 @@ final class Engine {
     private var readySet: Set<DatabaseKey> = []
     private var watchers: [DatabaseKey: Set<UInt64>] = [:]
     private var dirtyStreams: [ObjectIdentifier: SpoolStream] = [:]
+    /// A write touched streams not in `dirtyStreams` (dead-lettering): sync everything dirty.
+    var needsFullSync = false
     private var withOutput: [ClientSession] = []
     private var toResume: [ClientSession] = []
 
@@ -423,6 +425,10 @@ final class Engine {
     /// are the round's replies released (policy `always`). Other policies reply at once.
     func finishRound() {
         resumeUnblocked()
+        if needsFullSync {
+            needsFullSync = false
+            if settings.appendfsync == .always { storeOrNil?.syncDirty() }
+        }
         if !dirtyStreams.isEmpty {
             if settings.appendfsync == .always {
                 let start = NIODeadline.now()
