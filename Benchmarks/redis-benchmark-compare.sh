@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs redis-benchmark against `spool serve` and Debian's redis-server side by side, at the same
+# durability (Redis with appendonly yes and the same appendfsync), and prints ratios.
+#
+#   Benchmarks/redis-benchmark-compare.sh [everysec|always ...]     (default: everysec always)
+#
+# Needs redis-server and redis-tools (apt-get install -y redis-server) and a release build of
+# spool (built here if missing). Both servers bind 127.0.0.1 on free ports and are stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+POLICIES=("${@:-everysec}")
+[ $# -eq 0 ] && POLICIES=(everysec always)
+REQUESTS=${REQUESTS:-200000}
+CLIENTS=${CLIENTS:-50}
+SPOOL=${SPOOL:-.build/release/spool}
+REDIS_PORT=${REDIS_PORT:-16379}
+SPOOL_PORT=${SPOOL_PORT:-16380}
+
+command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || {
+    echo "needs redis-server and redis-benchmark: apt-get install -y redis-server" >&2; exit 1; }
+[ -x "$SPOOL" ] || swift build -c release --product spool
+
+WORK=$(mktemp -d /tmp/spool-bench-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_port() { for _ in $(seq 1 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "port $1 did not come up" >&2; exit 1; }
+
+# rps <port> <redis-benchmark args...>: requests per second from --csv output.
+rps() {
+    local port=$1; shift
+    redis-benchmark -p "$port" -c "$CLIENTS" --csv "$@" 2>/dev/null | tail -1 | awk -F'","' '{gsub(/"/,"",$2); print $2}'
+}
+
+start_servers() {
+    local policy=$1
+    rm -rf "$WORK/redis" "$WORK/spool"; mkdir -p "$WORK/redis"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK/redis" --save '' \
+        --appendonly yes --appendfsync "$policy" --logfile "$WORK/redis.log" &
+    PIDS+=($!); REDIS_PID=$!
+    "$SPOOL" serve --bind 127.0.0.1 --port "$SPOOL_PORT" --dir "$WORK/spool" --appendfsync "$policy" 2>"$WORK/spool.log" &
+    PIDS+=($!); SPOOL_PID=$!
+    wait_port "$REDIS_PORT"; wait_port "$SPOOL_PORT"
+}
+
+stop_servers() {
+    kill "$REDIS_PID" "$SPOOL_PID" 2>/dev/null || true
+    wait "$REDIS_PID" "$SPOOL_PID" 2>/dev/null || true
+}
+
+row() {  # row <label> <redis-benchmark args...>
+    local label=$1; shift
+    local r s
+    r=$(rps "$REDIS_PORT" "$@"); s=$(rps "$SPOOL_PORT" "$@")
+    awk -v l="$label" -v r="$r" -v s="$s" 'BEGIN { printf "%-34s %12.0f %12.0f %8.2fx\n", l, r, s, (r > 0 ? s / r : 0) }'
+}
+
+for policy in "${POLICIES[@]}"; do
+    start_servers "$policy"
+    echo "appendfsync $policy, $CLIENTS clients, $REQUESTS requests"
+    printf "%-34s %12s %12s %9s\n" "row" "redis/s" "spool/s" "ratio"
+    row "XADD pipeline 1" -n "$REQUESTS" -P 1 XADD bench '*' f v
+    row "XADD pipeline 16" -n "$REQUESTS" -P 16 XADD bench16 '*' f v
+    for port in "$REDIS_PORT" "$SPOOL_PORT"; do
+        redis-benchmark -p "$port" -c 1 -n 1000 -P 100 XADD range '*' field value >/dev/null 2>&1
+    done
+    row "XRANGE COUNT 100" -n $((REQUESTS / 10)) XRANGE range - + COUNT 100
+    if redis-cli -p "$SPOOL_PORT" XGROUP HELP >/dev/null 2>&1 && ! redis-cli -p "$SPOOL_PORT" XGROUP HELP | grep -q "unknown command"; then
+        for port in "$REDIS_PORT" "$SPOOL_PORT"; do
+            redis-cli -p "$port" XGROUP CREATE range g 0 >/dev/null
+            redis-benchmark -p "$port" -c 1 -n 100000 -P 100 XADD range '*' field value >/dev/null 2>&1
+        done
+        row "XREADGROUP COUNT 100" -n $((REQUESTS / 20)) XREADGROUP GROUP g c COUNT 100 STREAMS range '>'
+    else
+        echo "XREADGROUP + XACK                  (skipped: consumer groups not in this build)"
+    fi
+    stop_servers
+    echo
+done

@@ -1,0 +1,88 @@
+import NIOCore
+import RESP
+import Spool
+import SpoolFormat
+
+extension CommandTable {
+    /// XREAD [COUNT n] [BLOCK ms] STREAMS key… id…, following Redis 7.4's `xreadCommand`.
+    @Sendable static func xread(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
+        let args = ctx.args
+        var count: Int64 = 0
+        var timeoutMs: Int64? = nil
+        var streamsArg = 0
+        var i = 1
+        while i < args.count {
+            let more = args.count - i - 1
+            let o = args[i]
+            if o.isKeyword("BLOCK") && more > 0 {
+                i += 1
+                guard let t = args[i].int64 else { throw CommandError("ERR timeout is not an integer or out of range") }
+                if t < 0 { throw CommandError("ERR timeout is negative") }
+                timeoutMs = t
+            } else if o.isKeyword("COUNT") && more > 0 {
+                i += 1
+                guard let n = args[i].int64 else { throw .notInteger }
+                count = max(0, n)
+            } else if o.isKeyword("STREAMS") && more > 0 {
+                streamsArg = i + 1
+                if (args.count - streamsArg) % 2 != 0 {
+                    throw CommandError("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+                }
+                break
+            } else if o.isKeyword("GROUP") && more >= 2 {
+                throw CommandError("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
+            } else if o.isKeyword("NOACK") {
+                throw CommandError("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+            } else {
+                throw .syntax
+            }
+            i += 1
+        }
+        if streamsArg == 0 { throw .syntax }
+        let n = (args.count - streamsArg) / 2
+        let db = ctx.engine.store.database(ctx.db)
+        var after: [StreamID] = []
+        var streams: [SpoolStream?] = []
+        for j in 0..<n {
+            let stream = db.stream(args[streamsArg + j].bytes)
+            streams.append(stream)
+            let idArg = args[streamsArg + n + j]
+            let v = idArg.readableBytesView
+            if v.count == 1 && v.first == UInt8(ascii: "$") {
+                after.append(stream?.lastGeneratedID ?? .zero)
+            } else if v.count == 1 && v.first == UInt8(ascii: "+") {
+                // Redis 7.4: start just before the last live entry, so that entry is returned.
+                var id = StreamID.zero
+                if let stream, stream.length > 0, let last = try spool({ () throws(SpoolError) in try stream.reverseRange(count: 1) }).first {
+                    id = last.id.predecessor ?? .zero
+                }
+                after.append(id)
+            } else if v.count == 1 && v.first == UInt8(ascii: ">") {
+                throw CommandError("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+            } else {
+                after.append(try parseStrictID(idArg))
+            }
+        }
+        var results: [(RESPValue, RESPValue)] = []
+        for j in 0..<n {
+            guard let stream = streams[j], stream.length > 0, let start = after[j].successor else { continue }
+            let entries = try spool { () throws(SpoolError) in try stream.range(from: start, to: .max, count: count == 0 ? nil : Int(count)) }
+            if entries.isEmpty { continue }
+            results.append((.bulkString(args[streamsArg + j]), .array(entries.map(entryReply))))
+        }
+        if !results.isEmpty {
+            if ctx.client.protocolVersion == .v3 { return .reply(.map(results)) }
+            return .reply(.array(results.map { .array([$0.0, $0.1]) }))
+        }
+        guard let timeoutMs else { return .reply(.nullArray) }
+        if !ctx.mayBlock { return .reply(.nullArray) }
+        // Freeze `$` and `+` to concrete IDs so the re-run after a wake-up reads only what came later.
+        var rewritten = args
+        for j in 0..<n {
+            rewritten[streamsArg + n + j] = ByteBuffer(string: after[j].description)
+        }
+        let deadline: NIODeadline? = timeoutMs == 0 ? nil : .now() + .milliseconds(min(timeoutMs, 3_000_000_000_000))
+        return .block(BlockRequest(keys: (0..<n).map { args[streamsArg + $0].bytes }, deadline: deadline,
+                                   arguments: rewritten, timeoutReply: .nullArray))
+    }
+}

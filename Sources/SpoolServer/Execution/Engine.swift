@@ -1,0 +1,488 @@
+import Logging
+import NIOCore
+import RESP
+import Spool
+
+/// Counters reported by INFO.
+struct ServerStats {
+    struct CommandStat {
+        var calls = 0
+        var microseconds: Int64 = 0
+        var rejected = 0
+        var failed = 0
+    }
+    var connectionsReceived = 0
+    var commandsProcessed = 0
+    var commands: [String: CommandStat] = [:]
+    var errors: [String: Int] = [:]
+    var totalErrorReplies = 0
+    var keyspaceHits = 0
+    var keyspaceMisses = 0
+    var fsyncs = 0
+    var fsyncMicroseconds: Int64 = 0
+    var lastFsyncError = ""
+}
+
+/// The server's single-threaded heart: all client state and every command run here, one at a
+/// time, on the executor thread (see ``CommandExecutor``). Nothing in it is touched from an
+/// event loop, which is what makes MULTI/EXEC, blocking wake-ups and RENAME atomic for free.
+final class Engine {
+    /// The store; replaced by DEBUG RELOAD.
+    private(set) var storeOrNil: SpoolStore?
+    var store: SpoolStore { storeOrNil! }
+    /// Live settings (CONFIG SET changes them).
+    var settings: ServerConfiguration
+    let logger: Logger
+    let startTime = NIODeadline.now()
+    let startUnixSeconds = Int64(StreamClock.nowMs() / 1000)
+    var stats = ServerStats()
+    /// Set by the network layer once listening (INFO, HELLO).
+    var boundPort = 0
+    /// Connections refused by maxclients (counted on the event loops).
+    var rejectedConnections: @Sendable () -> Int = { 0 }
+    /// Tells the network layer about a new maxclients.
+    var onMaxClientsChange: @Sendable (Int) -> Void = { _ in }
+    /// Asks the server to shut down (SHUTDOWN).
+    var onShutdown: @Sendable () -> Void = {}
+
+    var clients: [UInt64: ClientSession] = [:]
+    private var blockedOn: [DatabaseKey: [UInt64]] = [:]
+    private(set) var blockedCount = 0
+    private var readyKeys: [DatabaseKey] = []
+    private var readySet: Set<DatabaseKey> = []
+    private var watchers: [DatabaseKey: Set<UInt64>] = [:]
+    private var dirtyStreams: [ObjectIdentifier: SpoolStream] = [:]
+    /// A write touched streams not in `dirtyStreams` (dead-lettering): sync everything dirty.
+    var needsFullSync = false
+    private var withOutput: [ClientSession] = []
+    private var toResume: [ClientSession] = []
+
+    init(settings: ServerConfiguration, logger: Logger) throws(SpoolError) {
+        self.settings = settings
+        self.logger = logger
+        self.storeOrNil = try SpoolStore(directory: settings.directory, options: settings.storeOptions, logger: logger)
+    }
+
+    // MARK: - Clients
+
+    func connect(id: UInt64, connection: ClientConnection) {
+        let needsAuth = !settings.requirePass.isEmpty
+        let c = ClientSession(id: id, connection: connection, authenticated: !needsAuth)
+        connection.authState.authenticationRequired = needsAuth
+        clients[id] = c
+        stats.connectionsReceived += 1
+    }
+
+    func disconnect(id: UInt64) {
+        guard let c = clients.removeValue(forKey: id) else { return }
+        unblock(c)
+        unwatchAll(c)
+        c.closing = true
+    }
+
+    /// Runs a connection's new inputs (or queues them behind a blocked command).
+    func receive(id: UInt64, _ inputs: [ClientInput]) {
+        guard let c = clients[id], !c.closing else { return }
+        c.pending.append(contentsOf: inputs)
+        run(c)
+    }
+
+    /// Runs queued inputs of `c` until it blocks, closes or runs out.
+    private func run(_ c: ClientSession) {
+        while c.blocked == nil, !c.closing, !c.pending.isEmpty {
+            let inputs = c.pending
+            c.pending = []
+            var i = 0
+            while i < inputs.count, c.blocked == nil, !c.closing {
+                switch inputs[i] {
+                case .request(let r):
+                    execute(c, r.arguments)
+                case .protocolError(let e):
+                    var b = ByteBuffer()
+                    e.writeReply(into: &b)
+                    c.outbox.writeBuffer(&b)
+                    c.closing = true
+                    noteOutput(c)
+                }
+                i += 1
+                serveReadyKeys()
+            }
+            if i < inputs.count, !c.closing {
+                c.pending = Array(inputs[i...]) + c.pending
+                return
+            }
+        }
+    }
+
+    private func noteOutput(_ c: ClientSession) {
+        if c.outbox.readableBytes > 0 || c.closing { withOutput.append(c) }
+    }
+
+    /// Writes `value` to `c` in its protocol.
+    func reply(_ c: ClientSession, _ value: RESPValue) {
+        let empty = c.outbox.readableBytes == 0
+        c.write(value)
+        if empty { withOutput.append(c) }
+    }
+
+    // MARK: - Dispatch
+
+    /// Redis's `processCommand`: lookup, arity, authentication, MULTI queueing, then the call.
+    func execute(_ c: ClientSession, _ args: [ByteBuffer]) {
+        c.lastInteraction = .now()
+        guard let first = args.first else { return }
+        guard var spec = CommandTable.lookup(first) else {
+            reject(c, nil, unknownCommandMessage(args))
+            return
+        }
+        if !spec.subcommands.isEmpty, args.count >= 2 {
+            guard let sub = spec.subcommand(args[1]) else {
+                let container = spec.name.uppercased()
+                reject(c, nil, "ERR unknown subcommand '\(Self.clip(args[1].text, 128))'. Try \(container) HELP.")
+                return
+            }
+            spec = sub
+        }
+        guard spec.accepts(argumentCount: args.count) else {
+            reject(c, spec, CommandError.arity(spec.fullName).message)
+            return
+        }
+        if !c.authenticated, !spec.flags.contains(.noAuth) {
+            reject(c, spec, "NOAUTH Authentication required.")
+            return
+        }
+        if c.transaction != nil, !spec.flags.contains(.transactionControl) {
+            if spec.flags.contains(.noMulti) {
+                reject(c, spec, "ERR Command not allowed inside a transaction")
+                return
+            }
+            c.transaction!.append(args)
+            reply(c, .simpleString("QUEUED"))
+            return
+        }
+        let outcome = call(c, spec, args, mayBlock: true)
+        deliver(c, spec, args, outcome)
+    }
+
+    /// Handles what a top-level call produced.
+    private func deliver(_ c: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], _ outcome: CommandOutcome) {
+        switch outcome {
+        case .reply(let v):
+            reply(c, v)
+        case .replyAndClose(let v):
+            reply(c, v)
+            c.closing = true
+        case .noReply:
+            c.closing = true
+            withOutput.append(c)
+        case .block(let request):
+            block(c, spec, request)
+        }
+    }
+
+    /// Runs a handler with statistics; errors become error replies.
+    func call(_ c: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], mayBlock: Bool) -> CommandOutcome {
+        let start = NIODeadline.now()
+        c.lastCommand = spec.fullName
+        let outcome: CommandOutcome
+        var failed = false
+        if let handler = spec.handler {
+            do {
+                outcome = try handler(CommandContext(engine: self, client: c, args: args, spec: spec, mayBlock: mayBlock))
+            } catch {
+                outcome = .reply(.error(error.message))
+                failed = true
+            }
+        } else {
+            outcome = .reply(.error(CommandError.arity(spec.fullName).message))
+            failed = true
+        }
+        if case .reply(let v) = outcome, case .error(let text) = v {
+            countError(text)
+            failed = true
+        }
+        if case .block = outcome { return outcome }  // counted when served
+        var s = stats.commands[spec.fullName, default: .init()]
+        s.calls += 1
+        s.microseconds += (NIODeadline.now() - start).nanoseconds / 1000
+        if failed { s.failed += 1 }
+        stats.commands[spec.fullName] = s
+        stats.commandsProcessed += 1
+        return outcome
+    }
+
+    /// Replies with an error raised before the command ran (rejected call); flags MULTI.
+    private func reject(_ c: ClientSession, _ spec: CommandSpec?, _ message: String) {
+        if c.transaction != nil { c.transactionFailed = true }
+        if let spec {
+            stats.commands[spec.fullName, default: .init()].rejected += 1
+        }
+        countError(message)
+        reply(c, .error(message))
+    }
+
+    private func countError(_ message: String) {
+        let code = message.split(separator: " ", maxSplits: 1).first.map(String.init) ?? "ERR"
+        stats.errors[code, default: 0] += 1
+        stats.totalErrorReplies += 1
+    }
+
+    private func unknownCommandMessage(_ args: [ByteBuffer]) -> String {
+        var list = ""
+        var i = 1
+        while i < args.count && list.utf8.count < 128 {
+            list += "'" + Self.clip(args[i].text, 128 - list.utf8.count) + "' "
+            i += 1
+        }
+        return "ERR unknown command '\(Self.clip(args[0].text, 128))', with args beginning with: \(list)"
+    }
+
+    /// The first `n` bytes of `s` (as `%.*s` prints).
+    static func clip(_ s: String, _ n: Int) -> String {
+        let u = Array(s.utf8)
+        return u.count <= n ? s : String(decoding: u.prefix(max(0, n)), as: UTF8.self)
+    }
+
+    // MARK: - Transactions
+
+    /// EXEC's body: runs the queued commands back to back, then serves blocked clients.
+    func execTransaction(_ c: ClientSession) -> RESPValue {
+        guard let queued = c.transaction else { return .error("ERR EXEC without MULTI") }
+        let failed = c.transactionFailed
+        let dirty = c.watchDirty
+        c.transaction = nil
+        c.transactionFailed = false
+        unwatchAll(c)
+        if failed { return .error("EXECABORT Transaction discarded because of previous errors.") }
+        if dirty { return .nullArray }
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(queued.count)
+        for args in queued {
+            guard var spec = CommandTable.lookup(args[0]) else { continue }
+            if !spec.subcommands.isEmpty, args.count >= 2, let sub = spec.subcommand(args[1]) { spec = sub }
+            switch call(c, spec, args, mayBlock: false) {
+            case .reply(let v), .replyAndClose(let v): replies.append(v)
+            case .noReply: replies.append(.nullBulk)
+            case .block(let r): replies.append(r.timeoutReply)
+            }
+        }
+        return .array(replies)
+    }
+
+    func watch(_ c: ClientSession, _ key: [UInt8]) {
+        let k = DatabaseKey(db: c.db, key: key)
+        if c.watched.contains(k) { return }
+        c.watched.append(k)
+        watchers[k, default: []].insert(c.id)
+    }
+
+    func unwatchAll(_ c: ClientSession) {
+        for k in c.watched {
+            watchers[k]?.remove(c.id)
+            if watchers[k]?.isEmpty == true { watchers[k] = nil }
+        }
+        c.watched = []
+        c.watchDirty = false
+    }
+
+    // MARK: - Key signals
+
+    /// A key's value changed (Redis's `signalModifiedKey`): WATCHers of it fail their EXEC.
+    func keyModified(db: Int, _ key: [UInt8]) {
+        guard !watchers.isEmpty, let ids = watchers[DatabaseKey(db: db, key: key)] else { return }
+        for id in ids { clients[id]?.watchDirty = true }
+    }
+
+    /// Every key of a database changed (FLUSHDB, DEBUG RELOAD of everything).
+    func allKeysModified(db: Int?) {
+        for (k, ids) in watchers where db == nil || k.db == db! {
+            for id in ids { clients[id]?.watchDirty = true }
+        }
+    }
+
+    /// New data may be readable at `key` (Redis's `signalKeyAsReady`): blocked readers re-run.
+    func keyReady(db: Int, _ key: [UInt8]) {
+        let k = DatabaseKey(db: db, key: key)
+        guard blockedOn[k] != nil, !readySet.contains(k) else { return }
+        readySet.insert(k)
+        readyKeys.append(k)
+    }
+
+    /// A stream was written with `sync: false`: under `always` its journal is synced before the
+    /// round's replies are released.
+    func wrote(_ stream: SpoolStream) {
+        dirtyStreams[ObjectIdentifier(stream)] = stream
+    }
+
+    // MARK: - Blocking
+
+    private func block(_ c: ClientSession, _ spec: CommandSpec, _ request: BlockRequest) {
+        c.blocked = (request, spec, .now())
+        blockedCount += 1
+        for key in request.keys {
+            let k = DatabaseKey(db: c.db, key: key)
+            if blockedOn[k]?.contains(c.id) == true { continue }
+            blockedOn[k, default: []].append(c.id)
+        }
+    }
+
+    /// Removes `c` from the wait lists; returns whether it was blocked.
+    @discardableResult
+    func unblock(_ c: ClientSession) -> Bool {
+        guard let b = c.blocked else { return false }
+        c.blocked = nil
+        blockedCount -= 1
+        for key in b.request.keys {
+            let k = DatabaseKey(db: c.db, key: key)
+            blockedOn[k]?.removeAll { $0 == c.id }
+            if blockedOn[k]?.isEmpty == true { blockedOn[k] = nil }
+        }
+        return true
+    }
+
+    /// Closes another client's connection at the end of the round.
+    func closeClient(_ c: ClientSession) {
+        unblock(c)
+        c.pending = []
+        c.closing = true
+        withOutput.append(c)
+    }
+
+    /// Ends a wait with `value` and lets the client's queued commands run.
+    func finishBlocked(_ c: ClientSession, with value: RESPValue, spec: CommandSpec? = nil) {
+        guard let b = c.blocked else { return }
+        unblock(c)
+        let s = spec ?? b.spec
+        stats.commands[s.fullName, default: .init()].calls += 1
+        stats.commandsProcessed += 1
+        if case .error(let text) = value {
+            countError(text)
+            stats.commands[s.fullName, default: .init()].failed += 1
+        }
+        reply(c, value)
+        toResume.append(c)
+    }
+
+    /// Re-runs the commands of clients blocked on keys that became ready, in FIFO order per key
+    /// (Redis 7.2+: the blocked command is re-executed, so each sees the latest state).
+    func serveReadyKeys() {
+        while !readyKeys.isEmpty {
+            let keys = readyKeys
+            readyKeys = []
+            readySet = []
+            for k in keys {
+                guard let ids = blockedOn[k] else { continue }
+                for id in ids {
+                    guard let c = clients[id], let b = c.blocked, c.db == k.db else { continue }
+                    let outcome = call(c, b.spec, b.request.arguments, mayBlock: true)
+                    switch outcome {
+                    case .block:
+                        continue
+                    case .reply(let v), .replyAndClose(let v):
+                        unblock(c)
+                        reply(c, v)
+                        toResume.append(c)
+                    case .noReply:
+                        unblock(c)
+                        toResume.append(c)
+                    }
+                }
+            }
+        }
+        resumeUnblocked()
+    }
+
+    private func resumeUnblocked() {
+        while !toResume.isEmpty {
+            let list = toResume
+            toResume = []
+            for c in list where clients[c.id] != nil { run(c) }
+        }
+    }
+
+    /// Answers blocked clients whose deadline passed; returns the next deadline.
+    func expireBlocked(now: NIODeadline = .now()) {
+        guard blockedCount > 0 else { return }
+        let expired = clients.values.filter { c in
+            if let d = c.blocked?.request.deadline { return d <= now }
+            return false
+        }.sorted { $0.blocked!.since < $1.blocked!.since }
+        for c in expired {
+            finishBlocked(c, with: c.blocked!.request.timeoutReply)
+        }
+        resumeUnblocked()
+    }
+
+    /// The earliest deadline among blocked clients.
+    var nextDeadline: NIODeadline? {
+        guard blockedCount > 0 else { return nil }
+        return clients.values.compactMap { $0.blocked?.request.deadline }.min()
+    }
+
+    // MARK: - End of a round
+
+    /// Group commit: one fdatasync per written stream covers every write of the round; only then
+    /// are the round's replies released (policy `always`). Other policies reply at once.
+    func finishRound() {
+        resumeUnblocked()
+        if needsFullSync {
+            needsFullSync = false
+            if settings.appendfsync == .always { storeOrNil?.syncDirty() }
+        }
+        if !dirtyStreams.isEmpty {
+            if settings.appendfsync == .always {
+                let start = NIODeadline.now()
+                for s in dirtyStreams.values {
+                    do { try s.syncPending() } catch {
+                        stats.lastFsyncError = error.redisMessage
+                        logger.error("fsync failed", metadata: ["error": "\(error)"])
+                    }
+                    stats.fsyncs += 1
+                }
+                stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000
+            }
+            dirtyStreams.removeAll(keepingCapacity: true)
+        }
+        flushOutput()
+    }
+
+    /// Hands every pending reply to its connection (one write and flush per client).
+    func flushOutput() {
+        let list = withOutput
+        withOutput = []
+        for c in list {
+            let closing = c.closing
+            guard c.outbox.readableBytes > 0 || closing else { continue }
+            let bytes = c.outbox
+            c.outbox = ByteBuffer()
+            c.connection.deliver(bytes, closing)
+            if closing { c.outbox.clear() }
+        }
+    }
+
+    // MARK: - Store lifecycle
+
+    /// DEBUG RELOAD: close the store and open it again from disk.
+    func reloadStore() throws(SpoolError) {
+        syncAll()
+        storeOrNil?.close()
+        storeOrNil = nil
+        storeOrNil = try SpoolStore(directory: settings.directory, options: settings.storeOptions, logger: logger)
+    }
+
+    /// Makes everything durable (SHUTDOWN, the everysec tick when the store does not run one).
+    func syncAll() {
+        storeOrNil?.syncDirty()
+    }
+
+    /// Closes the store (shutdown).
+    func close() {
+        for c in clients.values where !c.closing {
+            c.closing = true
+            withOutput.append(c)
+        }
+        flushOutput()
+        storeOrNil?.close()
+        storeOrNil = nil
+    }
+}
