@@ -174,18 +174,10 @@ def main():
     try:
         basics(server.port, 2)
         basics(server.port, 3)
-        try:
-            redis.Redis(host="127.0.0.1", port=server.port).execute_command("XGROUP", "HELP")
-            has_groups = True
-        except redis.ResponseError:
-            has_groups = False
-        if has_groups:
-            chapter_examples(server.port)
-        else:
-            print("chapter consumer-group examples: skipped (consumer groups not in this build)")
+        chapter_examples(server.port)
     finally:
         check(server.stop() == 0, "exit code 0 after SIGTERM")
-    print(f"redis-py interop: {checks} checks passed")
+    print(f"redis-py interop: {checks} passed, 0 failed")
 
 
 if __name__ == "__main__":
