@@ -30,9 +30,10 @@ public struct ClientConnection: Sendable {
 
 /// A flag the executor sets and the event loop's decoder reads.
 public final class ConnectionAuthState: Sendable {
-    private let required = Atomic<Bool>(false)
-    /// Creates the flag (not required).
-    public init() {}
+    private let required: Atomic<Bool>
+    /// Creates the flag. A connection to a server with a password starts as required, before
+    /// the executor has even seen it: its first bytes are decoded under the unauthenticated limits.
+    public init(required: Bool = false) { self.required = Atomic(required) }
     /// True while the connection must still authenticate.
     public var authenticationRequired: Bool {
         get { required.load(ordering: .relaxed) }

@@ -1,4 +1,7 @@
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import RESP
 import Spool
@@ -434,8 +437,12 @@ final class Engine {
                 let start = NIODeadline.now()
                 for s in dirtyStreams.values {
                     do { try s.syncPending() } catch {
-                        stats.lastFsyncError = error.redisMessage
-                        logger.error("fsync failed", metadata: ["error": "\(error)"])
+                        // As Redis does with appendfsync always: a write that cannot be made
+                        // durable must never be acknowledged, and the round's replies are not
+                        // sent yet, so stop here. Reopening recovers every acknowledged entry.
+                        logger.critical("fsync failed under appendfsync always; exiting without acknowledging the round",
+                                        metadata: ["error": "\(error)"])
+                        exit(1)
                     }
                     stats.fsyncs += 1
                 }

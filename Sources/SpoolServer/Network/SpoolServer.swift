@@ -98,7 +98,7 @@ public final class SpoolServer: Sendable {
             channel.writeAndFlush(b).whenComplete { _ in channel.close(promise: nil) }
             return
         }
-        let auth = ConnectionAuthState()
+        let auth = ConnectionAuthState(required: !configuration.requirePass.isEmpty)
         let decoder = RESPRequestDecoder(authenticationRequired: { auth.authenticationRequired })
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
         try channel.pipeline.syncOperations.addHandler(
