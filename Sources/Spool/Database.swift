@@ -153,8 +153,10 @@ public final class Database: Sendable {
             st.nextDirectory += 1
             return d
         }
-        try s.core.withLock { (c) throws(SpoolError) in
-            guard let c else { throw SpoolError.closed("stream was deleted") }
+        try s.core.withLock { (cc) throws(SpoolError) in
+            guard cc != nil else { throw SpoolError.closed("stream was deleted") }
+            try cc!.flushPending()
+            let c = cc!
             do throws(IOError) {
                 try c.journal.sync()
                 try c.active.sync()

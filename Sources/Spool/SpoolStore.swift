@@ -58,14 +58,25 @@ public final class SpoolStore: Sendable {
         ticker.withLock { $0 = t }
     }
 
-    /// Syncs every stream with unsynced writes (the `everysec` tick; also usable directly).
+    /// Syncs every stream with unwritten or unsynced journal bytes (the `everysec` tick).
+    /// Failures are logged; `syncAll()` throws them instead.
     public func syncDirty() {
+        do { try syncAll() } catch {
+            logger.error("background fsync failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes and fdatasyncs every stream's pending journal bytes; throws the first failure.
+    public func syncAll() throws(SpoolError) {
         for db in dbs {
-            for s in db.allStreams where s.hasUnsyncedWrites {
-                do { try s.syncPending() } catch {
-                    logger.error("background fsync failed", metadata: ["error": "\(error)"])
-                }
-            }
+            for s in db.allStreams where s.hasUnsyncedWrites { try s.syncPending() }
+        }
+    }
+
+    /// Writes every stream's deferred journal records (`deferJournalWrites`), without fdatasync.
+    public func flushAllPending() throws(SpoolError) {
+        for db in dbs {
+            for s in db.allStreams { try s.flushPending() }
         }
     }
 

@@ -50,6 +50,16 @@ public final class SpoolStream: Sendable {
         self.nameBox = Mutex(name)
     }
 
+    /// A stream whose deferred journal write failed has memory ahead of its files: drop the
+    /// memory and reopen from disk, which holds every acknowledged change.
+    static func heal(_ c: inout StreamCore?) throws(SpoolError) {
+        guard let cc = c, cc.poisoned else { return }
+        cc.journal.close()
+        cc.groups.journal?.close()
+        c = nil
+        c = try StreamCore.open(directory: cc.directory, options: cc.options, logger: cc.logger)
+    }
+
     /// The stream's name.
     public var name: [UInt8] { nameBox.withLock { $0 } }
     func setName(_ n: [UInt8]) { nameBox.withLock { $0 = n } }
@@ -58,7 +68,9 @@ public final class SpoolStream: Sendable {
     func mutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> R {
         let (result, end, journal): (R, Int64?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
+            try Self.heal(&c)
             let (r, end) = try body(&c!)
+            if sync { try c!.flushPending() }
             if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
             return (r, end, c!.journal)
         }
@@ -117,8 +129,9 @@ public final class SpoolStream: Sendable {
 
     func snapshot() throws(SpoolError) -> StreamSnapshot {
         try core.withLock { (c) throws(SpoolError) in
-            guard let c else { throw SpoolError.closed("stream was deleted or its store closed") }
-            return c.snapshot
+            guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
+            try Self.heal(&c)
+            return c!.snapshot
         }
     }
 
@@ -193,13 +206,24 @@ public final class SpoolStream: Sendable {
 
     /// Waits until every mutation made so far is on disk (fdatasync of the journal).
     public func syncPending() throws(SpoolError) {
+        try flushPending()
         guard let journal = core.withLock({ $0?.journal }) else { return }
         do { try journal.syncCovering(journal.size) } catch { throw error.spool }
         try syncGroupJournal()
     }
 
-    /// True when the journal (or the group journal) has bytes not yet synced.
-    var hasUnsyncedWrites: Bool { core.withLock { $0.map { !$0.journal.isSynced } ?? false } || groupJournalUnsynced }
+    /// Writes journal records kept in memory under `deferJournalWrites` (no fdatasync).
+    public func flushPending() throws(SpoolError) {
+        try core.withLock { (c) throws(SpoolError) in
+            guard c != nil else { return }
+            try c!.flushPending()
+        }
+    }
+
+    /// True when the journal (or the group journal) has bytes not yet written or synced.
+    var hasUnsyncedWrites: Bool {
+        core.withLock { $0.map { $0.pendingJournal.count > 0 || !$0.journal.isSynced } ?? false } || groupJournalUnsynced
+    }
 
     /// Writes a checkpoint now and starts a fresh journal generation.
     public func checkpoint() throws(SpoolError) {
@@ -212,7 +236,8 @@ public final class SpoolStream: Sendable {
     /// Closes the stream's files (after a final sync).
     func close(sync: Bool) {
         core.withLock { c in
-            if let cc = c {
+            if var cc = c {
+                try? cc.flushPending()
                 if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groups.journal?.sync() }
                 cc.journal.close()
                 cc.groups.journal?.close()

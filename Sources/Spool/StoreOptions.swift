@@ -22,6 +22,11 @@ public struct StoreOptions: Sendable {
     public var segmentBytes: Int = 64 << 20
     /// A stream's journal is checkpointed and restarted once it grows past this (bounds replay work at open). Default 4 MiB.
     public var journalBytes: Int = 4 << 20
+    /// Keep each stream's journal records in memory until `SpoolStream.flushPending()` or
+    /// `syncPending()` (or a block seal or checkpoint) writes them with one `pwrite`. For callers
+    /// that batch acknowledgements themselves, as the server does per round of commands: they
+    /// must flush before acknowledging. Default false: every call writes before returning.
+    public var deferJournalWrites: Bool = false
     /// Compress sealed blocks with LZ4. Default true.
     public var compress: Bool = true
 

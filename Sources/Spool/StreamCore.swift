@@ -83,6 +83,11 @@ struct StreamCore {
     var journal: AppendFile
     var journalGeneration: UInt64
     var deletedFiles = false
+    /// Journal records not yet written (`deferJournalWrites`).
+    var pendingJournal = ByteWriter()
+    /// A deferred write failed: memory is ahead of the files, and the stream must be reloaded
+    /// from disk before it is used again.
+    var poisoned = false
     /// Consumer groups and their sidecar files (Groups/GroupState.swift).
     var groups = GroupSet()
 
@@ -441,6 +446,7 @@ struct StreamCore {
     /// Writes the tail block to the active segment and indexes it.
     mutating func sealOpenBlock() throws(SpoolError) {
         guard !open.entries.isEmpty else { return }
+        try flushPending()  // a block's entries are in the journal before the block is written
         if activeSealed {
             do {
                 let next = try Segment.create(directory: directory, number: active.number + 1)
@@ -480,7 +486,34 @@ struct StreamCore {
 
     /// Appends one journal record; returns the journal end offset to sync to.
     mutating func log(_ record: JournalFormat.Record) throws(SpoolError) -> Int64 {
+        if options.deferJournalWrites {
+            JournalFormat.encode(record, into: &pendingJournal)
+            return journal.size + Int64(pendingJournal.count)
+        }
         do { return try journal.append(JournalFormat.encode(record)) } catch { throw error.spool }
+    }
+
+    /// Appends already-encoded journal records, in order with `log`.
+    mutating func logEncoded(_ bytes: [UInt8]) throws(SpoolError) -> Int64 {
+        if options.deferJournalWrites {
+            pendingJournal.writeBytes(bytes)
+            return journal.size + Int64(pendingJournal.count)
+        }
+        do { return try journal.append(bytes) } catch { throw error.spool }
+    }
+
+    /// Writes deferred journal records (one pwrite). On failure the stream is poisoned: what is
+    /// in memory was never written, so it is reloaded from disk before its next use.
+    mutating func flushPending() throws(SpoolError) {
+        guard pendingJournal.count > 0 else { return }
+        do {
+            try journal.append(pendingJournal.bytes)
+            pendingJournal.bytes.removeAll(keepingCapacity: true)
+        } catch {
+            poisoned = true
+            pendingJournal.bytes.removeAll(keepingCapacity: false)
+            throw error.spool
+        }
     }
 
     /// XADD without trimming: returns the new ID and the journal offset that makes it durable.
@@ -747,6 +780,7 @@ struct StreamCore {
     /// Syncs the journal and active segment, writes a checkpoint and starts a new journal
     /// generation that carries the tail block's entries.
     mutating func checkpoint() throws(SpoolError) {
+        try flushPending()
         do {
             try active.sync()
             let gen = journalGeneration + 1

@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     /// The store options these settings imply.
     public var storeOptions: StoreOptions {
         var o = StoreOptions()
+        // The executor writes each round's journal records at the end of the round, before
+        // any of its replies leave (Engine.finishRound).
+        o.deferJournalWrites = true
         o.fsync = appendfsync
         o.databases = databases
         o.nodeMaxEntries = streamNodeMaxEntries

@@ -133,6 +133,31 @@ import Logging
         store.close()
     }
 
+    /// A deferred journal write that fails leaves memory ahead of the files: the stream is
+    /// reloaded from disk, so what it shows is exactly what was written.
+    @Test func failedDeferredFlushReloadsTheStream() throws {
+        let dir = TemporaryDirectory("poison")
+        defer { dir.remove() }
+        var o = options()
+        o.fsync = .no
+        o.deferJournalWrites = true
+        let store = try SpoolStore(directory: dir.path, options: o)
+        let s = try store.database(0).openOrCreate(b("orders"))
+        for i in 0..<10 { try s.append(orderEvent(i), sync: false) }
+        try s.flushPending()
+        let written = try s.range()
+        for i in 10..<15 { try s.append(orderEvent(i), sync: false) }
+        #expect(s.length == 15)
+        let path = dir.path
+        FaultInjector.shared.set { c, p in c == .pwrite && p.hasPrefix(path) ? .noSpace : nil }
+        #expect(throws: SpoolError.self) { try s.flushPending() }
+        FaultInjector.shared.set(nil)
+        #expect(try s.range() == written)
+        try s.append(orderEvent(99))
+        #expect(s.length == 11)
+        store.close()
+    }
+
     /// A corrupt sealed block is an error naming the file and the offset; other streams stay usable.
     @Test func corruptSealedBlockIsReportedWithFileAndOffset() throws {
         let dir = TemporaryDirectory("corrupt")

@@ -11,7 +11,9 @@ extension SpoolStream {
     func groupMutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, DurabilityEnds)) throws(SpoolError) -> R {
         let (result, ends, streamJournal, groupJournal): (R, DurabilityEnds, AppendFile?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
+            try Self.heal(&c)
             let (r, ends) = try body(&c!)
+            if sync { try c!.flushPending() }
             if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
             if let gj = c!.groups.journal, gj.size > Int64(c!.options.journalBytes) { try c!.groups.checkpoint(directory: c!.directory) }
             return (r, ends, c!.journal, c!.groups.journal)

@@ -491,8 +491,7 @@ extension StreamCore {
             var w = ByteWriter(capacity: 32 + 12 * victims.count)
             JournalFormat.encode(.delete(victims), into: &w)
             JournalFormat.encode(.setMeta(lastID: meta.lastID, entriesAdded: meta.entriesAdded, maxDeletedID: meta.maxDeletedID), into: &w)
-            let end: Int64
-            do { end = try journal.append(w.bytes) } catch { throw error.spool }
+            let end = try logEncoded(w.bytes)
             for id in victims { _ = try deleteOne(id) }
             return (victims.count, DurabilityEnds(stream: end))
         }

@@ -207,6 +207,7 @@ extension StreamCore {
             guard want == key else { throw deadLetterRetry }
             var end: Int64 = 0
             for c in items { end = try append(fields: fields(c), id: .auto, nowMs: nowMs).1 }
+            try flushPending()  // the dead-letter copy is written before the acknowledgement
             if options.fsync != .no { do { try journal.syncCovering(end) } catch { throw error.spool } }
             ends.stream = end
         case .other(let s):
@@ -216,6 +217,7 @@ extension StreamCore {
                 do throws(SpoolError) {
                     var end: Int64 = 0
                     for item in items { end = try c!.append(fields: fields(item), id: .auto, nowMs: nowMs).1 }
+                    try c!.flushPending()
                     if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
                     return .success((c!.journal, end))
                 } catch {

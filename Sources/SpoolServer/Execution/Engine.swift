@@ -428,27 +428,33 @@ final class Engine {
     /// are the round's replies released (policy `always`). Other policies reply at once.
     func finishRound() {
         resumeUnblocked()
-        if needsFullSync {
-            needsFullSync = false
-            if settings.appendfsync == .always { storeOrNil?.syncDirty() }
-        }
-        if !dirtyStreams.isEmpty {
-            if settings.appendfsync == .always {
+        // Journal records of the round are written (one pwrite per stream) and, under `always`,
+        // synced before any reply of the round leaves: nothing is acknowledged that a killed
+        // process would lose. A failure here means acknowledging would lie, so, as Redis does
+        // with appendfsync always, the server stops; reopening recovers every acknowledged write.
+        let always = settings.appendfsync == .always
+        do throws(SpoolError) {
+            if needsFullSync {
+                needsFullSync = false
+                if always { try storeOrNil?.syncAll() } else { try storeOrNil?.flushAllPending() }
+            }
+            if !dirtyStreams.isEmpty {
                 let start = NIODeadline.now()
                 for s in dirtyStreams.values {
-                    do { try s.syncPending() } catch {
-                        // As Redis does with appendfsync always: a write that cannot be made
-                        // durable must never be acknowledged, and the round's replies are not
-                        // sent yet, so stop here. Reopening recovers every acknowledged entry.
-                        logger.critical("fsync failed under appendfsync always; exiting without acknowledging the round",
-                                        metadata: ["error": "\(error)"])
-                        exit(1)
+                    if always {
+                        try s.syncPending()
+                        stats.fsyncs += 1
+                    } else {
+                        try s.flushPending()
                     }
-                    stats.fsyncs += 1
                 }
-                stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000
+                if always { stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000 }
+                dirtyStreams.removeAll(keepingCapacity: true)
             }
-            dirtyStreams.removeAll(keepingCapacity: true)
+        } catch {
+            logger.critical("journal write or fsync failed; exiting without acknowledging the round",
+                            metadata: ["error": "\(error)"])
+            exit(1)
         }
         flushOutput()
     }
