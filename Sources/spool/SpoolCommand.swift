@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `spool`: the Spool server and the tools that check, show and replay its data directory.
+/// Each subcommand lives in its own file (`serve` is added the same way).
+@main
+struct SpoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spool",
+        abstract: "Durable, disk-backed Redis Streams.",
+        subcommands: [FsckCommand.self, DumpCommand.self, ReplayCommand.self]
+    )
+}
