@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Spool
 import SpoolFormat
-import SpoolTools
+@testable import SpoolTools
 import Testing
 import TestSupport
 
@@ -93,5 +93,54 @@ struct ModelTests {
         for i in 0..<count { try s.append(orderEvent(i), id: .explicit(StreamID(1_700_000_000_000 + UInt64(i / 10), UInt64(i % 10))), sync: false) }
         try s.checkpoint()
         store.close()
+    }
+}
+
+@Suite("block walker")
+struct BlockWalkerTests {
+    /// fsck's allocation-free walker must accept and reject exactly what the engine's decoder
+    /// does: random blocks, then every one of many random byte damages.
+    @Test("agrees with BlockCodec on random and damaged payloads", arguments: [11, 12, 13] as [UInt64])
+    func agreesWithCodec(seed: UInt64) throws {
+        var rng = SeededRNG(seed: seed)
+        for _ in 0..<200 {
+            var entries: [StreamEntry] = []
+            var id = StreamID(rng.next() % 1000, rng.next() % 5)
+            let master = (0..<Int(rng.next() % 4)).map { _ in b("k\(rng.next() % 3)") }
+            for _ in 0..<(1 + Int(rng.next() % 20)) {
+                var fields: [[UInt8]] = []
+                let useMaster = rng.next() % 2 == 0 && !master.isEmpty
+                let keys = useMaster ? master : (0..<(1 + Int(rng.next() % 3))).map { _ in b("x\(rng.next() % 5)") }
+                for k in keys { fields += [k, (0..<Int(rng.next() % 6)).map { _ in UInt8(rng.next() % 256) }] }
+                entries.append(StreamEntry(id: id, fields: fields))
+                id = rng.next() % 2 == 0 ? StreamID(id.ms, id.seq + 1 + rng.next() % 3) : StreamID(id.ms + 1 + rng.next() % 9, rng.next() % 4)
+            }
+            var raw = BlockCodec.encode(entries)
+            for trial in 0..<20 {
+                var damaged = raw
+                if trial > 0 {
+                    let at = Int(rng.next() % UInt64(damaged.count))
+                    damaged[at] ^= UInt8(1 + rng.next() % 255)
+                    if rng.next() % 5 == 0 { damaged.removeLast(Int(rng.next() % UInt64(damaged.count))) }
+                }
+                let codec: Result<[StreamEntry], FormatError> = damaged.withUnsafeBytes { b in
+                    Result { () throws(FormatError) in try BlockCodec.decode(b, count: entries.count, firstID: entries[0].id, file: "t") }
+                }
+                let walker: Result<[StreamEntry], FormatError> = damaged.withUnsafeBytes { b in
+                    Result { () throws(FormatError) in
+                        var ids: [StreamEntry] = []
+                        var sink = EntrySink { ids.append($0) }
+                        try BlockWalker.walk(b, count: entries.count, firstID: entries[0].id, file: "t", baseOffset: 0, into: &sink)
+                        return ids
+                    }
+                }
+                switch (codec, walker) {
+                case (.success(let a), .success(let w)): #expect(a == w)
+                case (.failure(let a), .failure(let w)): #expect(a.offset == w.offset)
+                default: Issue.record("seed \(seed): codec \(codec) walker \(walker)")
+                }
+            }
+            raw.removeAll()
+        }
     }
 }

@@ -178,7 +178,7 @@ public enum EntryRendering {
         line += e.id.description.utf8
         for f in e.fields {
             line.append(0x20)
-            line += Escaping.text(f).utf8
+            Escaping.appendText(f, into: &line)
         }
     }
 
@@ -187,7 +187,7 @@ public enum EntryRendering {
         line += "{\"db\":\(database),\"stream\":\(streamJSON),\"id\":\"\(e.id)\",\"fields\":[".utf8
         for (i, f) in e.fields.enumerated() {
             if i > 0 { line.append(UInt8(ascii: ",")) }
-            line += Escaping.json(f).utf8
+            Escaping.appendJSON(f, into: &line)
         }
         line += "]}".utf8
     }

@@ -54,16 +54,16 @@ extension StreamCheck {
                 let state = walk.state
                 let dropped = state.droppedBlocks.contains(h.firstID)
                 do {
-                    try SegmentScan.visitEntries(b, frame, file: srel) { e in
-                        if let t = state.trimmedThrough, e.id <= t { return }
-                        blockMaxPresent = e.id
+                    try SegmentScan.visitIDs(b, frame, file: srel) { id in
+                        if let t = state.trimmedThrough, id <= t { return }
+                        blockMaxPresent = id
                         if dropped { return }
-                        if !state.deleted.isEmpty, state.deleted.contains(e.id) {
-                            tombs.append(e.id)
+                        if !state.deleted.isEmpty, state.deleted.contains(id) {
+                            tombs.append(id)
                             return
                         }
                         blockLive += 1
-                        if blockFirstLive == nil { blockFirstLive = e.id }
+                        if blockFirstLive == nil { blockFirstLive = id }
                     }
                 } catch {
                     damage = error

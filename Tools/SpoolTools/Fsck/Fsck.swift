@@ -39,7 +39,6 @@ public enum Fsck {
         var report = FsckReport()
         report.repairMode = options.repair
         let started = monotonicSeconds()
-        defer { report.seconds = monotonicSeconds() - started }
         guard FileSystem.isDirectory(directory) else {
             report.operationalError = "\(directory) is not a directory"
             return report
@@ -59,6 +58,7 @@ public enum Fsck {
         var checker = DirectoryChecker(directory: directory, options: options, live: live)
         checker.run(&report)
         withExtendedLifetime(lock) {}
+        report.seconds = monotonicSeconds() - started
         return report
     }
 }

@@ -157,21 +157,20 @@ public struct SegmentScan: Sendable {
     /// the header's first/last ID and count) and passes each to `body`.
     public static func visitEntries(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String,
                                     _ body: (StreamEntry) -> Void) throws(FormatError) {
-        let h = frame.header
-        let payloadOffset = UInt64(frame.offset + SegmentFormat.blockHeaderSize)
-        try withRawPayload(bytes, frame, file: file) { (raw) throws(FormatError) in
-            var last = h.firstID
-            // Offsets inside a compressed payload are offsets into the decompressed bytes.
-            let label = h.codec == .none ? file : file + " (block at \(frame.offset), decompressed payload)"
-            try BlockCodec.visit(raw, count: Int(h.count), firstID: h.firstID, file: label,
-                                 baseOffset: h.codec == .none ? payloadOffset : 0) { e in
+        var last: StreamID? = nil
+        let result: Result<Void, FormatError> = withoutActuallyEscaping(body) { body in
+            var sink = EntrySink { e in
                 last = e.id
                 body(e)
             }
-            guard last == h.lastID else {
-                throw FormatError(file: file, offset: UInt64(frame.offset + 24), "block header says last ID \(h.lastID), last entry is \(last)")
+            do throws(FormatError) {
+                try walk(bytes, frame, file: file, into: &sink) { last }
+                return .success(())
+            } catch {
+                return .failure(error)
             }
         }
+        try result.get()
     }
 
     /// Reads a segment file for scanning: mapped when sealed and immutable, read with pread

@@ -39,8 +39,40 @@ public enum Escaping {
         return out
     }
 
+    /// Appends the text form of `bytes` to `line` (plain strings are copied as they are).
+    @inline(__always)
+    public static func appendText(_ bytes: [UInt8], into line: inout [UInt8]) {
+        if !bytes.isEmpty, isPlain(bytes) { line += bytes } else { line += text(bytes).utf8 }
+    }
+
+    /// Appends the JSON value for `bytes` to `line`.
+    @inline(__always)
+    public static func appendJSON(_ bytes: [UInt8], into line: inout [UInt8]) {
+        if isPlainJSON(bytes) {
+            line.append(UInt8(ascii: "\""))
+            line += bytes
+            line.append(UInt8(ascii: "\""))
+        } else {
+            line += json(bytes).utf8
+        }
+    }
+
+    /// Printable ASCII without quote or backslash: its own JSON string body.
+    static func isPlainJSON(_ bytes: [UInt8]) -> Bool {
+        bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    }
+
     /// The JSON value for `bytes`: a string when valid UTF-8, else `{"base64":"…"}`.
     public static func json(_ bytes: [UInt8]) -> String {
+        // Fast path: printable ASCII without quote or backslash is its own JSON body.
+        if isPlainJSON(bytes) {
+            var out = [UInt8]()
+            out.reserveCapacity(bytes.count + 2)
+            out.append(UInt8(ascii: "\""))
+            out += bytes
+            out.append(UInt8(ascii: "\""))
+            return String(decoding: out, as: UTF8.self)
+        }
         guard let s = String(validating: bytes, as: UTF8.self) else {
             return "{\"base64\":\"" + base64(bytes) + "\"}"
         }
