@@ -65,7 +65,7 @@ struct ReplayCommand: ParsableCommand {
         var err = FileDescriptorOutput(fd: 2)
         for w in stats.warnings { err.write("spool replay: warning: \(w)\n") }
         if case .spool = options.target {
-            err.write("replayed \(stats.written) entries (\(stats.skipped) already in the target) in \(stats.seconds) s\n")
+            err.write("replayed \(stats.written) entries (\(stats.skipped) already in the target) in \((stats.seconds * 1000).rounded() / 1000) s\n")
         }
         err.flush()
     }

@@ -290,3 +290,41 @@ struct FsckTests {
 enum FileSystemProbe {
     static func exists(_ path: String) -> Bool { !readAll(path).isEmpty || !listDirectory(path).isEmpty }
 }
+
+/// A stand-in for the consumer-group checker: owns `groups-*` files, whose text is a
+/// last-delivered ID that must not be above the stream's last ID.
+struct FakeGroupChecker: StreamFileChecker {
+    func owns(fileName: String) -> Bool { fileName.hasPrefix("groups-") }
+    func check(fileName: String, context: StreamCheckContext) -> [FsckProblem] {
+        let text = String(decoding: readAll(context.path + "/" + fileName), as: UTF8.self)
+        guard let id = RangeBound.exactID(text) else {
+            return [FsckProblem(file: context.relativePath + "/" + fileName, offset: 0, what: "unparseable group state", affects: "the group")]
+        }
+        guard id <= context.lastID else {
+            return [FsckProblem(file: context.relativePath + "/" + fileName, offset: 0,
+                                what: "last-delivered \(id) is above the stream's last ID \(context.lastID)", affects: "the group")]
+        }
+        return []
+    }
+}
+
+@Suite("fsck checkers")
+struct FsckCheckerTests {
+    @Test("plugged-in checkers see their files and the stream's state; unknown files are notes")
+    func pluggedChecker() throws {
+        let tmp = TemporaryDirectory("fsck-checker")
+        defer { tmp.remove() }
+        try makeStore(tmp.path, count: 30)
+        let sdir = streamDirectory(tmp.path)
+        writeAll(sdir + "/groups-a", Array("\(fixtureID(29))".utf8))
+        writeAll(sdir + "/groups-b", Array("\(fixtureID(30))".utf8))
+        writeAll(sdir + "/groups-c", Array("garbage".utf8))
+        let plain = fsck(tmp.path)
+        #expect(plain.exitCode == 0)
+        #expect(plain.problems.filter { $0.what == "unknown file" }.count == 3)
+        let r = Fsck.run(directory: tmp.path, options: FsckOptions(checkers: [FakeGroupChecker()], progress: false))
+        #expect(r.exitCode == 4)
+        #expect(problems(r).map { $0.file.split(separator: "/").last! }.sorted() == ["groups-b", "groups-c"])
+        #expect(problems(r).contains { $0.what.contains("above the stream's last ID \(fixtureID(29))") })
+    }
+}
