@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Spool
 import SpoolFormat
 import SpoolTools
@@ -326,5 +329,36 @@ struct FsckCheckerTests {
         #expect(r.exitCode == 4)
         #expect(problems(r).map { $0.file.split(separator: "/").last! }.sorted() == ["groups-b", "groups-c"])
         #expect(problems(r).contains { $0.what.contains("above the stream's last ID \(fixtureID(29))") })
+    }
+}
+
+@Suite("fsck directories")
+struct FsckDirectoryTests {
+    @Test("an interrupted rename (two claims on one name) and an interrupted delete are found and quarantined")
+    func interruptedRenameAndDelete() throws {
+        let tmp = TemporaryDirectory("fsck-claims")
+        defer { tmp.remove() }
+        do {
+            let store = try SpoolStore(directory: tmp.path, options: smallOptions())
+            let a = try store.database(0).openOrCreate(b("a"))
+            let c = try store.database(0).openOrCreate(b("c"))
+            try a.append(fields(1), id: .explicit(fixtureID(1)))
+            try c.append(fields(2), id: .explicit(fixtureID(2)))
+            try store.database(1).openOrCreate(b("other")).append(fields(3))
+            store.close()
+        }
+        let dirs = listDirectory(tmp.path + "/db0").filter { $0.hasPrefix("s") }
+        try #require(dirs.count == 2)
+        // The older directory (generation 0) also claims "c".
+        writeAll(tmp.path + "/db0/" + dirs[0] + "/name", StreamNameFile(name: b("c"), generation: 0).encode())
+        _ = mkdir(tmp.path + "/db0/.trash-s0000000000000009", 0o755)
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 4)
+        #expect(Set(problems(r).map(\.file)) == ["db0/" + dirs[0] + "/name", "db0/.trash-s0000000000000009"])
+        #expect(r.streams.count == 2)
+        #expect(fsck(tmp.path, repair: true).exitCode == 1)
+        #expect(Set(listDirectory(tmp.path + "/lost+found")) == ["db0_" + dirs[0], "db0_.trash-s0000000000000009"])
+        #expect(fsck(tmp.path).exitCode == 0)
+        #expect(try engineEntries(tmp.path, name: "c").count == 1)
     }
 }
