@@ -4,15 +4,10 @@ import SpoolIO
 extension StreamCheck {
     /// Checks one segment: header, every frame (checksums, decompression, entries, ID order
     /// inside and across blocks and segments), unreadable bytes, footer against the blocks.
-    mutating func checkSegment(number: UInt64, isLast: Bool, walk: inout SegmentWalk) {
+    mutating func checkSegment(number: UInt64, bytes: SegmentBytes, isLast: Bool, walk: inout SegmentWalk) {
         let name = SegmentFormat.fileName(number)
         let path = stream.path + "/" + name
         let srel = rel + "/" + name
-        let bytes: SegmentBytes
-        do { bytes = try SegmentScan.load(path, mayBeActive: isLast) } catch {
-            report(srel, nil, "segment unreadable: \(error)", affects: "every block in this segment")
-            return
-        }
         bytes.withBytes { b in checkSegmentBytes(b, number: number, path: path, srel: srel, isLast: isLast, walk: &walk) }
     }
 

@@ -96,6 +96,20 @@ struct StreamCheck {
             }
         }
 
+        // Segment bytes are taken before the journal is read: a server running meanwhile can
+        // only add entries that are then in the journal too (as the unsealed tail), never
+        // blocks whose entries the journal we read has not seen. (Sealed segments are
+        // immutable and mapped; the active one is copied.)
+        var segmentBytes: [UInt64: SegmentBytes] = [:]
+        for (i, number) in segmentNumbers.enumerated() {
+            let name = SegmentFormat.fileName(number)
+            do {
+                segmentBytes[number] = try SegmentScan.load(stream.path + "/" + name, mayBeActive: i == segmentNumbers.count - 1)
+            } catch {
+                report(rel + "/" + name, nil, "segment unreadable: \(error)", affects: "every block in this segment")
+            }
+        }
+
         // Journals: the checkpoint names the current generation; others are leftovers.
         var journal: JournalScan? = nil
         var journalBytes: [UInt8] = []
@@ -130,7 +144,8 @@ struct StreamCheck {
         // Segments.
         var seg = SegmentWalk(state: state)
         for (i, number) in segmentNumbers.enumerated() {
-            checkSegment(number: number, isLast: i == segmentNumbers.count - 1, walk: &seg)
+            guard let bytes = segmentBytes[number] else { continue }
+            checkSegment(number: number, bytes: bytes, isLast: i == segmentNumbers.count - 1, walk: &seg)
         }
         let sealedThrough = seg.previousLast
 
