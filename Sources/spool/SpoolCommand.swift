@@ -1,14 +1,12 @@
 import ArgumentParser
 
-/// `spool`: the Spool command-line tool. Subcommands live one per file.
-///
-/// Minimal root for the `server` branch; the `tools` branch owns the full root command
-/// (fsck, dump, replay) and the two are reconciled at merge.
+/// `spool`: the Spool server and the tools that check, show and replay its data directory.
+/// Each subcommand lives in its own file.
 @main
 struct SpoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spool",
         abstract: "Durable, disk-backed Redis Streams.",
-        subcommands: [ServeCommand.self]
+        subcommands: [ServeCommand.self, FsckCommand.self, DumpCommand.self, ReplayCommand.self]
     )
 }

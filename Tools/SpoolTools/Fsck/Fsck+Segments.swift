@@ -1,0 +1,164 @@
+import SpoolFormat
+import SpoolIO
+
+extension StreamCheck {
+    /// Checks one segment: header, every frame (checksums, decompression, entries, ID order
+    /// inside and across blocks and segments), unreadable bytes, footer against the blocks.
+    mutating func checkSegment(number: UInt64, bytes: SegmentBytes, isLast: Bool, walk: inout SegmentWalk) {
+        let name = SegmentFormat.fileName(number)
+        let path = stream.path + "/" + name
+        let srel = rel + "/" + name
+        bytes.withBytes { b in checkSegmentBytes(b, number: number, path: path, srel: srel, isLast: isLast, walk: &walk) }
+    }
+
+    private mutating func checkSegmentBytes(_ b: UnsafeRawBufferPointer, number: UInt64, path: String, srel: String,
+                                            isLast: Bool, walk: inout SegmentWalk) {
+        let scan = SegmentScan.scan(b, path: path, relativePath: srel, number: number)
+        bytesChecked += b.count
+        let firstProblem = problems.count
+        var rewrite = false
+        let label = streamLabel
+
+        if let h = scan.headerError {
+            rewrite = true
+            if b.count < SegmentFormat.headerSize && isLast {
+                report(srel, 0, "torn segment header (\(b.count) bytes): a segment being created",
+                       affects: "nothing (the engine rewrites the header on open)", repair: "")
+            } else {
+                report(srel, h.offset, "segment header damaged: \(h.reason)",
+                       affects: "the whole data directory: the engine refuses to open it", repair: "")
+            }
+        } else if let n = scan.headerNumber, n != number {
+            rewrite = true
+            report(srel, 16, "header names segment \(n), the file name \(number)", affects: "nothing (the engine goes by the file name)", repair: "")
+        }
+
+        var kept: [SegmentScan.Frame] = []
+        var liveBlocksHere = 0
+        for frame in scan.frames {
+            let h = frame.header
+            var damage = frame.damage
+            var blockLive = 0
+            var blockFirstLive: StreamID? = nil
+            var blockMaxPresent: StreamID? = nil
+            var tombs: [StreamID] = []
+            if damage == nil, let p = walk.previousLast, h.firstID <= p {
+                damage = FormatError(file: srel, offset: UInt64(frame.offset + 8), "block \(h.firstID)..\(h.lastID) does not come after the previous block, which ends at \(p)")
+            }
+            if damage == nil {
+                let state = walk.state
+                let dropped = state.droppedBlocks.contains(h.firstID)
+                do {
+                    try SegmentScan.visitIDs(b, frame, file: srel) { id in
+                        if let t = state.trimmedThrough, id <= t { return }
+                        blockMaxPresent = id
+                        if dropped { return }
+                        if !state.deleted.isEmpty, state.deleted.contains(id) {
+                            tombs.append(id)
+                            return
+                        }
+                        blockLive += 1
+                        if blockFirstLive == nil { blockFirstLive = id }
+                    }
+                } catch {
+                    damage = error
+                }
+            }
+            progress.advance(work: h.frameLength, items: Int(h.count))
+            if let d = damage {
+                rewrite = true
+                report(srel, UInt64(frame.offset), "block at \(frame.offset): \(d.reason)\(d.offset != UInt64(frame.offset) && d.file == srel ? " (at \(d.offset))" : "")",
+                       affects: "\(h.count) entries \(h.firstID)..\(h.lastID) of \(label), which cannot be read", repair: "")
+                continue
+            }
+            kept.append(frame)
+            blocksChecked += 1
+            entriesChecked += Int(h.count)
+            walk.blocks += 1
+            walk.entries += Int(h.count)
+            walk.previousLast = h.lastID
+            walk.maxPresentAll = h.lastID
+            walk.maxEntriesAdded = max(walk.maxEntriesAdded, h.entriesAdded)
+            walk.blockFirstIDs.insert(h.firstID)
+            walk.live += blockLive
+            if walk.firstLive == nil { walk.firstLive = blockFirstLive }
+            if let m = blockMaxPresent { walk.maxPresent = m }
+            for t in tombs { walk.matchedTombstones.insert(t) }
+            let trimmedWhole = walk.state.trimmedThrough.map { h.lastID <= $0 } ?? false
+            if !trimmedWhole && !walk.state.droppedBlocks.contains(h.firstID) { liveBlocksHere += 1 }
+        }
+
+        for (i, gap) in scan.gaps.enumerated() {
+            rewrite = true
+            let bytesLost = gap.range.count
+            let atEnd = i == scan.gaps.count - 1 && gap.range.upperBound == b.count
+            if isLast && atEnd && !scan.hasTrailer {
+                if live {
+                    rewrite = false
+                    report(srel, UInt64(gap.range.lowerBound), "incomplete block at the end (\(bytesLost) bytes): \(gap.error.reason)",
+                           affects: "nothing yet: a server holds the directory, this may be a write in progress", severity: .note)
+                } else {
+                    report(srel, UInt64(gap.range.lowerBound), "torn tail: \(bytesLost) bytes of an incomplete block write (\(gap.error.reason))",
+                           affects: "nothing: the block's entries are still in the journal (the engine cuts the tail on open)", repair: "")
+                }
+            } else {
+                report(srel, UInt64(gap.range.lowerBound), "\(bytesLost) unreadable bytes: \(gap.error.reason)",
+                       affects: "any block stored in these bytes", repair: "")
+            }
+        }
+
+        switch scan.footer {
+        case .absent:
+            if !isLast {
+                rewrite = true
+                report(srel, UInt64(b.count), "segment has no footer (it was never sealed)",
+                       affects: "nothing (the engine seals it on open)", repair: "")
+            }
+        case .damaged(let e):
+            rewrite = true
+            report(srel, e.offset, "footer damaged: \(e.reason)",
+                   affects: "nothing (the blocks are intact; the engine treats the segment as unsealed)", repair: "")
+        case .valid(let entries, let footerOffset):
+            let found = scan.frames.map {
+                SegmentFormat.FooterEntry(offset: UInt64($0.offset), frameLength: UInt32($0.header.frameLength), count: $0.header.count,
+                                          firstID: $0.header.firstID, lastID: $0.header.lastID)
+            }
+            if found != entries {
+                rewrite = true
+                report(srel, UInt64(footerOffset), "footer lists \(entries.count) blocks that differ from the \(found.count) blocks in the file",
+                       affects: "reads through the index: the engine trusts the footer", repair: "")
+            }
+        }
+
+        if !kept.isEmpty && liveBlocksHere == 0 && !isLast {
+            walk.reclaimable.append(number)
+        }
+
+        guard rewrite, problems.count > firstProblem else { return }
+        // One repair for the whole segment: rewrite it from its good blocks (the original kept
+        // in lost+found), or move it away when nothing in it is readable.
+        let action: RepairAction
+        let text: String
+        if kept.isEmpty && !isLast {
+            action = .quarantine(path: path, relativePath: srel)
+            text = "move the segment to lost+found (no readable block)"
+        } else {
+            let sealed = !kept.isEmpty && (!isLast || scan.hasTrailer)
+            var out = SegmentFormat.encodeHeader(number: number)
+            var index: [SegmentFormat.FooterEntry] = []
+            for f in kept {
+                index.append(SegmentFormat.FooterEntry(offset: UInt64(out.count), frameLength: UInt32(f.header.frameLength),
+                                                       count: f.header.count, firstID: f.header.firstID, lastID: f.header.lastID))
+                out += UnsafeRawBufferPointer(rebasing: b[f.range])
+            }
+            if sealed { out += SegmentFormat.encodeFooter(index, footerOffset: UInt64(out.count)) }
+            action = .replace(path: path, relativePath: srel, bytes: out, keepOriginal: true)
+            text = "rewrite the segment with its \(kept.count) good blocks\(sealed ? " and a new footer" : "") (the original kept in lost+found)"
+        }
+        actions.append(action)
+        for i in firstProblem..<problems.count where problems[i].repair == "" {
+            problems[i].repair = text
+            problems[i].action = actions.count - 1
+        }
+    }
+}

@@ -1,0 +1,340 @@
+import SpoolFormat
+import SpoolIO
+
+/// Checks one stream directory: name, checkpoint, journals, segments (every block decoded),
+/// then the checkpoint's counters against what the files hold. Plans repairs as it goes.
+///
+/// The stream it reasons about is the one that exists after the planned repairs: damaged
+/// blocks, torn tails and unreadable bytes are left out of every count, exactly as they will be
+/// once moved to `lost+found`.
+struct StreamCheck {
+    let stream: StoreLayout.StreamDirectory
+    let dataDirectory: String
+    let options: FsckOptions
+    let live: Bool
+    let progress: ProgressBar
+
+    var problems: [FsckProblem] = []
+    var actions: [RepairAction] = []
+    var summary: FsckStreamSummary?
+    var blocksChecked = 0
+    var entriesChecked = 0
+    var bytesChecked = 0
+
+    init(stream: StoreLayout.StreamDirectory, dataDirectory: String, options: FsckOptions, live: Bool, progress: ProgressBar) {
+        self.stream = stream
+        self.dataDirectory = dataDirectory
+        self.options = options
+        self.live = live
+        self.progress = progress
+    }
+
+    var rel: String { stream.relativePath }
+    var streamLabel: String { "stream \(Escaping.text(stream.name ?? []))" }
+
+    mutating func report(_ file: String, _ offset: UInt64?, _ what: String, affects: String,
+                         severity: FsckProblem.Severity = .problem, repair: String? = nil, action: RepairAction? = nil) {
+        var p = FsckProblem(file: file, offset: offset, what: what, affects: affects, severity: severity, repair: repair)
+        if let action {
+            actions.append(action)
+            p.action = actions.count - 1
+        }
+        problems.append(p)
+    }
+
+    /// Adds a finding that shares an already planned action.
+    mutating func report(_ file: String, _ offset: UInt64?, _ what: String, affects: String, repair: String, sharing action: Int) {
+        var p = FsckProblem(file: file, offset: offset, what: what, affects: affects, repair: repair)
+        p.action = action
+        problems.append(p)
+    }
+
+    mutating func run() {
+        let names: [String]
+        do { names = try FileSystem.list(stream.path) } catch {
+            report(rel, nil, "cannot list: \(error)", affects: "the whole stream")
+            return
+        }
+        // Files.
+        var journalGenerations: [UInt64] = []
+        var segmentNumbers: [UInt64] = []
+        var extraFiles: [String] = []
+        for n in names {
+            if n == StreamNameFile.fileName || n == StreamCheckpoint.fileName { continue }
+            if n.hasSuffix(".tmp") {
+                report(rel + "/" + n, nil, "leftover temporary file (an interrupted atomic write)",
+                       affects: "nothing (the write it belonged to never took effect; the engine deletes it on open)",
+                       repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
+            } else if let g = JournalFormat.generation(fromFileName: n) {
+                journalGenerations.append(g)
+            } else if let s = SegmentFormat.number(fromFileName: n) {
+                segmentNumbers.append(s)
+            } else if options.checkers.contains(where: { $0.owns(fileName: n) }) {
+                extraFiles.append(n)
+            } else {
+                report(rel + "/" + n, nil, "unknown file", affects: "nothing (the engine ignores it)", severity: .note)
+            }
+        }
+        journalGenerations.sort()
+        segmentNumbers.sort()
+
+        // Checkpoint.
+        let statePath = stream.path + "/" + StreamCheckpoint.fileName
+        let stateRel = rel + "/" + StreamCheckpoint.fileName
+        var checkpoint: StreamCheckpoint? = nil
+        var checkpointDamage: (FormatError?, String)? = nil
+        if !FileSystem.exists(statePath) {
+            checkpointDamage = (nil, "checkpoint (state) missing")
+        } else {
+            do {
+                let bytes = try FileSystem.readFile(statePath)
+                checkpoint = try bytes.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: stateRel) }
+            } catch let e as FormatError {
+                checkpointDamage = (e, "checkpoint damaged: \(e.reason)")
+            } catch {
+                checkpointDamage = (nil, "checkpoint unreadable: \(error)")
+            }
+        }
+
+        // Segment bytes are taken before the journal is read: a server running meanwhile can
+        // only add entries that are then in the journal too (as the unsealed tail), never
+        // blocks whose entries the journal we read has not seen. (Sealed segments are
+        // immutable and mapped; the active one is copied.)
+        var segmentBytes: [UInt64: SegmentBytes] = [:]
+        for (i, number) in segmentNumbers.enumerated() {
+            let name = SegmentFormat.fileName(number)
+            do {
+                segmentBytes[number] = try SegmentScan.load(stream.path + "/" + name, mayBeActive: i == segmentNumbers.count - 1)
+            } catch {
+                report(rel + "/" + name, nil, "segment unreadable: \(error)", affects: "every block in this segment")
+            }
+        }
+
+        // Journals: the checkpoint names the current generation; others are leftovers.
+        var journal: JournalScan? = nil
+        var journalBytes: [UInt8] = []
+        let currentGeneration: UInt64 = checkpoint?.journalGeneration ?? newestReadableJournal(journalGenerations) ?? journalGenerations.last ?? 1
+        for g in journalGenerations where g != currentGeneration {
+            let n = JournalFormat.fileName(g)
+            report(rel + "/" + n, nil, "superseded journal of generation \(g) (the checkpoint names \(currentGeneration); left by an interrupted checkpoint)",
+                   affects: "nothing (its records are covered by the checkpoint or were never adopted; the engine deletes it on open)",
+                   repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
+        }
+        let journalName = JournalFormat.fileName(currentGeneration)
+        let journalPath = stream.path + "/" + journalName
+        let journalRel = rel + "/" + journalName
+        if journalGenerations.contains(currentGeneration) {
+            do {
+                (journal, journalBytes) = try JournalScan.load(path: journalPath, relativePath: journalRel, generation: currentGeneration)
+                bytesChecked += journalBytes.count
+                progress.advance(work: journalBytes.count)
+            } catch {
+                report(journalRel, nil, "journal unreadable: \(error)", affects: "operations since the last checkpoint")
+            }
+        } else if checkpoint != nil {
+            report(journalRel, nil, "journal of generation \(currentGeneration) missing",
+                   affects: "operations since the last checkpoint, if there were any (the engine starts an empty journal)",
+                   repair: "write an empty journal",
+                   action: .replace(path: journalPath, relativePath: journalRel, bytes: JournalFormat.encodeHeader(generation: currentGeneration), keepOriginal: false))
+        }
+        if let j = journal { checkJournal(j, bytes: journalBytes) }
+
+        var state = StreamLogicalState(checkpoint: checkpoint, items: journal?.items ?? [])
+
+        // Segments.
+        var seg = SegmentWalk(state: state)
+        for (i, number) in segmentNumbers.enumerated() {
+            guard let bytes = segmentBytes[number] else { continue }
+            checkSegment(number: number, bytes: bytes, isLast: i == segmentNumbers.count - 1, walk: &seg)
+        }
+        let sealedThrough = seg.previousLast
+
+        // Entries not yet in a sealed block: the journal's, past the last sealed ID.
+        var tail: [StreamEntry] = []
+        for e in state.journalEntries where sealedThrough.map({ e.id > $0 }) ?? true {
+            if let t = state.trimmedThrough, e.id <= t { continue }
+            tail.append(e)
+        }
+        var length = seg.live
+        var firstLive = seg.firstLive
+        var maxPresent = seg.maxPresent
+        for e in tail {
+            maxPresent = max(maxPresent ?? e.id, e.id)
+            if state.isLive(e.id) {
+                length += 1
+                if firstLive == nil { firstLive = e.id }
+            }
+            if state.deleted.contains(e.id) { seg.matchedTombstones.insert(e.id) }
+        }
+
+        // Checkpoint: rebuild from content when it is gone, or check its counters.
+        if let (error, what) = checkpointDamage {
+            let sealedEntryRecords = state.entryRecordIDs.filter { id in sealedThrough.map { id <= $0 } ?? false }.count
+            let added = max(seg.maxEntriesAdded, UInt64(seg.entries))
+            let rebuilt = StreamCheckpoint(journalGeneration: currentGeneration, lastID: seg.maxPresentAll ?? .zero,
+                                           entriesAdded: added >= UInt64(sealedEntryRecords) ? added - UInt64(sealedEntryRecords) : 0,
+                                           maxDeletedID: .zero, trimmedThrough: nil, droppedBlocks: [], tombstones: [])
+            var repairText = "rebuild it from the blocks and the journal (deletions and trims it recorded are lost: those entries reappear)"
+            if journal == nil {
+                repairText += "; write an empty journal"
+                actions.append(.replace(path: journalPath, relativePath: journalRel, bytes: JournalFormat.encodeHeader(generation: currentGeneration), keepOriginal: false))
+            }
+            report(stateRel, error?.offset, what, affects: "the whole stream: the engine refuses to open the data directory",
+                   repair: repairText, action: .replace(path: statePath, relativePath: stateRel, bytes: rebuilt.encode(), keepOriginal: true))
+            state = StreamLogicalState(checkpoint: rebuilt, items: journal?.items ?? [])
+        } else if let cp = checkpoint {
+            checkCounters(cp, state: state, length: length, maxPresent: maxPresent, statePath: statePath, stateRel: stateRel)
+            for id in cp.tombstones where !seg.matchedTombstones.contains(id) {
+                report(stateRel, nil, "tombstone \(id) names no entry on disk", affects: "nothing (the engine ignores it)", severity: .note)
+            }
+            for first in cp.droppedBlocks where !seg.blockFirstIDs.contains(first) {
+                report(stateRel, nil, "dropped block \(first) names no block on disk", affects: "nothing (the engine ignores it)", severity: .note)
+            }
+        }
+        for number in seg.reclaimable {
+            report(rel + "/" + SegmentFormat.fileName(number), nil, "segment holds no live block",
+                   affects: "disk space only (the engine deletes such a segment when its last block goes)", severity: .note)
+        }
+
+        let context = StreamCheckContext(path: stream.path, relativePath: rel, name: stream.name, lastID: state.lastID,
+                                         entriesAdded: state.entriesAdded, length: length, firstID: firstLive)
+        for n in extraFiles {
+            for c in options.checkers where c.owns(fileName: n) { problems += c.check(fileName: n, context: context) }
+        }
+        summary = FsckStreamSummary(database: stream.database, directory: rel, name: stream.name ?? [], length: length,
+                                    firstID: firstLive, lastID: state.lastID, entriesAdded: state.entriesAdded,
+                                    maxDeletedID: state.maxDeletedID, segments: segmentNumbers.count, blocks: seg.blocks,
+                                    entriesOnDisk: seg.entries)
+    }
+
+    func newestReadableJournal(_ generations: [UInt64]) -> UInt64? {
+        for g in generations.reversed() {
+            let path = stream.path + "/" + JournalFormat.fileName(g)
+            if let bytes = try? FileSystem.readFile(path),
+               (try? bytes.withBytes { (b) throws(FormatError) in try JournalFormat.decodeHeader(b, file: path) }) == g {
+                return g
+            }
+        }
+        return nil
+    }
+
+    // MARK: Journal
+
+    mutating func checkJournal(_ j: JournalScan, bytes: [UInt8]) {
+        var keepEnd = j.validEnd
+        var needsRewrite = false
+        var repairText = ""
+        if let h = j.headerError {
+            if j.items.isEmpty && j.fileSize > JournalFormat.headerSize {
+                report(j.relativePath, h.offset, "journal header damaged: \(h.reason); no record after it is readable",
+                       affects: "operations since the last checkpoint (the engine discards the journal)",
+                       repair: "move to lost+found and start an empty journal",
+                       action: .replace(path: j.path, relativePath: j.relativePath, bytes: JournalFormat.encodeHeader(generation: j.generation), keepOriginal: true))
+                return
+            }
+            needsRewrite = true
+            repairText = "rewrite the header"
+            report(j.relativePath, h.offset, "journal header damaged: \(h.reason)",
+                   affects: j.items.isEmpty ? "nothing (no records)" : "\(j.items.count) records since the last checkpoint, which the engine would discard",
+                   repair: repairText, action: nil)
+        }
+        if let t = j.tail {
+            let lost = j.fileSize - j.validEnd
+            let torn = t.reason.hasPrefix("torn")
+            let inFlight = live && torn
+            keepEnd = j.validEnd
+            needsRewrite = true
+            repairText = repairText.isEmpty ? "cut the journal at \(j.validEnd) (the cut bytes kept in lost+found)" : repairText + " and cut the tail"
+            report(j.relativePath, t.offset, torn ? "torn journal tail (\(lost) bytes)" : "journal record damaged: \(t.reason) (\(lost) bytes from here on are unreadable)",
+                   affects: inFlight ? "nothing yet: a server holds the directory, this may be a write in progress"
+                       : (torn ? "one operation that was never acknowledged (the engine cuts it on open)"
+                              : "every operation logged from this offset on (the engine cuts them on open)"),
+                   severity: inFlight ? .note : .problem, repair: inFlight ? nil : repairText, action: nil)
+        }
+        // Records must follow the engine's order: carries first, then new entries above the last ID.
+        var seenNonCarry = false
+        var previousCarry: StreamID? = nil
+        for item in j.items {
+            switch item.record {
+            case .carry(let e):
+                if seenNonCarry {
+                    report(j.relativePath, UInt64(item.offset), "CARRY record \(e.id) after other records", affects: "the order of the unsealed entries")
+                }
+                if let p = previousCarry, e.id <= p {
+                    report(j.relativePath, UInt64(item.offset), "CARRY record \(e.id) not above the previous one \(p)", affects: "entry \(e.id)")
+                }
+                previousCarry = e.id
+            default:
+                seenNonCarry = true
+            }
+        }
+        if needsRewrite && !live {
+            var out = JournalFormat.encodeHeader(generation: j.generation)
+            if keepEnd > JournalFormat.headerSize { out += bytes[JournalFormat.headerSize..<keepEnd] }
+            actions.append(.replace(path: j.path, relativePath: j.relativePath, bytes: out, keepOriginal: true))
+            let a = actions.count - 1
+            for i in problems.indices where problems[i].file == j.relativePath && problems[i].action == nil && problems[i].repair != nil {
+                problems[i].action = a
+                problems[i].repair = repairText
+            }
+        }
+    }
+
+    // MARK: Counters
+
+    mutating func checkCounters(_ cp: StreamCheckpoint, state: StreamLogicalState, length: Int, maxPresent: StreamID?,
+                                statePath: String, stateRel: String) {
+        var fixed = cp
+        var findings: [(String, String)] = []
+        if let m = maxPresent, m > state.lastID {
+            findings.append(("last-generated ID \(state.lastID) is below entry \(m) on disk",
+                             "new auto IDs: XADD * could produce IDs at or below existing entries"))
+            fixed.lastID = max(fixed.lastID, m)
+        }
+        if state.maxDeletedID > state.lastID {
+            findings.append(("max-deleted-entry ID \(state.maxDeletedID) is above the last-generated ID \(state.lastID)",
+                             "XINFO STREAM and XSETID checks"))
+            fixed.lastID = max(fixed.lastID, state.maxDeletedID)
+        }
+        if state.entriesAdded < UInt64(length) {
+            findings.append(("entries-added \(state.entriesAdded) is below the stream length \(length)",
+                             "XINFO STREAM's entries-added and consumer-group lag"))
+            fixed.entriesAdded += UInt64(length) - state.entriesAdded
+        }
+        guard !findings.isEmpty else { return }
+        // A SETMETA record in the journal overrides the checkpoint's counters: fixing the
+        // checkpoint would not help.
+        let canFix = !state.hasSetMeta
+        var action: Int? = nil
+        if canFix {
+            actions.append(.replace(path: statePath, relativePath: stateRel, bytes: fixed.encode(), keepOriginal: true))
+            action = actions.count - 1
+        }
+        for (what, affects) in findings {
+            if let action {
+                report(stateRel, nil, what, affects: affects, repair: "rewrite the checkpoint's counters", sharing: action)
+            } else {
+                report(stateRel, nil, what + " (a SETMETA record in the journal sets it)", affects: affects)
+            }
+        }
+    }
+}
+
+/// Running totals while walking a stream's segments in order.
+struct SegmentWalk {
+    let state: StreamLogicalState
+    /// Last ID of the last good block so far (across segments).
+    var previousLast: StreamID? = nil
+    var blocks = 0
+    var entries = 0
+    var live = 0
+    var firstLive: StreamID? = nil
+    /// Highest ID on disk that is not trimmed away.
+    var maxPresent: StreamID? = nil
+    /// Highest ID on disk at all.
+    var maxPresentAll: StreamID? = nil
+    var maxEntriesAdded: UInt64 = 0
+    var matchedTombstones = Set<StreamID>()
+    var blockFirstIDs = Set<StreamID>()
+    var reclaimable: [UInt64] = []
+}
