@@ -11,6 +11,7 @@ import SpoolBenchSupport
 //   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
 //   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
 //   SpoolFigures scan [entries] [repeats]               scan from the page cache
+//   SpoolFigures scan-store DIR [repeats]               the same over an existing store (profiling)
 //   SpoolFigures build DIR [entries]                    a store of N orders entries (policy no)
 //   SpoolFigures open DIR [--cold]                      time to ready, RssAnon, bytes per entry
 //   SpoolFigures resp [entries]                         the same entries as XADD commands (RESP)
@@ -100,17 +101,20 @@ case "fdatasync":
     report("fdatasync_4k_p90_ns", f.quantile(0.9))
     report("fdatasync_4k_p99_ns", f.quantile(0.99))
 
-case "scan":
-    let count = arg(1, 1_000_000), repeats = arg(2, 5)
-    let dir = ScratchDirectory("scan", base: scratchBase)
-    defer { dir.remove() }
-    do {
+case "scan", "scan-store":
+    let existing = args[0] == "scan-store"
+    guard !existing || args.count > 1 else { fail("scan-store DIR [repeats]") }
+    let count = existing ? 0 : arg(1, 1_000_000), repeats = arg(2, 5)
+    let dir = existing ? nil : ScratchDirectory("scan", base: scratchBase)
+    defer { dir?.remove() }
+    if let dir {
         let (store, stream) = try openOrders(dir.path, options(.no))
         let pool = orderEventPool()
         for i in 0..<count { try stream.append(pool[i & (pool.count - 1)]) }
         store.close()
     }
-    let (store, stream) = try openOrders(dir.path, options(.no))
+    let (store, stream) = try openOrders(existing ? args[1] : dir!.path, options(.no))
+    let expected = existing ? stream.length : count
     var rates: [Double] = []
     for r in 0...repeats {
         var n = 0
@@ -122,13 +126,13 @@ case "scan":
             return true
         }
         let t1 = monotonicNanos()
-        precondition(n == count && bytes == 10 * count)
+        precondition(n == expected && bytes == 10 * expected)
         if r > 0 { rates.append(Double(n) / (Double(t1 - t0) / 1e9)) }  // round 0 warms the cache
     }
     let info = try stream.info()
     store.close()
     let s = Summary(rates)
-    report("scan_entries", count)
+    report("scan_entries", expected)
     report("scan_segments", info.segments)
     report("scan_entries_per_s_median", s.median)
     report("scan_entries_per_s_best", s.sorted.last!)
