@@ -8,7 +8,8 @@
 # SPOOL_BENCH_10M (the reused 10M-entry store, default /tmp/spool-bench-10m),
 # SPOOL_PACKAGE_PATH (engine checkout, see stage-engine.sh), REDIS_PORT (random private port).
 # redis-server listens on 127.0.0.1 only, keeps its files in a temporary directory and is shut
-# down on exit, also on error or ^C.
+# down on exit, also on error or ^C. Automatic AOF rewrites are off, so the AOF size is that of
+# the command log (a rewrite would turn it into an RDB preamble).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +19,7 @@ SCRATCH=${SPOOL_BENCH_DIR:-${TMPDIR:-/tmp}}
 STORE10M=${SPOOL_BENCH_10M:-/tmp/spool-bench-10m}
 export SPOOL_BENCH_DIR=$SCRATCH
 WORK=$(mktemp -d "$SCRATCH/spool-redis-XXXXXX")
-RESULTS=$WORK/results.txt
+RESULTS=${RESULTS:-$SCRATCH/spool-compare-$(date +%Y%m%d-%H%M%S).txt}  # kept: raw samples
 REDIS_PID=
 phases=${*:-append always scan 10m}
 
@@ -43,7 +44,7 @@ start_redis() {
     local t0 t1
     t0=$(date +%s.%N)
     redis-server --bind 127.0.0.1 --port "$PORT" --protected-mode yes --dir "$WORK/redis" \
-        --save '' --appendonly "$1" --appendfsync "$2" --logfile "$WORK/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
+        --save '' --appendonly "$1" --appendfsync "$2" --auto-aof-rewrite-percentage 0 --logfile "$WORK/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
     REDIS_PID=$!
     until [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ]; do
         kill -0 "$REDIS_PID" 2>/dev/null || { cat "$WORK/redis.log" >&2; exit 1; }
@@ -55,7 +56,10 @@ start_redis() {
 
 rec() { echo "$1 $2" >>"$RESULTS"; }
 # median of every value recorded under a key
-median() { awk -v k="$1" '$1 == k { v[n++] = $2 } END { if (n == 0) { print "nan"; exit } asort(v); print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }' "$RESULTS"; }
+median() {
+    awk -v k="$1" '$1 == k { print $2 }' "$RESULTS" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # the value of key from SpoolFigures' output
 field() { awk -v k="$2" '$1 == k { print $2 }' <<<"$1"; }
 # requests/s and p50 (ms) from redis-benchmark --csv: "test","rps","avg","min","p50",…
@@ -156,7 +160,11 @@ done
 
 # The table.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "–"; else printf "%.2f×\n", a / b }'; }
-fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "nan") print "–"; else printf "%\047.*f\n", d, v }'; }
+fmt() {
+    if [ "$1" = nan ]; then echo "–"
+    elif [ "${2:-0}" = 0 ]; then printf "%.0f\n" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'
+    else printf "%.${2}f\n" "$1"; fi
+}
 met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "nan") { print "–"; exit } ok = (op == ">=") ? v >= t : v <= t; print ok ? "yes" : "**no**" }'; }
 
 echo
@@ -193,5 +201,5 @@ scan)
 esac
 done
 echo
-echo "raw samples:"
+echo "raw samples ($RESULTS):"
 sort "$RESULTS" | awk '{ a[$1] = a[$1] " " $2 } END { for (k in a) print "  " k ":" a[k] }' | sort
