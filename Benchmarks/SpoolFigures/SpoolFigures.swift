@@ -1,0 +1,218 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Spool
+import SpoolBenchSupport
+
+// The measurements behind the README's table, as a plain release executable printing
+// `key value` lines (Scripts/compare-redis.sh runs it beside redis-server and makes the table).
+//
+//   SpoolFigures append-no [entries] [repeats]          one writer, policy no
+//   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
+//   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
+//   SpoolFigures scan [entries] [repeats]               scan from the page cache
+//   SpoolFigures scan-store DIR [repeats]               the same over an existing store (profiling)
+//   SpoolFigures build DIR [entries]                    a store of N orders entries (policy no)
+//   SpoolFigures open DIR [--cold]                      time to ready, RssAnon, bytes per entry
+//   SpoolFigures resp [entries]                         the same entries as XADD commands (RESP)
+//
+// Scratch stores go under $SPOOL_BENCH_DIR (default $TMPDIR or /tmp), on the disk measured.
+
+func report(_ key: String, _ value: Double) { print(key, value) }
+func report(_ key: String, _ value: Int) { print(key, value) }
+
+let scratchBase: String? = getenv("SPOOL_BENCH_DIR").map { String(cString: $0) }
+let args = Array(CommandLine.arguments.dropFirst())
+func arg(_ i: Int, _ def: Int) -> Int { args.count > i ? Int(String(args[i].filter { $0 != "_" }))! : def }
+func fail(_ message: String) -> Never {
+    log("SpoolFigures: \(message)")
+    exit(2)
+}
+
+/// Appends `count` entries with auto IDs through one writer; returns entries/s.
+func appendOnce(count: Int, pool: [[[UInt8]]], policy: FsyncPolicy) throws -> Double {
+    let dir = ScratchDirectory("append", base: scratchBase)
+    defer { dir.remove() }
+    let (store, stream) = try openOrders(dir.path, options(policy))
+    let t0 = monotonicNanos()
+    for i in 0..<count {
+        try stream.append(pool[i & (pool.count - 1)])
+    }
+    let t1 = monotonicNanos()
+    precondition(stream.length == count)
+    store.close()
+    return Double(count) / (Double(t1 - t0) / 1e9)
+}
+
+switch args.first {
+case "append-no":
+    let count = arg(1, 1_000_000), repeats = arg(2, 3)
+    let pool = orderEventPool()
+    var rates: [Double] = []
+    for _ in 0..<repeats { rates.append(try appendOnce(count: count, pool: pool, policy: .no)) }
+    let s = Summary(rates)
+    report("append_no_entries", count)
+    report("append_no_entries_per_s_median", s.median)
+    report("append_no_entries_per_s_best", s.sorted.last!)
+    print("append_no_runs", rates.map { String(Int($0)) }.joined(separator: ","))
+
+case "append-always":
+    let threads = arg(1, 64), seconds = arg(2, 5)
+    let dir = ScratchDirectory("always", base: scratchBase)
+    defer { dir.remove() }
+    let (store, stream) = try openOrders(dir.path, options(.always))
+    let pool = orderEventPool(1024)
+    let deadline = monotonicNanos() + UInt64(seconds) * 1_000_000_000
+    let results = SampleSlots(threads)
+    let t0 = monotonicNanos()
+    runOnThreads(threads) { t in
+        var lat: [Double] = []
+        lat.reserveCapacity(1 << 14)
+        var i = t
+        while monotonicNanos() < deadline {
+            let a = monotonicNanos()
+            do { try stream.append(pool[i & 1023]) } catch { fail("append: \(error)") }
+            lat.append(Double(monotonicNanos() - a))
+            i += threads
+        }
+        results.set(t, lat)
+    }
+    let t1 = monotonicNanos()
+    let all = results.all
+    let s = Summary(all)
+    report("always_threads", threads)
+    report("always_entries", all.count)
+    report("always_entries_per_s", Double(all.count) / (Double(t1 - t0) / 1e9))
+    report("always_latency_p50_ns", s.median)
+    report("always_latency_p90_ns", s.quantile(0.9))
+    report("always_latency_p99_ns", s.quantile(0.99))
+    precondition(stream.length == all.count)
+    store.close()
+    // The floor on the same disk, right after (same load).
+    let f = Summary(fdatasyncLatencies(directory: dir.path, samples: 200))
+    report("fdatasync_4k_p50_ns", f.median)
+    report("fdatasync_4k_p90_ns", f.quantile(0.9))
+
+case "fdatasync":
+    let dir = ScratchDirectory("fsync", base: scratchBase)
+    defer { dir.remove() }
+    let f = Summary(fdatasyncLatencies(directory: dir.path, samples: arg(1, 500)))
+    report("fdatasync_4k_p50_ns", f.median)
+    report("fdatasync_4k_p90_ns", f.quantile(0.9))
+    report("fdatasync_4k_p99_ns", f.quantile(0.99))
+
+case "scan", "scan-store":
+    let existing = args[0] == "scan-store"
+    guard !existing || args.count > 1 else { fail("scan-store DIR [repeats]") }
+    let count = existing ? 0 : arg(1, 1_000_000), repeats = arg(2, 5)
+    let dir = existing ? nil : ScratchDirectory("scan", base: scratchBase)
+    defer { dir?.remove() }
+    if let dir {
+        let (store, stream) = try openOrders(dir.path, options(.no))
+        let pool = orderEventPool()
+        for i in 0..<count { try stream.append(pool[i & (pool.count - 1)]) }
+        store.close()
+    }
+    let (store, stream) = try openOrders(existing ? args[1] : dir!.path, options(.no))
+    let expected = existing ? stream.length : count
+    var rates: [Double] = []
+    for r in 0...repeats {
+        var n = 0
+        var bytes = 0
+        let t0 = monotonicNanos()
+        try stream.scan { e in
+            n += 1
+            bytes &+= e.fields.count
+            return true
+        }
+        let t1 = monotonicNanos()
+        precondition(n == expected && bytes == 10 * expected)
+        if r > 0 { rates.append(Double(n) / (Double(t1 - t0) / 1e9)) }  // round 0 warms the cache
+    }
+    let info = try stream.info()
+    store.close()
+    let s = Summary(rates)
+    report("scan_entries", expected)
+    report("scan_segments", info.segments)
+    report("scan_entries_per_s_median", s.median)
+    report("scan_entries_per_s_best", s.sorted.last!)
+
+case "build":
+    guard args.count > 1 else { fail("build DIR [entries]") }
+    let path = args[1], count = arg(2, 10_000_000)
+    let (store, stream) = try openOrders(path, options(.no))
+    guard stream.length == 0 else { fail("\(path) already holds \(stream.length) entries") }
+    let t0 = monotonicNanos()
+    var batch = 0
+    for i in 0..<count {
+        try stream.append(orderEvent(i))
+        batch += 1
+        if batch == 1_000_000 {
+            batch = 0
+            log("built \(i + 1)")
+        }
+    }
+    let t1 = monotonicNanos()
+    store.close()
+    report("build_entries", count)
+    report("build_entries_per_s", Double(count) / (Double(t1 - t0) / 1e9))
+
+case "open":
+    guard args.count > 1 else { fail("open DIR [--cold]") }
+    let path = args[1]
+    let cold = args.contains("--cold")
+    if cold { evictFromPageCache(path) }
+    trimHeap()
+    let before = rssAnonBytes()
+    let t0 = monotonicNanos()
+    let (store, stream) = try openOrders(path, options(.no))
+    let length = stream.length
+    let t1 = monotonicNanos()
+    trimHeap()
+    let after = rssAnonBytes()
+    let info = try stream.info()
+    let usage = diskUsage(path)
+    report("open_cold", cold ? 1 : 0)
+    report("open_entries", length)
+    report("open_ready_s", Double(t1 - t0) / 1e9)
+    report("open_rss_anon_bytes", after)
+    report("open_rss_anon_before_bytes", before)
+    report("open_rss_anon_delta_bytes", after - before)
+    report("open_rss_file_bytes", procStatusKiB("RssFile") * 1024)
+    report("open_blocks", info.blocks)
+    report("open_segments", info.segments)
+    report("open_index_bytes", info.indexBytes)
+    report("disk_apparent_bytes", Int(usage.apparentBytes))
+    report("disk_allocated_bytes", Int(usage.allocatedBytes))
+    report("disk_files", usage.files)
+    report("disk_bytes_per_entry", Double(usage.apparentBytes) / Double(max(1, length)))
+    store.close()
+
+case "resp":
+    // XADD orders * <fields> as RESP arrays, for `redis-cli --pipe`.
+    let count = arg(1, 10_000_000)
+    var out: [UInt8] = []
+    out.reserveCapacity(1 << 20)
+    func bulk(_ b: [UInt8]) {
+        out.append(UInt8(ascii: "$"))
+        out.append(contentsOf: Array(String(b.count).utf8))
+        out.append(contentsOf: [13, 10])
+        out.append(contentsOf: b)
+        out.append(contentsOf: [13, 10])
+    }
+    let head: [[UInt8]] = [Array("XADD".utf8), Array("orders".utf8), Array("*".utf8)]
+    for i in 0..<count {
+        let f = orderEvent(i)
+        out.append(contentsOf: Array("*\(head.count + f.count)\r\n".utf8))
+        for h in head { bulk(h) }
+        for x in f { bulk(x) }
+        if out.count > (1 << 20) - 512 {
+            writeAll(1, out)
+            out.removeAll(keepingCapacity: true)
+        }
+    }
+    writeAll(1, out)
+
+default:
+    fail("usage: SpoolFigures append-no|append-always|fdatasync|scan|build|open|resp …")
+}
