@@ -809,9 +809,49 @@ struct StreamCore {
 
     /// XSETID's counters change.
     mutating func setMeta(_ m: StreamMeta) throws(SpoolError) -> Int64 {
+        if length == 0, let top = physicalTop, m.lastID < top {
+            return try resetStorage(meta: m)
+        }
         let end = try log(.setMeta(lastID: m.lastID, entriesAdded: m.entriesAdded, maxDeletedID: m.maxDeletedID))
         meta = m
         return end
+    }
+
+    /// The highest ID physically on disk or in the tail block, live or not.
+    var physicalTop: StreamID? {
+        let o = open.entries.last?.id
+        guard let s = sealedThrough else { return o }
+        return o.map { max($0, s) } ?? s
+    }
+
+    /// XSETID may move an empty stream's last ID below IDs that are still on disk (trimmed,
+    /// not deleted), after which those IDs can be appended again. Recovery relies on IDs on disk
+    /// increasing, so the stream's storage starts over: every segment goes, a new segment
+    /// follows the old numbers, and a checkpoint with the new counters and a fresh journal is
+    /// written. A crash before the checkpoint recovers the old (equally empty) stream from the
+    /// old journal: the XSETID was not acknowledged.
+    mutating func resetStorage(meta m: StreamMeta) throws(SpoolError) -> Int64 {
+        try flushPending()
+        let next = active.number + 1
+        do {
+            for number in segments.keys.sorted() { try FileSystem.removeFile(segments[number]!.path) }
+            let seg = try Segment.create(directory: directory, number: next)
+            segments = [next: seg]
+            segmentLiveBlocks = [next: 0]
+            active = seg
+        } catch { throw error.spool }
+        activeSealed = false
+        activeBlocks = []
+        index = RadixTree()
+        blockTombstones = [:]
+        droppedBlocks = [:]
+        reopened = nil
+        open = OpenBlock()
+        sealedThrough = nil
+        trimmedThrough = nil
+        meta = m
+        try checkpoint()
+        return journal.size
     }
 }
 

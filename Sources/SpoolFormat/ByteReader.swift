@@ -32,10 +32,10 @@ public struct ByteReader {
     }
 
     @inlinable @inline(__always)
-    mutating func need(_ n: Int, _ what: String) throws(FormatError) {
+    mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws(FormatError) {
         if n < 0 || n > bytes.count - position {
             throw FormatError(file: file, offset: baseOffset + UInt64(position),
-                              "truncated \(what): need \(n) bytes, \(bytes.count - position) left")
+                              "truncated \(what()): need \(n) bytes, \(bytes.count - position) left")
         }
     }
 
@@ -88,11 +88,20 @@ public struct ByteReader {
     }
 
     /// Reads a varint that must fit in `Int` and be at most `limit`.
-    @inlinable public mutating func readLength(_ what: String, limit: Int) throws(FormatError) -> Int {
+    @inlinable public mutating func readLength(_ what: @autoclosure () -> String, limit: Int) throws(FormatError) -> Int {
         let start = position
-        let v = try readVarint(what)
+        // Fast path for the common one-byte length; labels are only built on errors.
+        if position < bytes.count, bytes[position] < 0x80 {
+            let v = Int(bytes[position])
+            guard v <= limit else {
+                throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what()) \(v) exceeds limit \(limit)")
+            }
+            position += 1
+            return v
+        }
+        let v = try readVarint(what())
         guard v <= UInt64(limit) else {
-            throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what) \(v) exceeds limit \(limit)")
+            throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what()) \(v) exceeds limit \(limit)")
         }
         return Int(v)
     }
@@ -105,9 +114,11 @@ public struct ByteReader {
     }
 
     /// Reads a varint length then that many bytes.
-    @inlinable public mutating func readLengthPrefixed(_ what: String = "string") throws(FormatError) -> [UInt8] {
-        let n = try readLength("\(what) length", limit: remaining)
-        return try readBytes(n, what)
+    @inlinable public mutating func readLengthPrefixed(_ what: @autoclosure () -> String = "string") throws(FormatError) -> [UInt8] {
+        let n = try readLength("\(what()) length", limit: remaining)
+        try need(n, what())
+        defer { position += n }
+        return Array(UnsafeRawBufferPointer(rebasing: bytes[position..<position + n]))
     }
 
     /// Reads a stream ID written as two varints.

@@ -56,6 +56,31 @@ import TestSupport
         }
     }
 
+    /// XSETID may move an emptied stream back below IDs still on disk; entries appended again
+    /// with those IDs survive a reopen.
+    @Test func lastIDMovedBackOnAnEmptiedStream() throws {
+        let dir = TemporaryDirectory("setid")
+        defer { dir.remove() }
+        var o = StoreOptions()
+        o.fsync = .no
+        o.databases = 1
+        o.nodeMaxEntries = 2
+        do {
+            let store = try SpoolStore(directory: dir.path, options: o)
+            let s = try store.database(0).openOrCreate(b("s"))
+            for i in 1...5 { try s.append([b("f"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }
+            try s.trim(TrimSpec(.maxLen(0)))
+            try s.setID(StreamID(1, 0))
+            #expect(try s.append([b("again"), b("3")], id: .explicit(StreamID(3, 0))) == StreamID(3, 0))
+            store.close()
+        }
+        let store = try SpoolStore(directory: dir.path, options: o)
+        let s = store.database(0).stream(b("s"))!
+        #expect(try s.range().map(\.id) == [StreamID(3, 0)])
+        #expect(try s.info().entriesAdded == 6)
+        store.close()
+    }
+
     @Test func exactTrimAndCountersFollowRedis() throws {
         try withStream(maxEntries: 10) { s in
             for i in 1...25 { try s.append([b("f"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }

@@ -114,6 +114,14 @@ import Logging
                     #expect(throws: SpoolError.command("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")) {
                         try s.setID(below)
                     }
+                } else if model.length == 0, rng.next() % 2 == 0, model.lastID > model.maxDeletedID {
+                    // An empty stream may move its last ID back, down to max-deleted; IDs that were
+                    // trimmed away can then be appended again.
+                    let back = StreamID(model.maxDeletedID.ms + (model.lastID.ms - model.maxDeletedID.ms) / 2, 0)
+                    let target = max(back, model.maxDeletedID)
+                    try s.setID(target)
+                    model.lastID = target
+                    now = max(target.ms, model.maxDeletedID.ms)
                 } else {
                     try s.setID(newLast, entriesAdded: added, maxDeletedID: nil)
                     model.lastID = newLast
