@@ -218,7 +218,9 @@ struct StreamCore {
             }
         }
 
-        // Journal.
+        // Journal. Entries already in sealed blocks are not decoded (replay skips them).
+        var sealedMax: StreamID? = nil
+        for (_, blocks) in loaded { if let l = blocks.last?.lastID { sealedMax = max(sealedMax ?? l, l) } }
         let journalPath = directory + "/" + JournalFormat.fileName(checkpoint.journalGeneration)
         let journalFile: AppendFile
         var records: [JournalFormat.Record] = []
@@ -238,7 +240,7 @@ struct StreamCore {
             do {
                 jbytes.withUnsafeBytes { b in
                     while true {
-                        switch JournalFormat.read(b, at: validEnd, file: journalPath) {
+                        switch JournalFormat.read(b, at: validEnd, file: journalPath, skipEntriesThrough: sealedMax) {
                         case .record(let r, let next):
                             records.append(r)
                             validEnd = next
