@@ -113,6 +113,8 @@ public enum RESPEncoder {
         case .set(let items):
             writeHeader(version == .v3 ? UInt8(ascii: "~") : UInt8(ascii: "*"), Int64(items.count), into: &buffer)
             for item in items { encode(item, protocol: version, into: &buffer) }
+        case .preencoded(var bytes):
+            buffer.writeBuffer(&bytes)
         case .push(let items):
             writeHeader(version == .v3 ? UInt8(ascii: ">") : UInt8(ascii: "*"), Int64(items.count), into: &buffer)
             for item in items { encode(item, protocol: version, into: &buffer) }
@@ -145,6 +147,18 @@ public enum RESPEncoder {
         case .v2: buffer.writeStaticString(resp2)
         case .v3: buffer.writeStaticString("_\r\n")
         }
+    }
+
+    /// Writes an array header (`*count`), the same in RESP2 and RESP3.
+    public static func writeArrayHeader(_ count: Int, into buffer: inout ByteBuffer) {
+        writeHeader(UInt8(ascii: "*"), Int64(count), into: &buffer)
+    }
+
+    /// Writes a bulk string of `bytes`, the same in RESP2 and RESP3.
+    public static func writeBulk<C: Collection>(bytes: C, into buffer: inout ByteBuffer) where C.Element == UInt8 {
+        writeHeader(UInt8(ascii: "$"), Int64(bytes.count), into: &buffer)
+        buffer.writeBytes(bytes)
+        buffer.writeStaticString("\r\n")
     }
 
     /// Writes `prefix`, the decimal text of `value` and CRLF in one go.

@@ -42,6 +42,10 @@ public enum RESPValue: Sendable {
     case set([RESPValue])
     /// A RESP3 push (`>N`), e.g. a pub/sub message; encoded as an array in RESP2.
     case push([RESPValue])
+    /// Bytes already encoded as RESP that read the same in RESP2 and RESP3 (arrays of bulk
+    /// strings, such as stream entries): written as they are. Lets hot replies skip building a
+    /// value tree.
+    case preencoded(ByteBuffer)
 }
 
 extension RESPValue {
@@ -92,6 +96,7 @@ extension RESPValue: Equatable {
             return true
         case (.set(let a), .set(let b)): return a == b
         case (.push(let a), .push(let b)): return a == b
+        case (.preencoded(let a), .preencoded(let b)): return a == b
         default: return false
         }
     }
@@ -117,6 +122,7 @@ extension RESPValue: CustomStringConvertible {
         case .map(let pairs): return "%[\(pairs.map { "\($0.0): \($0.1)" }.joined(separator: ", "))]"
         case .set(let a): return "~[\(a.map(\.description).joined(separator: ", "))]"
         case .push(let a): return ">[\(a.map(\.description).joined(separator: ", "))]"
+        case .preencoded(let b): return "<\(b.readableBytes) preencoded bytes>"
         }
     }
 

@@ -12,11 +12,31 @@ final class Segment: Sendable {
         case sealed(MappedFile)
     }
     private let storage: Mutex<Storage>
+    /// Recently decoded blocks by frame offset. A frame never changes once written (a torn tail
+    /// is cut only at open, before any read), so a cached decode stays true for the segment's
+    /// life. Small and FIFO: it serves readers that re-read the stream's head or tail.
+    private let decoded = Mutex<(order: [UInt64], entries: [UInt64: [StreamEntry]])>(([], [:]))
+    static let decodedCapacity = 16
 
     private init(number: UInt64, path: String, storage: Storage) {
         self.number = number
         self.path = path
         self.storage = Mutex(storage)
+    }
+
+    /// A block decoded earlier, if still cached.
+    func cachedBlock(at offset: UInt64) -> [StreamEntry]? {
+        decoded.withLock { $0.entries[offset] }
+    }
+
+    /// Remembers a decoded block.
+    func cacheBlock(_ entries: [StreamEntry], at offset: UInt64) {
+        decoded.withLock { c in
+            if c.entries.updateValue(entries, forKey: offset) == nil {
+                c.order.append(offset)
+                if c.order.count > Self.decodedCapacity { c.entries.removeValue(forKey: c.order.removeFirst()) }
+            }
+        }
     }
 
     /// Creates a new, empty active segment (header written and synced, directory synced).

@@ -755,15 +755,19 @@ struct StreamCore {
         guard let seg = segments[info.segment] else {
             throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
         }
+        if let hit = seg.cachedBlock(at: info.offset) { return hit }
         let (header, raw) = try seg.readBlock(offset: info.offset, frameLength: info.frameLength)
         guard header.firstID == first, header.count == info.count else {
             throw SpoolError.corrupt(FormatError(file: seg.path, offset: info.offset, "block header does not match the index (\(header.firstID) vs \(first))"))
         }
+        let entries: [StreamEntry]
         do {
-            return try raw.withBytes { (b) throws(FormatError) in
+            entries = try raw.withBytes { (b) throws(FormatError) in
                 try BlockCodec.decode(b, count: Int(header.count), firstID: header.firstID, file: seg.path + " (block payload at \(info.offset))")
             }
         } catch { throw error.spool }
+        seg.cacheBlock(entries, at: info.offset)
+        return entries
     }
 
     /// The first live entry's ID, or nil when empty.

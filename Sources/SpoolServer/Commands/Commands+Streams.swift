@@ -67,7 +67,26 @@ extension CommandTable {
     }
 
     static func entryReply(_ e: StreamEntry) -> RESPValue {
-        .array([.bulk(e.id.description), .array(e.fields.map { .bulk($0) })])
+        var buffer = ByteBuffer()
+        writeEntry(e, into: &buffer)
+        return .preencoded(buffer)
+    }
+
+    /// A list of entries, encoded straight into one buffer: `[[id, [f, v, …]], …]` reads the
+    /// same in RESP2 and RESP3, so no value tree is built for the hottest replies.
+    static func entriesReply(_ entries: [StreamEntry]) -> RESPValue {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(64 + entries.count * 128)
+        RESPEncoder.writeArrayHeader(entries.count, into: &buffer)
+        for e in entries { writeEntry(e, into: &buffer) }
+        return .preencoded(buffer)
+    }
+
+    static func writeEntry(_ e: StreamEntry, into buffer: inout ByteBuffer) {
+        RESPEncoder.writeArrayHeader(2, into: &buffer)
+        RESPEncoder.writeBulk(bytes: e.id.description.utf8, into: &buffer)
+        RESPEncoder.writeArrayHeader(e.fields.count, into: &buffer)
+        for f in e.fields { RESPEncoder.writeBulk(bytes: f, into: &buffer) }
     }
 
     static func idReply(_ id: StreamID) -> RESPValue { .bulk(id.description) }
@@ -203,7 +222,7 @@ extension CommandTable {
         let entries = try spool { () throws(SpoolError) in
             reverse ? try stream.reverseRange(from: end, to: start, count: limit) : try stream.range(from: start, to: end, count: limit)
         }
-        return .reply(.array(entries.map(entryReply)))
+        return .reply(entriesReply(entries))
     }
 
     @Sendable static func xdel(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
@@ -293,7 +312,7 @@ extension CommandTable {
         let groups = try streamGroupsInfo(ctx, stream, full: full, count: count)
         if full {
             let entries = try spool { () throws(SpoolError) in try stream.range(count: count == 0 ? nil : Int(count)) }
-            pairs.append((.bulk("entries"), .array(entries.map(entryReply))))
+            pairs.append((.bulk("entries"), entriesReply(entries)))
             pairs.append((.bulk("groups"), groups))
         } else {
             pairs.append((.bulk("groups"), groups))

@@ -68,7 +68,7 @@ extension CommandTable {
             guard let stream = streams[j], stream.length > 0, let start = after[j].successor else { continue }
             let entries = try spool { () throws(SpoolError) in try stream.range(from: start, to: .max, count: count == 0 ? nil : Int(count)) }
             if entries.isEmpty { continue }
-            results.append((.bulkString(args[streamsArg + j]), .array(entries.map(entryReply))))
+            results.append((.bulkString(args[streamsArg + j]), entriesReply(entries)))
         }
         if !results.isEmpty {
             if ctx.client.protocolVersion == .v3 { return .reply(.map(results)) }
