@@ -48,6 +48,10 @@ public final class SpoolStore: Sendable {
         for i in 0..<max(1, options.databases) {
             dbs.append(try Database(index: i, directory: directory + "/db\(i)", options: options, logger: logger))
         }
+        // Every database directory exists from the start, so `database(_:)` costs no syscall.
+        for db in dbs {
+            do { try FileSystem.makeDirectory(db.directory) } catch { throw error.spool }
+        }
         self.dbs = dbs
         ticker = Mutex(nil)
         if options.fsync == .everysec { startSyncTimer() }
@@ -83,9 +87,7 @@ public final class SpoolStore: Sendable {
     /// Database `index` (0 ..< options.databases).
     public func database(_ index: Int) -> Database {
         precondition(index >= 0 && index < dbs.count, "database index out of range")
-        let db = dbs[index]
-        try? FileSystem.makeDirectory(db.directory)
-        return db
+        return dbs[index]
     }
 
     /// Number of databases.
