@@ -8,6 +8,7 @@ import SpoolBenchSupport
 // `key value` lines (Scripts/compare-redis.sh runs it beside redis-server and makes the table).
 //
 //   SpoolFigures append-no [entries] [repeats]          one writer, policy no
+//   SpoolFigures append-batch [entries] [batch] [repeats]  one writer, policy no, append(batch:)
 //   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
 //   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
 //   SpoolFigures scan [entries] [repeats]               scan from the page cache
@@ -44,7 +45,37 @@ func appendOnce(count: Int, pool: [[[UInt8]]], policy: FsyncPolicy) throws -> Do
     return Double(count) / (Double(t1 - t0) / 1e9)
 }
 
+/// The same through `append(batch:)`: one journal write per `batch` entries (or per block).
+func appendBatchOnce(count: Int, batch: Int, pool: [[[UInt8]]]) throws -> Double {
+    let dir = ScratchDirectory("append", base: scratchBase)
+    defer { dir.remove() }
+    let (store, stream) = try openOrders(dir.path, options(.no))
+    var batches: [[[[UInt8]]]] = []
+    var i = 0
+    while i < count {
+        let n = min(batch, count - i)
+        batches.append((0..<n).map { pool[(i + $0) & (pool.count - 1)] })
+        i += n
+    }
+    let t0 = monotonicNanos()
+    for b in batches { try stream.append(batch: b) }
+    let t1 = monotonicNanos()
+    precondition(stream.length == count)
+    store.close()
+    return Double(count) / (Double(t1 - t0) / 1e9)
+}
+
 switch args.first {
+case "append-batch":
+    let count = arg(1, 1_000_000), batch = arg(2, 64), repeats = arg(3, 3)
+    let pool = orderEventPool()
+    var rates: [Double] = []
+    for _ in 0..<repeats { rates.append(try appendBatchOnce(count: count, batch: batch, pool: pool)) }
+    let s = Summary(rates)
+    report("append_batch_size", batch)
+    report("append_batch_entries_per_s_median", s.median)
+    print("append_batch_runs", rates.map { String(Int($0)) }.joined(separator: ","))
+
 case "append-no":
     let count = arg(1, 1_000_000), repeats = arg(2, 3)
     let pool = orderEventPool()
