@@ -10,6 +10,8 @@ import SpoolBenchSupport
 //   SpoolFigures append-no [entries] [repeats]          one writer, policy no
 //   SpoolFigures append-batch [entries] [batch] [repeats]  one writer, policy no, append(batch:)
 //   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
+//   SpoolFigures groups [entries] [batch]               XREADGROUP + XACK in-process (policy no),
+//                                                       bytes per pending entry, open with them pending
 //   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
 //   SpoolFigures scan [entries] [repeats]               scan from the page cache
 //   SpoolFigures scan-store DIR [repeats]               the same over an existing store (profiling)
@@ -66,6 +68,56 @@ func appendBatchOnce(count: Int, batch: Int, pool: [[[UInt8]]]) throws -> Double
 }
 
 switch args.first {
+case "groups":
+    let count = arg(1, 1_000_000), batch = arg(2, 100)
+    let dir = ScratchDirectory("groups", base: scratchBase)
+    defer { dir.remove() }
+    let key = Array("orders".utf8), group = Array("g".utf8), consumer = Array("c".utf8)
+    do {
+        let (store, stream) = try openOrders(dir.path, options(.no))
+        let pool = orderEventPool()
+        var i = 0
+        while i < count {
+            let n = min(1000, count - i)
+            try stream.append(batch: (0..<n).map { pool[(i + $0) & (pool.count - 1)] })
+            i += n
+        }
+        let db = store.database(0)
+        try db.createGroup(key, group, at: .id(.zero))
+        // Read and acknowledge everything in batches.
+        let t0 = monotonicNanos()
+        var delivered = 0
+        while true {
+            let r = try db.readGroup(group: group, consumer: consumer, streams: [(key, .new)], count: batch)
+            guard let entries = r.first?.entries, !entries.isEmpty else { break }
+            _ = try db.ack(key, group, entries.map(\.id))
+            delivered += entries.count
+        }
+        let t1 = monotonicNanos()
+        report("groups_batch", batch)
+        report("groups_read_ack_entries_per_s", Double(delivered) / (Double(t1 - t0) / 1e9))
+        // Leave every entry pending: bytes of anonymous memory per pending entry.
+        try db.createGroup(key, Array("p".utf8), at: .id(.zero))
+        trimHeap()
+        let before = rssAnonBytes()
+        while true {
+            let r = try db.readGroup(group: Array("p".utf8), consumer: consumer, streams: [(key, .new)], count: 1000)
+            guard let entries = r.first?.entries, !entries.isEmpty else { break }
+        }
+        trimHeap()
+        report("groups_pending_entries", count)
+        report("groups_bytes_per_pending_entry", Double(rssAnonBytes() - before) / Double(count))
+        store.close()
+    }
+    // Open with them all pending.
+    let t2 = monotonicNanos()
+    let store = try SpoolStore(directory: dir.path, options: options(.no))
+    let pending = try store.database(0).pendingSummary(key, Array("p".utf8))
+    let t3 = monotonicNanos()
+    report("groups_open_s", Double(t3 - t2) / 1e9)
+    report("groups_open_pending", pending.count)
+    store.close()
+
 case "append-batch":
     let count = arg(1, 1_000_000), batch = arg(2, 64), repeats = arg(3, 3)
     let pool = orderEventPool()
