@@ -84,12 +84,22 @@ public enum BlockCodec {
     public static func visit(_ raw: UnsafeRawBufferPointer, count: Int, firstID: StreamID,
                              file: String, baseOffset: UInt64 = 0,
                              _ body: (StreamEntry) -> Void) throws(FormatError) {
+        try withoutActuallyEscaping(body) { (body) throws(FormatError) in
+            var sink = EntrySink(body)
+            try walk(raw, count: count, firstID: firstID, file: file, baseOffset: baseOffset, into: &sink)
+        }
+    }
+
+    /// Walks a raw block payload, checking the grammar (field counts, lengths within bounds,
+    /// flags, ID order, first ID, no trailing bytes) and reporting to `sink` with views into
+    /// `raw`: a sink that keeps nothing allocates nothing per entry. The one decoder of block
+    /// payloads, used by the engine and the tools alike.
+    public static func walk<Sink: BlockSink>(_ raw: UnsafeRawBufferPointer, count: Int, firstID: StreamID, file: String,
+                                             baseOffset: UInt64 = 0, into sink: inout Sink) throws(FormatError) {
         var r = ByteReader(raw, file: file, baseOffset: baseOffset)
         guard count >= 0 else { throw r.error("negative entry count \(count)") }
         let masterCount = try r.readLength("master field count", limit: r.remaining)
-        var master: [[UInt8]] = []
-        master.reserveCapacity(masterCount)
-        for _ in 0..<masterCount { master.append(try r.readLengthPrefixed("master field")) }
+        for _ in 0..<masterCount { sink.master(try string(&r, .master)) }
         var prev = firstID
         for index in 0..<count {
             let flags = try r.readUInt8("entry flags")
@@ -109,23 +119,68 @@ public enum BlockCodec {
             } else {
                 guard id > prev else { throw r.error("entry ID \(id) not greater than previous \(prev)") }
             }
-            var fields: [[UInt8]]
-            if flags & sameFieldsFlag != 0 {
-                fields = []
-                fields.reserveCapacity(2 * masterCount)
-                for f in master {
-                    fields.append(f)
-                    fields.append(try r.readLengthPrefixed("value"))
-                }
+            let same = flags & sameFieldsFlag != 0
+            sink.entry(id, sameFields: same)
+            if same {
+                for i in 0..<masterCount { sink.value(i, try string(&r, .value)) }
             } else {
                 let pairs = try r.readLength("pair count", limit: r.remaining / 2)
-                fields = []
-                fields.reserveCapacity(2 * pairs)
-                for _ in 0..<(2 * pairs) { fields.append(try r.readLengthPrefixed("field")) }
+                for _ in 0..<(2 * pairs) { sink.field(try string(&r, .field)) }
             }
-            body(StreamEntry(id: id, fields: fields))
+            sink.endEntry()
             prev = id
         }
         guard r.isAtEnd else { throw r.error("\(r.remaining) trailing bytes after \(count) entries") }
     }
+
+    enum StringKind { case master, field, value }
+
+    /// Reads one length-prefixed string as a view into `r`'s bytes (labels are literals: a
+    /// message is built only on an error).
+    @inline(__always)
+    static func string(_ r: inout ByteReader, _ kind: StringKind) throws(FormatError) -> UnsafeRawBufferPointer {
+        let n: Int
+        switch kind {
+        case .master: n = try r.readLength("master field length", limit: r.remaining)
+        case .field: n = try r.readLength("field length", limit: r.remaining)
+        case .value: n = try r.readLength("value length", limit: r.remaining)
+        }
+        let start = r.offset
+        try r.skip(n, "string")
+        return UnsafeRawBufferPointer(rebasing: r.bytes[start..<(start + n)])
+    }
+}
+
+/// What `BlockCodec.walk` reports while it walks a block. The views are valid only during the call.
+public protocol BlockSink {
+    /// A master field (before any entry).
+    mutating func master(_ bytes: UnsafeRawBufferPointer)
+    /// An entry starts; its fields follow.
+    mutating func entry(_ id: StreamID, sameFields: Bool)
+    /// The value of master field `index` (entries with the same-fields flag).
+    mutating func value(_ index: Int, _ bytes: UnsafeRawBufferPointer)
+    /// A field or value of an entry with its own fields, in order.
+    mutating func field(_ bytes: UnsafeRawBufferPointer)
+    /// The entry is complete.
+    mutating func endEntry()
+}
+
+/// A sink that materializes each entry and hands it on.
+public struct EntrySink: BlockSink {
+    var masterFields: [[UInt8]] = []
+    var current = StreamEntry(id: .zero, fields: [])
+    let body: (StreamEntry) -> Void
+    /// Creates a sink calling `body` with every entry.
+    public init(_ body: @escaping (StreamEntry) -> Void) { self.body = body }
+    public mutating func master(_ bytes: UnsafeRawBufferPointer) { masterFields.append(Array(bytes)) }
+    public mutating func entry(_ id: StreamID, sameFields: Bool) {
+        current = StreamEntry(id: id, fields: [])
+        current.fields.reserveCapacity(sameFields ? 2 * masterFields.count : 4)
+    }
+    public mutating func value(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        current.fields.append(masterFields[index])
+        current.fields.append(Array(bytes))
+    }
+    public mutating func field(_ bytes: UnsafeRawBufferPointer) { current.fields.append(Array(bytes)) }
+    public mutating func endEntry() { body(current) }
 }
