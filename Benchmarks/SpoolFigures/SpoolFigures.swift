@@ -14,6 +14,7 @@ import SpoolBenchSupport
 //                                                       bytes per pending entry, open with them pending
 //   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
 //   SpoolFigures scan [entries] [repeats]               scan from the page cache
+//   SpoolFigures scan-views [entries] [repeats]         the same through scanViews (borrowed entries)
 //   SpoolFigures scan-store DIR [repeats]               the same over an existing store (profiling)
 //   SpoolFigures build DIR [entries]                    a store of N orders entries (policy no)
 //   SpoolFigures open DIR [--cold]                      time to ready, RssAnon, bytes per entry
@@ -117,6 +118,41 @@ case "groups":
     report("groups_open_s", Double(t3 - t2) / 1e9)
     report("groups_open_pending", pending.count)
     store.close()
+
+case "scan-views":
+    // The same store and scan as `scan`, through `scanViews` (borrowed entries, no copies).
+    let count = arg(1, 1_000_000), repeats = arg(2, 5)
+    let dir = ScratchDirectory("scanviews", base: scratchBase)
+    defer { dir.remove() }
+    do {
+        let (store, stream) = try openOrders(dir.path, options(.no))
+        let pool = orderEventPool()
+        var i = 0
+        while i < count {
+            let n = min(1000, count - i)
+            try stream.append(batch: (0..<n).map { pool[(i + $0) & (pool.count - 1)] })
+            i += n
+        }
+        store.close()
+    }
+    let (store, stream) = try openOrders(dir.path, options(.no))
+    var rates: [Double] = []
+    for r in 0...repeats {
+        var seen = 0, bytes = 0
+        let t0 = monotonicNanos()
+        try stream.scanViews { v in
+            seen += 1
+            bytes += v.length(v.count - 1)
+            return true
+        }
+        let t1 = monotonicNanos()
+        precondition(seen == count && bytes > 0)
+        if r > 0 { rates.append(Double(seen) / (Double(t1 - t0) / 1e9)) }
+    }
+    store.close()
+    let s = Summary(rates)
+    report("scan_views_entries_per_s_median", s.median)
+    report("scan_views_entries_per_s_best", s.sorted.last!)
 
 case "append-batch":
     let count = arg(1, 1_000_000), batch = arg(2, 64), repeats = arg(3, 3)

@@ -99,7 +99,17 @@ import Logging
                 let lo = min(a, c), hi = max(a, c)
                 let count: Int? = rng.next() % 2 == 0 ? nil : Int(rng.next() % 20)
                 let live = model.liveEntries.filter { $0.id >= lo && $0.id <= hi }
-                if rng.next() % 2 == 0 {
+                if rng.next() % 5 == 0 {
+                    var got: [StreamEntry] = []
+                    let limit = count ?? Int.max
+                    if limit > 0 {
+                        try s.scanViews(from: lo, to: hi) { v in
+                            got.append(v.entry())
+                            return got.count < limit
+                        }
+                    }
+                    #expect(got == Array(live.prefix(limit)), "scanViews")
+                } else if rng.next() % 2 == 0 {
                     let got = try s.range(from: lo, to: hi, count: count)
                     #expect(got == Array(live.prefix(count ?? Int.max)))
                 } else {

@@ -1,0 +1,121 @@
+public import SpoolFormat
+import SpoolIndex
+
+/// One entry seen in place, inside a decompressed block: nothing is copied until asked for.
+/// Valid only during the `scanViews` callback that received it.
+public struct EntryView: ~Copyable {
+    /// The entry's ID.
+    public let id: StreamID
+    private let base: UnsafeRawBufferPointer
+    private let spans: UnsafeBufferPointer<(Int, Int)>
+
+    init(id: StreamID, base: UnsafeRawBufferPointer, spans: UnsafeBufferPointer<(Int, Int)>) {
+        self.id = id
+        self.base = base
+        self.spans = spans
+    }
+
+    /// Number of fields and values (field, value, field, value…).
+    public var count: Int { spans.count }
+
+    /// Byte length of field or value `i`.
+    public func length(_ i: Int) -> Int { spans[i].1 }
+
+    /// Calls `body` with the bytes of field or value `i`, borrowed.
+    public func withBytes<R>(_ i: Int, _ body: (RawSpan) throws -> R) rethrows -> R {
+        let (start, length) = spans[i]
+        return try body(UnsafeRawBufferPointer(rebasing: base[start..<(start + length)]).bytes)
+    }
+
+    /// A copy of field or value `i`.
+    public func bytes(_ i: Int) -> [UInt8] {
+        let (start, length) = spans[i]
+        return Array(UnsafeRawBufferPointer(rebasing: base[start..<(start + length)]))
+    }
+
+    /// The whole entry, copied.
+    public func entry() -> StreamEntry { StreamEntry(id: id, fields: (0..<count).map { bytes($0) }) }
+}
+
+/// Collects field positions for `EntryView`; reuses its arrays across entries and blocks.
+struct SpanSink: BlockSink {
+    var base: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    var master: [(Int, Int)] = []
+    var spans: [(Int, Int)] = []
+    var id = StreamID.zero
+    var lo = StreamID.zero, hi = StreamID.max
+    var tombstones: Set<StreamID>? = nil
+    var stopped = false
+    var body: (borrowing EntryView) -> Bool = { _ in true }
+
+    func position(_ b: UnsafeRawBufferPointer) -> (Int, Int) {
+        guard let origin = base.baseAddress, let p = b.baseAddress else { return (0, b.count) }
+        return (p - origin, b.count)
+    }
+    mutating func master(_ bytes: UnsafeRawBufferPointer) { master.append(position(bytes)) }
+    mutating func entry(_ id: StreamID, sameFields: Bool) {
+        self.id = id
+        spans.removeAll(keepingCapacity: true)
+    }
+    mutating func value(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        spans.append(master[index])
+        spans.append(position(bytes))
+    }
+    mutating func field(_ bytes: UnsafeRawBufferPointer) { spans.append(position(bytes)) }
+    mutating func endEntry() {
+        guard !stopped, id >= lo, id <= hi, tombstones?.contains(id) != true else { return }
+        let more = spans.withUnsafeBufferPointer { body(EntryView(id: id, base: base, spans: $0)) }
+        if !more { stopped = true }
+    }
+}
+
+extension SpoolStream {
+    /// Visits live entries in `[start, end]` ascending as borrowed views into the decompressed
+    /// blocks: no allocation per entry, for scans that read a few fields or count. `body`
+    /// returns false to stop. One consistent snapshot, like `scan`.
+    public func scanViews(from start: StreamID = .zero, to end: StreamID = .max,
+                          _ body: (borrowing EntryView) -> Bool) throws(SpoolError) {
+        guard start <= end else { return }
+        let snap = try snapshot()
+        try withoutActuallyEscaping(body) { (body) throws(SpoolError) in
+            var sink = SpanSink()
+            sink.lo = start
+            sink.hi = end
+            sink.body = body
+            var cursor = snap.index.floor(start) ?? snap.index.ceiling(start)
+            if let (_, info) = cursor, info.lastID < start { cursor = snap.index.successor(of: cursor!.key) }
+            while let (first, info) = cursor, first <= end, !sink.stopped {
+                guard let seg = snap.segments[info.segment] else {
+                    throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
+                }
+                let (header, raw) = try seg.readBlock(offset: info.offset, frameLength: info.frameLength)
+                sink.tombstones = info.deleted > 0 ? snap.blockTombstones[first] : nil
+                sink.master.removeAll(keepingCapacity: true)
+                let r: Result<Void, FormatError> = raw.withUnsafeBytes { b in
+                    sink.base = b
+                    do throws(FormatError) {
+                        try BlockCodec.walk(b, count: Int(header.count), firstID: header.firstID,
+                                            file: seg.path + " (block payload at \(info.offset))", into: &sink)
+                        return .success(())
+                    } catch { return .failure(error) }
+                }
+                if case .failure(let e) = r { throw SpoolError.corrupt(e) }
+                cursor = snap.index.successor(of: first)
+            }
+            // The tail block lives in memory as entries.
+            sink.tombstones = nil
+            for e in snap.open.entries where !sink.stopped && e.id >= start && e.id <= end && !snap.open.deleted.contains(e.id) {
+                var flat: [UInt8] = []
+                var spans: [(Int, Int)] = []
+                for f in e.fields {
+                    spans.append((flat.count, f.count))
+                    flat.append(contentsOf: f)
+                }
+                let more = flat.withUnsafeBytes { b in
+                    spans.withUnsafeBufferPointer { body(EntryView(id: e.id, base: b, spans: $0)) }
+                }
+                if !more { break }
+            }
+        }
+    }
+}
