@@ -94,10 +94,13 @@ extension SpoolStream {
                 let r: Result<Void, FormatError> = raw.withUnsafeBytes { b in
                     sink.base = b
                     do throws(FormatError) {
-                        try BlockCodec.walk(b, count: Int(header.count), firstID: header.firstID,
-                                            file: seg.path + " (block payload at \(info.offset))", into: &sink)
+                        // The label is built only if the payload is damaged.
+                        try BlockCodec.walk(b, count: Int(header.count), firstID: header.firstID, file: seg.path, into: &sink)
                         return .success(())
-                    } catch { return .failure(error) }
+                    } catch {
+                        return .failure(FormatError(file: seg.path + " (decompressed payload of the block at \(info.offset))",
+                                                    offset: error.offset, error.reason))
+                    }
                 }
                 if case .failure(let e) = r { throw SpoolError.corrupt(e) }
                 cursor = snap.index.successor(of: first)
