@@ -243,48 +243,10 @@ extension CommandTable {
 
     @Sendable static func xreadgroup(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
-        var count: Int64 = 0
-        var timeoutMs: Int64?
-        var claimMinIdle: UInt64?
-        var noAck = false
-        var group: [UInt8]?
-        var consumer: [UInt8] = []
-        var streamsArg = 0
-        var i = 1
-        while i < args.count {
-            let more = args.count - i - 1
-            let o = args[i]
-            if o.isKeyword("BLOCK") && more > 0 {
-                i += 1
-                guard let t = args[i].int64 else { throw CommandError("ERR timeout is not an integer or out of range") }
-                if t < 0 { throw CommandError("ERR timeout is negative") }
-                timeoutMs = t
-            } else if o.isKeyword("COUNT") && more > 0 {
-                i += 1
-                guard let n = args[i].int64 else { throw .notInteger }
-                count = max(0, n)
-            } else if o.isKeyword("STREAMS") && more > 0 {
-                streamsArg = i + 1
-                if (args.count - streamsArg) % 2 != 0 {
-                    throw CommandError("ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.")
-                }
-                break
-            } else if o.isKeyword("GROUP") && more >= 2 {
-                group = args[i + 1].bytes
-                consumer = args[i + 2].bytes
-                i += 2
-            } else if o.isKeyword("NOACK") {
-                noAck = true
-            } else if o.isKeyword("CLAIM") && more > 0 {
-                i += 1
-                guard let n = args[i].int64 else { throw CommandError("ERR min-idle-time is not an integer or out of range") }
-                if n < 0 { throw CommandError("ERR min-idle-time must be a positive integer") }
-                claimMinIdle = UInt64(n)
-            } else {
-                throw .syntax
-            }
-            i += 1
-        }
+        let options = try ReadOptions.parse(args, group: true)
+        let (count, timeoutMs, claimMinIdle, noAck, consumer, streamsArg) =
+            (options.count, options.timeoutMs, options.claimMinIdle, options.noAck, options.consumer, options.streamsArg)
+        let group = options.group
         if streamsArg == 0 { throw .syntax }
         guard let group else { throw CommandError("ERR Missing GROUP option for XREADGROUP") }
         let n = (args.count - streamsArg) / 2

@@ -3,41 +3,69 @@ import RESP
 import Spool
 import SpoolFormat
 
-extension CommandTable {
-    /// XREAD [COUNT n] [BLOCK ms] STREAMS key… id…, following Redis 7.4's `xreadCommand`.
-    @Sendable static func xread(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
-        let args = ctx.args
-        var count: Int64 = 0
-        var timeoutMs: Int64? = nil
-        var streamsArg = 0
+/// The options of XREAD and XREADGROUP, parsed by one loop as Redis's `xreadCommand` does.
+struct ReadOptions {
+    var count: Int64 = 0
+    var timeoutMs: Int64?
+    var claimMinIdle: UInt64?
+    var noAck = false
+    var group: [UInt8]?
+    var consumer: [UInt8] = []
+    /// Index of the first key after STREAMS (0 when STREAMS is missing).
+    var streamsArg = 0
+
+    static func parse(_ args: [ByteBuffer], group isGroup: Bool) throws(CommandError) -> ReadOptions {
+        var o = ReadOptions()
+        let name = isGroup ? "xreadgroup" : "xread"
         var i = 1
         while i < args.count {
             let more = args.count - i - 1
-            let o = args[i]
-            if o.isKeyword("BLOCK") && more > 0 {
+            let arg = args[i]
+            if arg.isKeyword("BLOCK") && more > 0 {
                 i += 1
                 guard let t = args[i].int64 else { throw CommandError("ERR timeout is not an integer or out of range") }
                 if t < 0 { throw CommandError("ERR timeout is negative") }
-                timeoutMs = t
-            } else if o.isKeyword("COUNT") && more > 0 {
+                o.timeoutMs = t
+            } else if arg.isKeyword("COUNT") && more > 0 {
                 i += 1
                 guard let n = args[i].int64 else { throw .notInteger }
-                count = max(0, n)
-            } else if o.isKeyword("STREAMS") && more > 0 {
-                streamsArg = i + 1
-                if (args.count - streamsArg) % 2 != 0 {
-                    throw CommandError("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+                o.count = max(0, n)
+            } else if arg.isKeyword("STREAMS") && more > 0 {
+                o.streamsArg = i + 1
+                if (args.count - o.streamsArg) % 2 != 0 {
+                    throw CommandError(isGroup
+                        ? "ERR Unbalanced '\(name)' list of streams: for each stream key an ID or '>' must be specified."
+                        : "ERR Unbalanced '\(name)' list of streams: for each stream key an ID or '$' must be specified.")
                 }
                 break
-            } else if o.isKeyword("GROUP") && more >= 2 {
-                throw CommandError("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
-            } else if o.isKeyword("NOACK") {
-                throw CommandError("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+            } else if arg.isKeyword("GROUP") && more >= 2 {
+                guard isGroup else { throw CommandError("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.") }
+                o.group = args[i + 1].bytes
+                o.consumer = args[i + 2].bytes
+                i += 2
+            } else if arg.isKeyword("NOACK") {
+                guard isGroup else { throw CommandError("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.") }
+                o.noAck = true
+            } else if isGroup && arg.isKeyword("CLAIM") && more > 0 {
+                i += 1
+                guard let n = args[i].int64 else { throw CommandError("ERR min-idle-time is not an integer or out of range") }
+                if n < 0 { throw CommandError("ERR min-idle-time must be a positive integer") }
+                o.claimMinIdle = UInt64(n)
             } else {
                 throw .syntax
             }
             i += 1
         }
+        return o
+    }
+}
+
+extension CommandTable {
+    /// XREAD [COUNT n] [BLOCK ms] STREAMS key… id…, following Redis 7.4's `xreadCommand`.
+    @Sendable static func xread(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
+        let args = ctx.args
+        let options = try ReadOptions.parse(args, group: false)
+        let count = options.count, timeoutMs = options.timeoutMs, streamsArg = options.streamsArg
         if streamsArg == 0 { throw .syntax }
         let n = (args.count - streamsArg) / 2
         let db = ctx.engine.store.database(ctx.db)
