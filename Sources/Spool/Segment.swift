@@ -106,6 +106,15 @@ final class Segment: Sendable {
 
     /// Reads, verifies and decompresses the block frame at `offset`.
     func readBlock(offset: UInt64, frameLength: UInt32) throws(SpoolError) -> (SegmentFormat.BlockHeader, [UInt8]) {
+        var raw: [UInt8] = []
+        let header = try readBlock(offset: offset, frameLength: frameLength, into: &raw)
+        if raw.count > Int(header.rawLength) { raw.removeLast(raw.count - Int(header.rawLength)) }
+        return (header, raw)
+    }
+
+    /// Reads, verifies and decompresses the block frame at `offset` into the first
+    /// `header.rawLength` bytes of `raw`, a buffer the caller reuses across blocks.
+    func readBlock(offset: UInt64, frameLength: UInt32, into raw: inout [UInt8]) throws(SpoolError) -> SegmentFormat.BlockHeader {
         enum Source { case file(AppendFile), map(MappedFile) }
         let source: Source = storage.withLock {
             switch $0 {
@@ -115,29 +124,35 @@ final class Segment: Sendable {
         }
         switch source {
         case .map(let m):
-            let r: Result<(SegmentFormat.BlockHeader, [UInt8]), SpoolError> = m.withBytes { bytes in
+            return try m.withBytes { (bytes) throws(SpoolError) in
                 guard offset + UInt64(frameLength) <= UInt64(bytes.count) else {
-                    return .failure(.corrupt(FormatError(file: path, offset: offset, "block frame extends past end of file")))
+                    throw SpoolError.corrupt(FormatError(file: path, offset: offset, "block frame extends past end of file"))
                 }
                 let frame = UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<(Int(offset) + Int(frameLength))])
-                return Result { () throws(SpoolError) in try Segment.decodeFrame(frame, file: path, offset: offset) }
+                return try Segment.decodeFrame(frame, file: path, offset: offset, into: &raw)
             }
-            return try r.get()
         case .file(let f):
             let bytes: [UInt8]
             do { bytes = try f.read(at: Int64(offset), count: Int(frameLength)) } catch { throw error.spool }
             guard bytes.count == Int(frameLength) else {
                 throw SpoolError.corrupt(FormatError(file: path, offset: offset, "block frame extends past end of file"))
             }
-            let r: Result<(SegmentFormat.BlockHeader, [UInt8]), SpoolError> = bytes.withUnsafeBytes { frame in
-                Result { () throws(SpoolError) in try Segment.decodeFrame(frame, file: path, offset: offset) }
+            return try bytes.withBytes { (frame) throws(SpoolError) in
+                try Segment.decodeFrame(frame, file: path, offset: offset, into: &raw)
             }
-            return try r.get()
         }
     }
 
     /// Verifies one frame (header CRC, payload CRC) and returns its header and raw payload.
     static func decodeFrame(_ frame: UnsafeRawBufferPointer, file: String, offset: UInt64) throws(SpoolError) -> (SegmentFormat.BlockHeader, [UInt8]) {
+        var raw: [UInt8] = []
+        let header = try decodeFrame(frame, file: file, offset: offset, into: &raw)
+        if raw.count > Int(header.rawLength) { raw.removeLast(raw.count - Int(header.rawLength)) }
+        return (header, raw)
+    }
+
+    /// Verifies one frame and writes its raw payload into the first `rawLength` bytes of `raw`.
+    static func decodeFrame(_ frame: UnsafeRawBufferPointer, file: String, offset: UInt64, into raw: inout [UInt8]) throws(SpoolError) -> SegmentFormat.BlockHeader {
         let header: SegmentFormat.BlockHeader
         do { header = try SegmentFormat.BlockHeader.decode(frame, file: file, offset: offset) } catch { throw error.spool }
         guard frame.count == header.frameLength else {
@@ -149,13 +164,14 @@ final class Segment: Sendable {
         }
         switch header.codec {
         case .none:
-            return (header, Array(payload))
+            if raw.count < payload.count { raw.append(contentsOf: repeatElement(0, count: payload.count - raw.count)) }
+            raw.withUnsafeMutableBytes { $0.copyMemory(from: payload) }
         case .lz4:
-            guard let raw = LZ4.decompress(payload, rawLength: Int(header.rawLength)) else {
+            guard LZ4.decompress(payload, rawLength: Int(header.rawLength), into: &raw) else {
                 throw SpoolError.corrupt(FormatError(file: file, offset: offset + UInt64(SegmentFormat.blockHeaderSize), "LZ4 payload does not decompress to \(header.rawLength) bytes"))
             }
-            return (header, raw)
         }
+        return header
     }
 
     /// Encodes a block frame for `entries`.

@@ -84,14 +84,16 @@ extension SpoolStream {
             sink.body = body
             var cursor = snap.index.floor(start) ?? snap.index.ceiling(start)
             if let (_, info) = cursor, info.lastID < start { cursor = snap.index.successor(of: cursor!.key) }
+            var scratch: [UInt8] = []  // one decompression buffer for every block of the scan
             while let (first, info) = cursor, first <= end, !sink.stopped {
                 guard let seg = snap.segments[info.segment] else {
                     throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
                 }
-                let (header, raw) = try seg.readBlock(offset: info.offset, frameLength: info.frameLength)
+                let header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
                 sink.tombstones = info.deleted > 0 ? snap.blockTombstones[first] : nil
                 sink.master.removeAll(keepingCapacity: true)
-                let r: Result<Void, FormatError> = raw.withUnsafeBytes { b in
+                let r: Result<Void, FormatError> = scratch.withUnsafeBytes { all in
+                    let b = UnsafeRawBufferPointer(rebasing: all[0..<Int(header.rawLength)])
                     sink.base = b
                     do throws(FormatError) {
                         // The label is built only if the payload is damaged.

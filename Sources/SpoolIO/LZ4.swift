@@ -19,6 +19,19 @@ public enum LZ4 {
         return out
     }
 
+    /// Decompresses `source` into the first `rawLength` bytes of `destination` (grown if
+    /// needed, never shrunk, so one buffer serves many blocks); false when the data is damaged.
+    public static func decompress(_ source: UnsafeRawBufferPointer, rawLength: Int, into destination: inout [UInt8]) -> Bool {
+        guard rawLength > 0 else { return source.isEmpty }
+        if destination.count < rawLength { destination.append(contentsOf: repeatElement(0, count: rawLength - destination.count)) }
+        let n = destination.withUnsafeMutableBytes { dst in
+            LZ4_decompress_safe(source.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                dst.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                Int32(source.count), Int32(rawLength))
+        }
+        return Int(n) == rawLength
+    }
+
     /// Decompresses `source` into exactly `rawLength` bytes; nil when the data is damaged.
     public static func decompress(_ source: UnsafeRawBufferPointer, rawLength: Int) -> [UInt8]? {
         guard rawLength > 0 else { return source.isEmpty ? [] : nil }
