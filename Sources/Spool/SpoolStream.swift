@@ -38,14 +38,14 @@ public struct StreamInfo: Sendable, Equatable {
 /// a mutation returns after an fdatasync of the stream's journal, shared with concurrent
 /// writers (group commit).
 public final class SpoolStream: Sendable {
-    let core: Mutex<StreamCore?>
+    let core: SleepingMutex<StreamCore?>
     let directory: String
     let policy: FsyncPolicy
     private let nameBox: Mutex<[UInt8]>
 
     init(core: StreamCore, name: [UInt8], policy: FsyncPolicy) {
         self.directory = core.directory
-        self.core = Mutex(core)
+        self.core = SleepingMutex(core)
         self.policy = policy
         self.nameBox = Mutex(name)
     }

@@ -37,20 +37,27 @@ public enum Syscall: String, Sendable, CaseIterable {
 
 /// Test hook: decides, per call, whether a syscall fails with an errno instead of running.
 /// Production code never sets it.
+///
+/// Rules are scoped by path prefix (a test's temporary directory), so tests running in
+/// parallel each inject into their own files without replacing one another's rules.
 public final class FaultInjector: Sendable {
     /// A rule: return an errno to fail the call on `path`, or nil to let it run.
     public typealias Rule = @Sendable (Syscall, String) -> Errno?
-    private let rule = Mutex<Rule?>(nil)
+    private let rules = Mutex<[String: Rule]>([:])
     /// The process-wide injector.
     public static let shared = FaultInjector()
 
-    /// Installs `rule` (nil removes it).
-    public func set(_ rule: Rule?) { self.rule.withLock { $0 = rule } }
+    /// Installs `rule` for calls on paths under `prefix` (nil removes it). The default prefix,
+    /// empty, covers every path.
+    public func set(under prefix: String = "", _ rule: Rule?) { rules.withLock { $0[prefix] = rule } }
 
     @usableFromInline
     func check(_ call: Syscall, _ path: String) -> Errno? {
-        guard let r = rule.withLock({ $0 }) else { return nil }
-        return r(call, path)
+        let matching = rules.withLock { r in r.isEmpty ? [] : r.filter { path.hasPrefix($0.key) }.map(\.value) }
+        for r in matching {
+            if let e = r(call, path) { return e }
+        }
+        return nil
     }
 }
 

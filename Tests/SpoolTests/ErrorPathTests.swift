@@ -104,7 +104,7 @@ import Logging
             let path = dir.path
             for round in 0..<6 {
                 for i in 0..<60 { acknowledged.append(try s.append(orderEvent(round * 100 + i))) }
-                FaultInjector.shared.set { c, p in c == call && p.hasPrefix(path) ? errno : nil }
+                FaultInjector.shared.set(under: path) { c, p in c == call && p.hasPrefix(path) ? errno : nil }
                 var failures = 0
                 for i in 0..<5 {
                     do throws(SpoolError) {
@@ -116,7 +116,7 @@ import Logging
                         #expect(io.path.hasPrefix(path))
                     }
                 }
-                FaultInjector.shared.set(nil)
+                FaultInjector.shared.set(under: path, nil)
                 #expect(failures > 0)
                 // Entries whose journal write went through but whose fdatasync failed were not
                 // acknowledged, yet they are in the file: they may come back, as Redis's AOF
@@ -149,9 +149,9 @@ import Logging
         for i in 10..<15 { try s.append(orderEvent(i), sync: false) }
         #expect(s.length == 15)
         let path = dir.path
-        FaultInjector.shared.set { c, p in c == .pwrite && p.hasPrefix(path) ? .noSpace : nil }
+        FaultInjector.shared.set(under: path) { c, p in c == .pwrite && p.hasPrefix(path) ? .noSpace : nil }
         #expect(throws: SpoolError.self) { try s.flushPending() }
-        FaultInjector.shared.set(nil)
+        FaultInjector.shared.set(under: path, nil)
         #expect(try s.range() == written)
         try s.append(orderEvent(99))
         #expect(s.length == 11)
