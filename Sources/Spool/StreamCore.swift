@@ -97,6 +97,15 @@ struct StreamCore {
 
     // MARK: Creation and recovery
 
+    /// Reserves journal space and maps it, when `options.preallocateJournal`: appends become
+    /// memory copies (FORMAT.md: the reserved space after the last record is zero bytes). The
+    /// first reservation is 16 KiB, doubled whenever appends outgrow it, so a store of many
+    /// small streams does not reserve `journalBytes` for each.
+    static func reserveJournal(_ journal: AppendFile, options: StoreOptions) throws(IOError) {
+        guard options.preallocateJournal else { return }
+        try journal.mapAppends(capacity: journal.size + 16 << 10)
+    }
+
     /// Creates the files of a new, empty stream in `directory` (which exists and is empty but
     /// for the name file).
     static func create(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
@@ -104,6 +113,7 @@ struct StreamCore {
             let seg = try Segment.create(directory: directory, number: 1)
             let journal = try AppendFile(creating: directory + "/" + JournalFormat.fileName(1), truncate: true)
             try journal.append(JournalFormat.encodeHeader(generation: 1))
+            try reserveJournal(journal, options: options)
             try journal.sync()
             let cp = StreamCheckpoint(journalGeneration: 1, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
                                       trimmedThrough: nil, droppedBlocks: [], tombstones: [])
@@ -245,7 +255,7 @@ struct StreamCore {
                             records.append(r)
                             validEnd = next
                         case .end:
-                            if validEnd < b.count {
+                            if !FileFraming.isZero(b, from: validEnd) {
                                 logger.warning("cut torn tail of journal", metadata: ["file": "\(journalPath)", "offset": "\(validEnd)", "bytes": "\(b.count - validEnd)"])
                             }
                             return
@@ -258,8 +268,11 @@ struct StreamCore {
             }
             journalFile = try AppendFile(creating: journalPath)
             if journalFile.size != Int64(validEnd) {
+                // Also drops the reserved space: stale bytes past a torn record must not be
+                // read as records once new ones reach them. It is reserved again, zeroed.
                 try journalFile.truncate(to: Int64(validEnd))
             }
+            try Self.reserveJournal(journalFile, options: options)
         } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch let e as SpoolError { throw e } catch { throw SpoolError.closed("\(error)") }
 
         var core = StreamCore(directory: directory, options: options, logger: logger, active: activeSegment!,
@@ -796,6 +809,7 @@ struct StreamCore {
             w.writeBytes(JournalFormat.encodeHeader(generation: gen))
             for e in open.entries { JournalFormat.encode(.carry(e), into: &w) }
             try newJournal.append(w.bytes)
+            try Self.reserveJournal(newJournal, options: options)
             try newJournal.sync()
             var tombs: [StreamID] = []
             for (_, set) in blockTombstones { tombs.append(contentsOf: set) }

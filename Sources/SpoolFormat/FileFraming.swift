@@ -70,7 +70,9 @@ public enum FileFraming {
     public enum ReadResult<Record> {
         /// A whole, valid record and the offset just past it.
         case record(Record, next: Int)
-        /// The bytes end inside the record (or with none): a torn or clean tail at this offset.
+        /// The bytes end inside the record (or with none), or a zero length field starts the
+        /// space reserved after the last record: a torn or clean tail at this offset (clean
+        /// when `isZero(from:)` holds for the rest).
         case end
         /// The record's checksum or body is wrong at this offset.
         case corrupt(FormatError)
@@ -84,12 +86,16 @@ public enum FileFraming {
         guard offset + recordPrefixSize + 1 <= n else { return .end }
         let crc = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
         let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
-        guard length >= 1, length <= maxRecordLength else {
+        if length == 0 { return .end }  // no record is empty (the kind byte): reserved space
+        guard length <= maxRecordLength else {
             return .corrupt(FormatError(file: file, offset: UInt64(offset + 4), "bad record length \(length)"))
         }
         guard offset + recordPrefixSize + length <= n else { return .end }
         let end = offset + recordPrefixSize + length
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<end])) == crc else {
+            // In reserved space (zeros follow), a record that fails its checksum with nothing
+            // but zeros after it is the last write, torn short.
+            if end < n && isZero(bytes, from: end) { return .end }
             return .corrupt(FormatError(file: file, offset: UInt64(offset), "record checksum mismatch"))
         }
         do {
@@ -98,6 +104,13 @@ public enum FileFraming {
         } catch {
             return .corrupt(error)
         }
+    }
+
+    /// Whether every byte from `offset` on is zero: the space a log reserves past its last
+    /// record (preallocated, see FORMAT.md), as opposed to the remains of a torn write.
+    public static func isZero(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        guard offset < bytes.count else { return true }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset...]).allSatisfy { $0 == 0 }
     }
 
     /// Checks the trailing CRC-32C of a whole file (the last 4 bytes cover all bytes before them)

@@ -108,6 +108,11 @@ func system_fsync(_ fd: Int32, path: String) -> Result<Void, Errno> {
     return retryingEINTR { fsync(fd) == 0 ? .success(()) : .failure(lastErrno()) }
 }
 
+func system_fallocate(_ fd: Int32, _ length: Int64, path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.fallocate, path) { return .failure(e) }
+    return retryingEINTR { cspool_fallocate(fd, 0, off_t(length)) == 0 ? .success(()) : .failure(lastErrno()) }
+}
+
 func system_ftruncate(_ fd: Int32, _ size: Int64, path: String) -> Result<Void, Errno> {
     if let e = FaultInjector.shared.check(.ftruncate, path) { return .failure(e) }
     return retryingEINTR { ftruncate(fd, off_t(size)) == 0 ? .success(()) : .failure(lastErrno()) }

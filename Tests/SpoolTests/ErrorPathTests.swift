@@ -15,6 +15,16 @@ import Logging
         return o
     }
 
+    /// Options under which `call` failing reaches journal writes: `pwrite` with appends through
+    /// `pwrite`; `fallocate` with mapped journals whose generations roll every few appends
+    /// (each one reserves its space).
+    func options(failing call: Syscall, segmentBytes: Int = 64 << 20) -> StoreOptions {
+        var o = options(segmentBytes: segmentBytes)
+        o.preallocateJournal = call != .pwrite
+        if call == .fallocate { o.journalBytes = 600 }
+        return o
+    }
+
     @Test func redisErrorTextsAndNothingChanges() throws {
         let dir = TemporaryDirectory("errors")
         defer { dir.remove() }
@@ -93,13 +103,13 @@ import Logging
 
     /// ENOSPC / EIO at the syscall layer: the write fails with a clear error, nothing changes,
     /// and after reopening every acknowledged entry is there.
-    @Test(arguments: [Syscall.pwrite, .fdatasync], [Errno.noSpace, .ioError])
+    @Test(arguments: [Syscall.pwrite, .fallocate, .fdatasync], [Errno.noSpace, .ioError])
     func fullDiskFailsTheWriteAndKeepsAcknowledgedEntries(call: Syscall, errno: Errno) throws {
         let dir = TemporaryDirectory("enospc")
         defer { dir.remove() }
         var acknowledged: [StreamID] = []
         do {
-            let store = try SpoolStore(directory: dir.path, options: options(segmentBytes: 8192))
+            let store = try SpoolStore(directory: dir.path, options: options(failing: call, segmentBytes: 8192))
             let s = try store.database(0).openOrCreate(b("orders"))
             let path = dir.path
             for round in 0..<6 {
@@ -126,7 +136,7 @@ import Logging
             }
             store.close()
         }
-        let store = try SpoolStore(directory: dir.path, options: options(segmentBytes: 8192))
+        let store = try SpoolStore(directory: dir.path, options: options(failing: call, segmentBytes: 8192))
         let got = try store.database(0).stream(b("orders"))!.range().map(\.id)
         #expect(Set(acknowledged).isSubset(of: Set(got)))
         #expect(got == got.sorted())
@@ -135,21 +145,28 @@ import Logging
 
     /// A deferred journal write that fails leaves memory ahead of the files: the stream is
     /// reloaded from disk, so what it shows is exactly what was written.
-    @Test func failedDeferredFlushReloadsTheStream() throws {
+    /// With a mapped journal the deferred records outgrow its reservation, and reserving more
+    /// fails.
+    @Test(arguments: [Syscall.pwrite, .fallocate])
+    func failedDeferredFlushReloadsTheStream(call: Syscall) throws {
         let dir = TemporaryDirectory("poison")
         defer { dir.remove() }
-        var o = options()
+        var o = options(failing: call)
         o.fsync = .no
         o.deferJournalWrites = true
+        o.journalBytes = 4096
+        o.nodeMaxEntries = 0  // one open block: the deferred records stay deferred
+        o.nodeMaxBytes = 1 << 30
         let store = try SpoolStore(directory: dir.path, options: o)
         let s = try store.database(0).openOrCreate(b("orders"))
         for i in 0..<10 { try s.append(orderEvent(i), sync: false) }
         try s.flushPending()
         let written = try s.range()
-        for i in 10..<15 { try s.append(orderEvent(i), sync: false) }
-        #expect(s.length == 15)
+        let more = call == .fallocate ? 300 : 5  // 300 records: past the first 16 KiB reservation
+        for i in 10..<(10 + more) { try s.append(orderEvent(i), sync: false) }
+        #expect(s.length == 10 + more)
         let path = dir.path
-        FaultInjector.shared.set(under: path) { c, p in c == .pwrite && p.hasPrefix(path) ? .noSpace : nil }
+        FaultInjector.shared.set(under: path) { c, p in c == call && p.hasPrefix(path) ? .noSpace : nil }
         #expect(throws: SpoolError.self) { try s.flushPending() }
         FaultInjector.shared.set(under: path, nil)
         #expect(try s.range() == written)

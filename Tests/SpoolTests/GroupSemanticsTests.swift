@@ -245,7 +245,7 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         let streamJournal = listDirectory(sdir).first { $0.hasPrefix("journal-") }!
         // Lose the last stream entry (torn stream tail): its pending record must go too.
         let sj = sdir + "/" + streamJournal
-        truncateFile(sj, to: fileSize(sj) - 3)
+        truncateFile(sj, to: journalEnd(sj) - 3)
         store = try SpoolStore(directory: dir.path, options: options)
         db = store!.database(0)
         #expect(try db.pending(k, b("g"), count: 10).map(\.id) == [sid(1), sid(2)])

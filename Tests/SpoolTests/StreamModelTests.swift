@@ -194,7 +194,8 @@ import Logging
                 if let j = listDirectory(sdir).first(where: { $0.hasPrefix("journal-") }) {
                     // Half a record that was never acknowledged.
                     let garbage = JournalFormat.encode(.entry(StreamEntry(id: .max, fields: [b("x"), b("y")])))
-                    appendBytes(sdir + "/" + j, Array(garbage.prefix(Int(rng.next() % UInt64(garbage.count - 1)) + 1)))
+                    let path = sdir + "/" + j
+                    writeBytes(path, at: journalEnd(path), Array(garbage.prefix(Int(rng.next() % UInt64(garbage.count - 1)) + 1)))
                 }
             }
             store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
@@ -232,11 +233,6 @@ func copyTree(_ from: String, _ to: String) -> Int32 {
     system("cp -a '\(from)/.' '\(to)/'")
 }
 
-func appendBytes(_ path: String, _ bytes: [UInt8]) {
-    let f = try? AppendFile(creating: path)
-    _ = try? f?.append(bytes)
-    f?.close()
-}
 
 #if canImport(Glibc)
 import Glibc

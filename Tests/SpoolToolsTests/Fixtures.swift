@@ -102,9 +102,6 @@ func writeAll(_ path: String, _ bytes: [UInt8]) {
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
-func appendBytes(_ path: String, _ bytes: [UInt8]) {
-    writeAll(path, readAll(path) + bytes)
-}
 
 /// Runs fsck; `repair` as asked; never draws a progress bar.
 func fsck(_ dir: String, repair: Bool = false) -> FsckReport {

@@ -242,8 +242,8 @@ struct FsckTests {
         let sdir = streamDirectory(tmp.path)
         let journal = try #require(listDirectory(sdir).first { $0.hasPrefix("journal-") })
         let path = sdir + "/" + journal
-        let size = fileSize(path)
-        appendBytes(path, [0x11, 0x22, 0x33, 0x44, 0x05, 0, 0, 0, 1, 2])
+        let size = journalEnd(path)  // the engine reserves zeroed space after it
+        writeBytes(path, at: size, [0x11, 0x22, 0x33, 0x44, 0x05, 0, 0, 0, 1, 2])
         let r = fsck(tmp.path)
         #expect(r.exitCode == 4)
         let p = try #require(problems(r).first)

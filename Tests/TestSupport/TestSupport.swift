@@ -92,3 +92,26 @@ public func listDirectory(_ path: String) -> [String] {
     }
     return out.sorted()
 }
+
+/// The end of the last whole record of the stream journal at `path`: where the next record
+/// goes (journals reserve zeroed space after it, so this is not the file size).
+public func journalEnd(_ path: String) -> Int {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: fileSize(path))
+    _ = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+    var offset = JournalFormat.headerSize
+    bytes.withUnsafeBytes { b in
+        while case .record(_, let next) = JournalFormat.read(b, at: offset, file: path) { offset = next }
+    }
+    return offset
+}
+
+/// Writes `bytes` at `offset` of the file at `path` (a torn write at the end of a log).
+public func writeBytes(_ path: String, at offset: Int, _ bytes: [UInt8]) {
+    let fd = open(path, O_WRONLY)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+}

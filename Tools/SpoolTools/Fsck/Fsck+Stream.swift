@@ -239,7 +239,7 @@ struct StreamCheck {
                    repair: repairText, action: nil)
         }
         if let t = j.tail {
-            let lost = j.fileSize - j.validEnd
+            let lost = j.tailBytes
             let torn = t.reason.hasPrefix("torn")
             let inFlight = live && torn
             keepEnd = j.validEnd

@@ -26,8 +26,12 @@ public struct JournalScan: Sendable {
     public var items: [Item]
     /// Offset just past the last readable record.
     public var validEnd: Int
-    /// Why reading stopped before the end of the file, or nil when it reached the end.
+    /// Why reading stopped before the end of the file, or nil when it reached the end (or the
+    /// zero bytes of reserved space after the last record).
     public var tail: FormatError?
+    /// Bytes of the unreadable tail: from `validEnd` through its last non-zero byte (reserved
+    /// zero space after it is not counted).
+    public var tailBytes = 0
 
     /// Scans `bytes`, the whole journal file of `generation`.
     public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, generation: UInt64) -> JournalScan {
@@ -49,7 +53,7 @@ public struct JournalScan: Sendable {
                 s.items.append(Item(offset: off, record: r))
                 off = next
             case .end:
-                if off < bytes.count {
+                if !FileFraming.isZero(bytes, from: off) {
                     s.tail = FormatError(file: relativePath, offset: UInt64(off), "torn record: \(bytes.count - off) bytes of an incomplete write")
                 }
                 break loop
@@ -59,6 +63,11 @@ public struct JournalScan: Sendable {
             }
         }
         s.validEnd = off
+        if s.tail != nil {
+            var last = bytes.count
+            while last > off && bytes[last - 1] == 0 { last -= 1 }
+            s.tailBytes = last - off
+        }
         return s
     }
 
