@@ -134,6 +134,23 @@ extension NetworkTests {
         }
     }
 
+    @Test func unauthenticatedClientsMayNotQueueReplies() async throws {
+        try await withServer({ $0.requirePass = "pw" }) { _, port in
+            // A pipeline of NOAUTH replies past Redis's 16 KiB + 1 KiB closes the connection.
+            let flood = try RawClient(port: port)
+            flood.write(Array([[UInt8]](repeating: RawClient.encode(["PING"]), count: 2000).joined()))
+            let received = flood.drainUntilClosed()
+            #expect(received != nil && received! < 2000 * 34)
+            // Once authenticated, the same pipeline is answered in full.
+            let c = try RawClient(port: port)
+            #expect(c.call("AUTH", "pw") == .ok)
+            c.write(Array([[UInt8]](repeating: RawClient.encode(["PING"]), count: 2000).joined()))
+            var pongs = 0
+            while pongs < 2000, c.read() == .simpleString("PONG") { pongs += 1 }
+            #expect(pongs == 2000)
+        }
+    }
+
     @Test func clientInfoMemoryFields() async throws {
         try await withServer { _, port in
             let c = try RawClient(port: port)

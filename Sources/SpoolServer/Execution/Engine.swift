@@ -167,11 +167,14 @@ final class Engine {
     /// Redis does not count the first bytes, those in its fixed per-client reply buffer (16 KiB),
     /// only the reply list beyond it; the same allowance is made here, so that a tiny limit
     /// closes the same clients in both.
+    ///
+    /// A client that has not authenticated yet may not queue more than 1 KiB beyond that fixed
+    /// buffer whatever the limits (Redis's fix for CVE-2025-21605, in Debian's 7.0.15).
     private func enforceOutputLimit(_ c: ClientSession) {
         let limit = settings.clientOutputBufferLimits.normal
-        guard !limit.isUnlimited, !c.closing else { return }
+        guard !limit.isUnlimited || !c.authenticated, !c.closing else { return }
         let used = max(0, outputBytes(c) - Self.fixedReplyBufferBytes)
-        let hard = limit.hardBytes > 0 && used >= limit.hardBytes
+        let hard = (limit.hardBytes > 0 && used >= limit.hardBytes) || (!c.authenticated && used > 1024)
         var soft = false
         if limit.softBytes > 0 && used >= limit.softBytes {
             let now = Self.uptimeSeconds()

@@ -82,12 +82,10 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         let query = buffers.queryBytes + batchBytes
         buffers.queryPeak.max(query, ordering: .relaxed)
         if !failed, query > queryBufferLimit() {
+            // Redis's log line, with what the event loop knows of the client.
+            let channel = context.channel
             logger.warning(
-                "Closing client that reached max query buffer length",
-                metadata: [
-                    "id": "\(id)", "addr": "\(Self.describe(context.channel.remoteAddress))", "qbuf": "\(query)",
-                    "qbuf initial bytes": "\(Self.repr(received.readableBytesView.prefix(64)))",
-                ])
+                "Closing client that reached max query buffer length: id=\(id) addr=\(Self.describe(channel.remoteAddress)) laddr=\(Self.describe(channel.localAddress)) qbuf=\(query) (qbuf initial bytes: \(Self.repr(received.readableBytesView.prefix(64))))")
             failed = true
             batch = []
             batchBytes = 0
