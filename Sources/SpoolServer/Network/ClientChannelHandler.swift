@@ -17,7 +17,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private let id: UInt64
     private let executor: CommandExecutor
     private let authState: ConnectionAuthState
-    private let buffers = ConnectionBuffers()
+    private let buffers: ConnectionBuffers
     private let queryBufferLimit: @Sendable () -> Int
     private let logger: Logger
     private let onClose: @Sendable (UInt64) -> Void
@@ -35,6 +35,9 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         self.executor = executor
         self.authState = authState
         self.queryBufferLimit = queryBufferLimit
+        // Pause well below the limit, so that a pipeline of commands that can run is never
+        // taken for a client holding too much (the limit is at least 1 MB through CONFIG SET).
+        buffers = ConnectionBuffers(readPauseThreshold: min(256 * 1024, queryBufferLimit() / 4))
         self.logger = logger
         self.onClose = onClose
     }
