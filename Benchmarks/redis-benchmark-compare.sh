@@ -4,6 +4,10 @@
 #
 #   Benchmarks/redis-benchmark-compare.sh [everysec|always ...]     (default: everysec always)
 #
+# Rows: XADD at pipeline 1 and 16, XRANGE COUNT 100 (redis-benchmark, requests/s), and the
+# consumer-group loop XREADGROUP COUNT 100 + XACK of those IDs (group-load, entries/s).
+# Environment: REQUESTS, CLIENTS, GROUP_ENTRIES (entries the group loop drains), SPOOL.
+#
 # Needs redis-server and redis-tools (apt-get install -y redis-server) and a release build of
 # spool (built here if missing). Both servers bind 127.0.0.1 on free ports and are stopped on exit.
 set -euo pipefail
@@ -20,6 +24,9 @@ SPOOL_PORT=${SPOOL_PORT:-16380}
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || {
     echo "needs redis-server and redis-benchmark: apt-get install -y redis-server" >&2; exit 1; }
 [ -x "$SPOOL" ] || swift build -c release --product spool
+GROUP_ENTRIES=${GROUP_ENTRIES:-200000}
+GROUP_LOAD=${GROUP_LOAD:-/tmp/spool-group-load}
+[ "$GROUP_LOAD" -nt Benchmarks/Scripts/group-load.swift ] || swiftc -O Benchmarks/Scripts/group-load.swift -o "$GROUP_LOAD"
 
 WORK=$(mktemp -d /tmp/spool-bench-XXXXXX)
 PIDS=()
@@ -70,15 +77,17 @@ for policy in "${POLICIES[@]}"; do
         redis-benchmark -p "$port" -c 1 -n 1000 -P 100 XADD range '*' field value >/dev/null 2>&1
     done
     row "XRANGE COUNT 100" -n $((REQUESTS / 10)) XRANGE range - + COUNT 100
-    if redis-cli -p "$SPOOL_PORT" XGROUP HELP >/dev/null 2>&1 && ! redis-cli -p "$SPOOL_PORT" XGROUP HELP | grep -q "unknown command"; then
-        for port in "$REDIS_PORT" "$SPOOL_PORT"; do
-            redis-cli -p "$port" XGROUP CREATE range g 0 >/dev/null
-            redis-benchmark -p "$port" -c 1 -n 100000 -P 100 XADD range '*' field value >/dev/null 2>&1
-        done
-        row "XREADGROUP COUNT 100" -n $((REQUESTS / 20)) XREADGROUP GROUP g c COUNT 100 STREAMS range '>'
-    else
-        echo "XREADGROUP + XACK                  (skipped: consumer groups not in this build)"
-    fi
+    # XREADGROUP COUNT 100, then XACK of exactly those IDs, per client until the group has
+    # delivered all GROUP_ENTRIES entries: redis-benchmark cannot chain the two, so group-load
+    # (Benchmarks/Scripts/group-load.swift) runs the same loop against both servers.
+    group_rate=()
+    for port in "$REDIS_PORT" "$SPOOL_PORT"; do
+        redis-benchmark -p "$port" -c 1 -n "$GROUP_ENTRIES" -P 100 XADD grp '*' field value >/dev/null 2>&1
+        redis-cli -p "$port" XGROUP CREATE grp g 0 >/dev/null
+        group_rate+=("$("$GROUP_LOAD" "$port" grp g "$CLIENTS" 100 | sed 's/.*entries_per_sec=//')")
+    done
+    awk -v l="XREADGROUP+XACK 100 (entries/s)" -v r="${group_rate[0]}" -v s="${group_rate[1]}" \
+        'BEGIN { printf "%-34s %12.0f %12.0f %8.2fx\n", l, r, s, (r > 0 ? s / r : 0) }'
     stop_servers
     echo
 done

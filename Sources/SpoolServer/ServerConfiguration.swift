@@ -24,6 +24,11 @@ public struct ServerConfiguration: Sendable {
     public var streamNodeMaxBytes: Int = 4096
     /// `databases`.
     public var databases: Int = 16
+    /// `client-query-buffer-limit`: bytes a client may have sent that are not yet parsed or run;
+    /// past it the connection is closed, as Redis does.
+    public var clientQueryBufferLimit: Int = 1 << 30
+    /// `client-output-buffer-limit`: replies queued for a client and not yet written to its socket.
+    public var clientOutputBufferLimits = OutputBufferLimits()
     /// The configuration file the settings came from, if any (INFO server `config_file`).
     public var configFile: String = ""
 
@@ -73,6 +78,13 @@ public struct ServerConfiguration: Sendable {
             guard let n = Int(v), range.contains(n) else { throw ConfigurationError("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive") }
             return n
         }
+        func memory(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard case .value(let n) = MemoryValue.parse(try one()) else { throw ConfigurationError("argument must be a memory value") }
+            guard n <= UInt64(range.upperBound), Int(n) >= range.lowerBound else {
+                throw ConfigurationError("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
+            }
+            return Int(n)
+        }
         func yesNo() throws(ConfigurationError) -> Bool {
             switch try one().lowercased() {
             case "yes": return true
@@ -99,7 +111,15 @@ public struct ServerConfiguration: Sendable {
             }
         case "protected-mode": protectedMode = try yesNo()
         case "stream-node-max-entries": streamNodeMaxEntries = try int(0...Int(Int64.max))
-        case "stream-node-max-bytes": streamNodeMaxBytes = try int(0...Int(Int64.max))
+        case "stream-node-max-bytes": streamNodeMaxBytes = try memory(0...Int(Int64.max))
+        case "client-query-buffer-limit": clientQueryBufferLimit = try memory((1 << 20)...Int(Int64.max))
+        case "client-output-buffer-limit":
+            // CONFIG SET passes one string split on single spaces (Redis's sdssplitlen); a
+            // config file line passes its words.
+            let words = values.count == 1
+                ? (values[0].isEmpty ? [] : values[0].split(separator: " ", omittingEmptySubsequences: false).map(String.init))
+                : values
+            try clientOutputBufferLimits.apply(words)
         case "databases": databases = try int(1...Int(Int32.max))
         case "appendonly", "save", "daemonize", "logfile", "loglevel", "dbfilename", "appendfilename":
             break  // accepted for redis.conf compatibility: Spool is always durable and in the foreground

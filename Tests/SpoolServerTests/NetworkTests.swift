@@ -14,8 +14,12 @@ final class RawClient {
     private var buffer = ByteBuffer()
     private var parser = RESPParser()
 
-    init(port: Int) throws {
+    /// Connects; a small `receiveBufferSize` makes a client that reads slowly, or not at all.
+    init(port: Int, receiveBufferSize: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBufferSize {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -24,7 +28,7 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else { throw ConfigurationError("connect failed: \(errno)") }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        var tv = timeval(tv_sec: 20, tv_usec: 0)  // debug builds under load can be slow
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -47,7 +51,7 @@ final class RawClient {
 
     func send(_ args: String...) { write(Self.encode(args)) }
 
-    /// The next reply, or nil when the connection closed or 5 s passed.
+    /// The next reply, or nil when the connection closed or 20 s passed.
     func read() -> RESPValue? {
         while true {
             if let v = try? parser.parse(from: &buffer) { return v }
@@ -56,6 +60,23 @@ final class RawClient {
             if n <= 0 { return nil }
             buffer.writeBytes(chunk[0..<n])
         }
+    }
+
+    /// Reads and discards until the server closes the connection; returns the bytes read, or nil
+    /// if it stayed open for `seconds`.
+    func drainUntilClosed(seconds: Int = 10) -> Int? {
+        var total = buffer.readableBytes
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while ContinuousClock.now < deadline {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                total += n
+            } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                return total
+            }
+        }
+        return nil
     }
 
     func call(_ args: String...) -> RESPValue? {

@@ -125,6 +125,8 @@ import Testing
         #expect(c.send("XREAD", "STREAMS", "u", "$", "a") == err("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified."))
         #expect(c.send("XREAD", "GROUP", "a", "b", "STREAMS", "u", "0") == err("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."))
         #expect(c.send("XREAD", "NOACK", "STREAMS", "u", "0") == err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."))
+        #expect(c.send("XREAD", "CLAIM", "10", "STREAMS", "u", "0") == err("ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead."))
+        #expect(c.send("XREAD", "STREAMS", "u", "0", "CLAIM") == err("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified."))
         #expect(c.send("XREAD", "BLOCK", "x", "STREAMS", "u", "0") == err("ERR timeout is not an integer or out of range"))
         #expect(c.send("XREAD", "BLOCK", "-1", "STREAMS", "u", "0") == err("ERR timeout is negative"))
         #expect(c.send("XREAD", "COUNT", "1", "FOO", "STREAMS", "u", "0") == err("ERR syntax error"))

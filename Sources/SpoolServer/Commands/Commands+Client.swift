@@ -85,7 +85,23 @@ extension CommandTable {
         let idle = (now - c.lastInteraction).nanoseconds / 1_000_000_000
         let name = String(decoding: c.name, as: UTF8.self)
         let multi = c.transaction.map { String($0.count) } ?? "-1"
-        return "id=\(c.id) addr=\(c.connection.peerAddress) laddr=\(c.connection.localAddress) fd=-1 name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=0 psub=0 ssub=0 multi=\(multi) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(c.lastCommand) user=default redir=-1 resp=\(c.protocolVersion.rawValue) lib-name=\(c.libName) lib-ver=\(c.libVersion)"
+        // The memory fields count the bytes Spool holds for the client: received and not yet
+        // run (qbuf) and the receive buffer's spare room (qbuf-free); the arguments of the
+        // command being run or waited on (argv-mem) and of queued MULTI commands (multi-mem);
+        // replies of this round not yet handed to the connection (obl), and the writes and
+        // bytes handed to it that the socket has not taken yet (oll, omem). There is no fixed
+        // reply buffer (rbs, rbp).
+        let b = c.connection.buffers
+        let qbuf = engine.queryBytes(c)
+        let qbufFree = b.receiveBufferFree.load(ordering: .relaxed)
+        var multiMem = 0
+        for args in c.transaction ?? [] { for a in args { multiMem += a.readableBytes } }
+        let obl = c.outbox.readableBytes
+        let oll = b.unwrittenWrites.load(ordering: .relaxed)
+        let omem = b.unwrittenBytes.load(ordering: .relaxed)
+        let total = qbuf + qbufFree + c.argumentBytes + multiMem + obl + omem
+        let events = obl + omem > 0 ? "rw" : "r"
+        return "id=\(c.id) addr=\(c.connection.peerAddress) laddr=\(c.connection.localAddress) fd=-1 name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=0 psub=0 ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(c.argumentBytes) multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=\(oll) omem=\(omem) tot-mem=\(total) events=\(events) cmd=\(c.lastCommand) user=default redir=-1 resp=\(c.protocolVersion.rawValue) lib-name=\(c.libName) lib-ver=\(c.libVersion)"
     }
 
     @Sendable static func clientList(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {

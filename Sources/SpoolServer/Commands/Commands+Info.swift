@@ -81,10 +81,13 @@ extension CommandTable {
             ]
         case "clients":
             let normal = engine.clients.values.filter { !$0.closing }
+            let peaks = engine.recentBufferPeaks
             return [
                 "connected_clients:\(normal.count)",
                 "cluster_connections:0",
                 "maxclients:\(s.maxClients)",
+                "client_recent_max_input_buffer:\(peaks.input)",
+                "client_recent_max_output_buffer:\(peaks.output)",
                 "blocked_clients:\(engine.blockedCount)",
                 "tracking_clients:0",
                 "clients_in_timeout_table:\(normal.filter { $0.blocked?.request.deadline != nil }.count)",

@@ -179,6 +179,8 @@ extension CommandTable {
             ("appendfsync", s.appendfsync.rawValue),
             ("appendonly", "yes"),
             ("bind", s.bind.joined(separator: " ")),
+            ("client-output-buffer-limit", s.clientOutputBufferLimits.configValue),
+            ("client-query-buffer-limit", String(s.clientQueryBufferLimit)),
             ("databases", String(s.databases)),
             ("dir", s.directory),
             ("enable-debug-command", s.enableDebugCommand ? "yes" : "no"),
@@ -193,7 +195,10 @@ extension CommandTable {
         ]
     }
 
-    static let mutableConfig: Set<String> = ["appendfsync", "requirepass", "maxclients", "stream-node-max-bytes", "stream-node-max-entries"]
+    static let mutableConfig: Set<String> = [
+        "appendfsync", "requirepass", "maxclients", "stream-node-max-bytes", "stream-node-max-entries",
+        "client-query-buffer-limit", "client-output-buffer-limit",
+    ]
 
     static let configSubcommands: [CommandSpec] = [
         CommandSpec("get", arity: -3, flags: [.admin, .noscript, .loading, .stale], group: "server", since: "2.0.0",
@@ -254,7 +259,7 @@ extension CommandTable {
             }
             let value = args[i + 1].text
             do throws(ConfigurationError) {
-                if name == "maxclients" || name.hasPrefix("stream-node"), Int(value) == nil {
+                if name == "maxclients" || name == "stream-node-max-entries", Int(value) == nil {
                     throw ConfigurationError("argument couldn't be parsed into an integer")
                 }
                 if name == "appendfsync", FsyncPolicy(rawValue: value.lowercased()) == nil {
@@ -269,9 +274,8 @@ extension CommandTable {
         let engine = ctx.engine
         let reopen = updated.streamNodeMaxEntries != engine.settings.streamNodeMaxEntries
             || updated.streamNodeMaxBytes != engine.settings.streamNodeMaxBytes
-        let maxClientsChanged = updated.maxClients != engine.settings.maxClients
         engine.settings = updated
-        if maxClientsChanged { engine.onMaxClientsChange(updated.maxClients) }
+        engine.onSettingsChange(updated)
         if reopen {
             // Node limits are store options: reopen so every stream applies them from now on.
             try spool { () throws(SpoolError) in try engine.reloadStore() }

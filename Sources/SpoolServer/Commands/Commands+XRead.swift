@@ -46,7 +46,9 @@ struct ReadOptions {
             } else if arg.isKeyword("NOACK") {
                 guard isGroup else { throw CommandError("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.") }
                 o.noAck = true
-            } else if isGroup && arg.isKeyword("CLAIM") && more > 0 {
+            } else if arg.isKeyword("CLAIM") && more > 0 {
+                // Redis 8.4+ answers XREAD's CLAIM as it answers its GROUP and NOACK.
+                guard isGroup else { throw CommandError("ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead.") }
                 i += 1
                 guard let n = args[i].int64 else { throw CommandError("ERR min-idle-time is not an integer or out of range") }
                 if n < 0 { throw CommandError("ERR min-idle-time must be a positive integer") }

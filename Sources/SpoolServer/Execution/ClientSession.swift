@@ -14,17 +14,99 @@ public struct ClientConnection: Sendable {
     /// Shared with the request decoder: whether the connection still has to authenticate, which
     /// tightens the decoder's limits as Redis does before AUTH.
     public var authState: ConnectionAuthState
+    /// What the connection holds in its input and output buffers.
+    public var buffers: ConnectionBuffers
+    /// Asks the event loop to read again after the executor took in-flight requests (called
+    /// when ``ConnectionBuffers/executorTook(_:)`` says reading was paused).
+    public var resumeReading: @Sendable () -> Void
 
     /// Creates a connection handle.
     public init(
         peerAddress: String = "127.0.0.1:0", localAddress: String = "127.0.0.1:0",
         authState: ConnectionAuthState = ConnectionAuthState(),
+        buffers: ConnectionBuffers = ConnectionBuffers(),
+        resumeReading: @escaping @Sendable () -> Void = {},
         deliver: @escaping @Sendable (ByteBuffer, Bool) -> Void
     ) {
         self.deliver = deliver
         self.peerAddress = peerAddress
         self.localAddress = localAddress
         self.authState = authState
+        self.buffers = buffers
+        self.resumeReading = resumeReading
+    }
+}
+
+/// Byte counts of one connection's buffers, shared by its event loop and the executor: what
+/// `client-query-buffer-limit` and `client-output-buffer-limit` are checked against and what
+/// CLIENT LIST and INFO report.
+///
+/// The query side counts every byte received and not yet run: bytes not yet parsed into a whole
+/// request (the event loop's receive buffer), requests handed to the executor that it has not
+/// taken yet (in flight), and requests the executor holds without running them (a blocked
+/// client's pipeline). Redis runs a client's commands as soon as they are read, so a pipeline
+/// only grows its query buffer while the client is blocked; to behave the same, the event loop
+/// stops reading while more than ``readPauseThreshold`` bytes are in flight (the executor is
+/// behind) instead of counting them against the limit, and reads again once the executor takes
+/// them. The output side counts reply bytes handed to the channel and not yet written to the
+/// socket, measured through the writes' promises.
+public final class ConnectionBuffers: Sendable {
+    /// In-flight bytes above which the event loop stops reading from the socket.
+    public let readPauseThreshold: Int
+    let inFlight = Atomic<Int>(0)
+    let unparsed = Atomic<Int>(0)
+    let receiveBufferFree = Atomic<Int>(0)
+    let held = Atomic<Int>(0)
+    let unwrittenBytes = Atomic<Int>(0)
+    let unwrittenWrites = Atomic<Int>(0)
+    /// The largest query and output sizes since the executor last sampled them.
+    let queryPeak = Atomic<Int>(0)
+    let outputPeak = Atomic<Int>(0)
+    private let readPaused = Atomic<Bool>(false)
+
+    /// Creates the counters of a new connection.
+    public init(readPauseThreshold: Int = 256 * 1024) {
+        self.readPauseThreshold = readPauseThreshold
+    }
+
+    /// Bytes received and not yet run, as the event loop sees them.
+    var queryBytes: Int {
+        unparsed.load(ordering: .relaxed) + inFlight.load(ordering: .relaxed) + held.load(ordering: .relaxed)
+    }
+
+    /// Event loop: requests of `bytes` bytes were handed to the executor.
+    func submitted(_ bytes: Int) {
+        inFlight.wrappingAdd(bytes, ordering: .sequentiallyConsistent)
+    }
+
+    /// Event loop, before reading: false when reading must wait for the executor. The executor
+    /// then resumes it (``executorTook(_:)``); the second check closes the race with it.
+    func mayRead() -> Bool {
+        guard inFlight.load(ordering: .sequentiallyConsistent) > readPauseThreshold else { return true }
+        readPaused.store(true, ordering: .sequentiallyConsistent)
+        if inFlight.load(ordering: .sequentiallyConsistent) > readPauseThreshold { return false }
+        // The executor caught up meanwhile: read now unless it already asked for a read.
+        return readPaused.exchange(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// Executor: it took requests of `bytes` bytes. True when the event loop paused reading and
+    /// must be told to read again.
+    func executorTook(_ bytes: Int) -> Bool {
+        let left = inFlight.wrappingSubtract(bytes, ordering: .sequentiallyConsistent).newValue
+        return left <= readPauseThreshold && readPaused.exchange(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// A write of `bytes` was handed to the channel.
+    func writeQueued(_ bytes: Int) {
+        let total = unwrittenBytes.wrappingAdd(bytes, ordering: .relaxed).newValue
+        unwrittenWrites.wrappingAdd(1, ordering: .relaxed)
+        outputPeak.max(total, ordering: .relaxed)
+    }
+
+    /// A write of `bytes` reached the socket (or failed because the connection closed).
+    func writeCompleted(_ bytes: Int) {
+        unwrittenBytes.wrappingSubtract(bytes, ordering: .relaxed)
+        unwrittenWrites.wrappingSubtract(1, ordering: .relaxed)
     }
 }
 
@@ -43,8 +125,8 @@ public final class ConnectionAuthState: Sendable {
 
 /// One input of a connection, in arrival order.
 public enum ClientInput: Sendable {
-    /// A decoded command.
-    case request(RESPRequest)
+    /// A decoded command and the bytes it took on the wire.
+    case request(RESPRequest, wireBytes: Int = 0)
     /// The decoder failed: reply with the error and close.
     case protocolError(RESPProtocolError)
 }
@@ -94,6 +176,14 @@ final class ClientSession {
     var blocked: (request: BlockRequest, spec: CommandSpec, since: NIODeadline)?
     /// Inputs received while blocked, run once unblocked.
     var pending: [ClientInput] = []
+    /// Wire bytes of `pending` plus the input being run (CLIENT LIST `qbuf`).
+    var pendingBytes = 0
+    /// Argument bytes of the command being run or waited on (CLIENT LIST `argv-mem`).
+    var argumentBytes = 0
+    /// When the output buffer first reached the soft limit (seconds of uptime), while it stays there.
+    var softLimitReachedAt: Int64?
+    /// Close without sending what is queued (output buffer limit reached).
+    var dropOutput = false
     /// Replies not yet handed to the connection.
     var outbox = ByteBuffer()
     /// Close after the outbox is delivered.

@@ -14,10 +14,11 @@ import Synchronization
 public final class CommandExecutor: Sendable {
     enum Job: Sendable {
         case connect(UInt64, ClientConnection)
-        case input(UInt64, [ClientInput])
+        case input(UInt64, [ClientInput], bytes: Int)
         case disconnect(UInt64)
         case timer
         case everysecTick
+        case clientsCron
         case task(@Sendable (Engine) -> Void)
     }
 
@@ -34,6 +35,7 @@ public final class CommandExecutor: Sendable {
     private let timerLoop: any EventLoop
     private let timer = Mutex<(deadline: NIODeadline, task: Scheduled<Void>)?>(nil)
     private let everysec = Mutex<RepeatedTask?>(nil)
+    private let clientsCron = Mutex<RepeatedTask?>(nil)
     private let nextClientID = Atomic<UInt64>(1)
 
     /// Opens the store and starts the executor thread. `timerLoop` fires BLOCK timeouts.
@@ -43,6 +45,10 @@ public final class CommandExecutor: Sendable {
         self.timerLoop = timerLoop
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        let cron = timerLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+            submit(.clientsCron)
+        }
+        clientsCron.withLock { $0 = cron }
         updateEverysecTimer(policy: configuration.appendfsync, storeRunsTicker: configuration.appendfsync == .everysec)
     }
 
@@ -53,8 +59,9 @@ public final class CommandExecutor: Sendable {
 
     /// Registers a connection; its inputs may follow at once.
     public func connect(id: UInt64, connection: ClientConnection) { submit(.connect(id, connection)) }
-    /// Runs a batch of a connection's inputs (pipelining: one batch per read).
-    public func receive(id: UInt64, _ inputs: [ClientInput]) { submit(.input(id, inputs)) }
+    /// Runs a batch of a connection's inputs (pipelining: one batch per read) that took `bytes`
+    /// bytes on the wire.
+    public func receive(id: UInt64, _ inputs: [ClientInput], bytes: Int) { submit(.input(id, inputs, bytes: bytes)) }
     /// Forgets a closed connection.
     public func disconnect(id: UInt64) { submit(.disconnect(id)) }
 
@@ -65,16 +72,17 @@ public final class CommandExecutor: Sendable {
         }
     }
 
-    /// Sets the callback SHUTDOWN invokes and the port INFO reports.
+    /// Sets the callback SHUTDOWN invokes, the port INFO reports, and the callback CONFIG SET
+    /// invokes with the new settings (for the limits the network layer applies).
     public func configure(
         port: Int, rejectedConnections: @escaping @Sendable () -> Int, onShutdown: @escaping @Sendable () -> Void,
-        onMaxClientsChange: @escaping @Sendable (Int) -> Void
+        onSettingsChange: @escaping @Sendable (ServerConfiguration) -> Void
     ) async {
         await run { e in
             e.boundPort = port
             e.onShutdown = onShutdown
             e.rejectedConnections = rejectedConnections
-            e.onMaxClientsChange = onMaxClientsChange
+            e.onSettingsChange = onSettingsChange
         }
     }
 
@@ -86,6 +94,7 @@ public final class CommandExecutor: Sendable {
         inbox.withLock { $0.stopped = true }
         timer.withLock { $0?.task.cancel(); $0 = nil }
         everysec.withLock { $0?.cancel(); $0 = nil }
+        clientsCron.withLock { $0?.cancel(); $0 = nil }
         try? await pool.shutdownGracefully()
     }
 
@@ -120,10 +129,11 @@ public final class CommandExecutor: Sendable {
                 for job in jobs {
                     switch job {
                     case .connect(let id, let conn): e.connect(id: id, connection: conn)
-                    case .input(let id, let inputs): e.receive(id: id, inputs)
+                    case .input(let id, let inputs, let bytes): e.receive(id: id, inputs, bytes: bytes)
                     case .disconnect(let id): e.disconnect(id: id)
                     case .timer: e.expireBlocked()
                     case .everysecTick: e.syncAll()
+                    case .clientsCron: e.sampleClientPeaks()
                     case .task(let body): body(e)
                     }
                 }

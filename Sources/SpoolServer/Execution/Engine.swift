@@ -43,8 +43,8 @@ final class Engine {
     var boundPort = 0
     /// Connections refused by maxclients (counted on the event loops).
     var rejectedConnections: @Sendable () -> Int = { 0 }
-    /// Tells the network layer about a new maxclients.
-    var onMaxClientsChange: @Sendable (Int) -> Void = { _ in }
+    /// Tells the network layer about new settings (maxclients, client-query-buffer-limit).
+    var onSettingsChange: @Sendable (ServerConfiguration) -> Void = { _ in }
     /// Asks the server to shut down (SHUTDOWN).
     var onShutdown: @Sendable () -> Void = {}
 
@@ -59,6 +59,9 @@ final class Engine {
     var needsFullSync = false
     private var withOutput: [ClientSession] = []
     private var toResume: [ClientSession] = []
+    /// Per second of uptime, the largest client query and output buffers seen in it: INFO's
+    /// `client_recent_max_input_buffer` / `client_recent_max_output_buffer` over the last 8 s.
+    private var bufferPeaks = [(second: Int64, input: Int, output: Int)](repeating: (-1, 0, 0), count: 8)
 
     init(settings: ServerConfiguration, logger: Logger) throws(SpoolError) {
         self.settings = settings
@@ -78,15 +81,20 @@ final class Engine {
 
     func disconnect(id: UInt64) {
         guard let c = clients.removeValue(forKey: id) else { return }
+        foldPeaks(of: c, intoSlotAt: Self.uptimeSeconds())
         unblock(c)
         unwatchAll(c)
         c.closing = true
     }
 
-    /// Runs a connection's new inputs (or queues them behind a blocked command).
-    func receive(id: UInt64, _ inputs: [ClientInput]) {
-        guard let c = clients[id], !c.closing else { return }
+    /// Runs a connection's new inputs, which took `bytes` bytes on the wire (or queues them
+    /// behind a blocked command).
+    func receive(id: UInt64, _ inputs: [ClientInput], bytes: Int = 0) {
+        guard let c = clients[id] else { return }
+        if c.connection.buffers.executorTook(bytes) { c.connection.resumeReading() }
+        guard !c.closing else { return }
         c.pending.append(contentsOf: inputs)
+        c.pendingBytes += bytes
         run(c)
     }
 
@@ -98,8 +106,11 @@ final class Engine {
             var i = 0
             while i < inputs.count, c.blocked == nil, !c.closing {
                 switch inputs[i] {
-                case .request(let r):
+                case .request(let r, let wireBytes):
+                    c.argumentBytes = r.arguments.reduce(0) { $0 + $1.readableBytes }
                     execute(c, r.arguments)
+                    c.pendingBytes -= wireBytes
+                    if c.blocked == nil { c.argumentBytes = 0 }
                 case .protocolError(let e):
                     var b = ByteBuffer()
                     e.writeReply(into: &b)
@@ -112,9 +123,14 @@ final class Engine {
             }
             if i < inputs.count, !c.closing {
                 c.pending = Array(inputs[i...]) + c.pending
-                return
+                break
             }
         }
+        if c.closing {
+            c.pending = []
+            c.pendingBytes = 0
+        }
+        c.connection.buffers.held.store(c.pendingBytes, ordering: .relaxed)
     }
 
     private func noteOutput(_ c: ClientSession) {
@@ -126,6 +142,55 @@ final class Engine {
         let empty = c.outbox.readableBytes == 0
         c.write(value)
         if empty { withOutput.append(c) }
+        enforceOutputLimit(c)
+    }
+
+    /// Bytes of replies `c` has not received yet: produced this round, or handed to the
+    /// connection and not yet written to its socket.
+    func outputBytes(_ c: ClientSession) -> Int {
+        c.outbox.readableBytes + c.connection.buffers.unwrittenBytes.load(ordering: .relaxed)
+    }
+
+    /// The size of Redis's fixed per-client reply buffer (`PROTO_REPLY_CHUNK_BYTES`).
+    static let fixedReplyBufferBytes = 16 * 1024
+
+    /// Bytes `c` sent that have not run yet (CLIENT LIST `qbuf`).
+    func queryBytes(_ c: ClientSession) -> Int {
+        let b = c.connection.buffers
+        return b.unparsed.load(ordering: .relaxed) + b.inFlight.load(ordering: .relaxed) + c.pendingBytes
+    }
+
+    /// Redis's `checkClientOutputBufferLimits` for a normal client, checked as replies are
+    /// added: at the hard limit, or above the soft limit for longer than its seconds, the client
+    /// is closed at once and what it has not read is dropped.
+    ///
+    /// Redis does not count the first bytes, those in its fixed per-client reply buffer (16 KiB),
+    /// only the reply list beyond it; the same allowance is made here, so that a tiny limit
+    /// closes the same clients in both.
+    ///
+    /// A client that has not authenticated yet may not queue more than 1 KiB beyond that fixed
+    /// buffer whatever the limits (Redis's fix for CVE-2025-21605, in Debian's 7.0.15).
+    private func enforceOutputLimit(_ c: ClientSession) {
+        let limit = settings.clientOutputBufferLimits.normal
+        guard !limit.isUnlimited || !c.authenticated, !c.closing else { return }
+        let used = max(0, outputBytes(c) - Self.fixedReplyBufferBytes)
+        let hard = (limit.hardBytes > 0 && used >= limit.hardBytes) || (!c.authenticated && used > 1024)
+        var soft = false
+        if limit.softBytes > 0 && used >= limit.softBytes {
+            let now = Self.uptimeSeconds()
+            if let since = c.softLimitReachedAt {
+                soft = now - since > Int64(limit.softSeconds)
+            } else {
+                c.softLimitReachedAt = now
+            }
+        } else {
+            c.softLimitReachedAt = nil
+        }
+        guard hard || soft else { return }
+        logger.warning("Client \(CommandTable.clientLine(self, c)) scheduled to be closed ASAP for overcoming of output buffer limits.")
+        closeClient(c)
+        c.dropOutput = true
+        c.outbox.clear()
     }
 
     // MARK: - Dispatch
@@ -334,6 +399,7 @@ final class Engine {
     func unblock(_ c: ClientSession) -> Bool {
         guard let b = c.blocked else { return false }
         c.blocked = nil
+        c.argumentBytes = 0
         blockedCount -= 1
         for key in b.request.keys {
             let k = DatabaseKey(db: c.db, key: key)
@@ -347,6 +413,7 @@ final class Engine {
     func closeClient(_ c: ClientSession) {
         unblock(c)
         c.pending = []
+        c.pendingBytes = 0
         c.closing = true
         withOutput.append(c)
     }
@@ -465,12 +532,54 @@ final class Engine {
         withOutput = []
         for c in list {
             let closing = c.closing
+            if c.dropOutput {
+                c.outbox.clear()
+                c.connection.deliver(ByteBuffer(), true)
+                continue
+            }
             guard c.outbox.readableBytes > 0 || closing else { continue }
             let bytes = c.outbox
             c.outbox = ByteBuffer()
             c.connection.deliver(bytes, closing)
             if closing { c.outbox.clear() }
         }
+    }
+
+    // MARK: - Buffer peaks
+
+    /// Folds every client's buffer peaks since the last call into the current second (the
+    /// executor's clients cron calls this every second, INFO before reporting).
+    func sampleClientPeaks() {
+        let now = Self.uptimeSeconds()
+        for c in clients.values { foldPeaks(of: c, intoSlotAt: now) }
+    }
+
+    /// Folds one client's peaks into the slot of second `now` (also when it disconnects, so a
+    /// client closed for its query buffer still shows in INFO).
+    private func foldPeaks(of c: ClientSession, intoSlotAt now: Int64) {
+        let slot = Int(now % Int64(bufferPeaks.count))
+        if bufferPeaks[slot].second != now { bufferPeaks[slot] = (now, 0, 0) }
+        let b = c.connection.buffers
+        let input = max(queryBytes(c), b.queryPeak.exchange(0, ordering: .relaxed))
+        let output = max(outputBytes(c), b.outputPeak.exchange(0, ordering: .relaxed))
+        bufferPeaks[slot].input = max(bufferPeaks[slot].input, input)
+        bufferPeaks[slot].output = max(bufferPeaks[slot].output, output)
+    }
+
+    static func uptimeSeconds() -> Int64 {
+        Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000_000)
+    }
+
+    /// The largest client query and output buffers of the last 8 seconds.
+    var recentBufferPeaks: (input: Int, output: Int) {
+        sampleClientPeaks()
+        let now = Self.uptimeSeconds()
+        var result = (input: 0, output: 0)
+        for p in bufferPeaks where p.second > now - Int64(bufferPeaks.count) {
+            result.input = max(result.input, p.input)
+            result.output = max(result.output, p.output)
+        }
+        return result
     }
 
     // MARK: - Store lifecycle

@@ -26,6 +26,8 @@ public final class SpoolServer: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state: Mutex<State>
+    /// `client-query-buffer-limit`, read by the event loops on every socket read.
+    private let queryBufferLimit: Atomic<Int>
 
     /// Validates the settings (protected mode) and opens the store. Nothing listens yet.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "spool.server")) throws {
@@ -38,6 +40,7 @@ public final class SpoolServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         state = Mutex(State(maxClients: configuration.maxClients))
+        queryBufferLimit = Atomic(configuration.clientQueryBufferLimit)
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(4, System.coreCount - 1)))
         do {
             executor = try CommandExecutor(configuration: configuration, timerLoop: group.next(), logger: logger)
@@ -65,7 +68,10 @@ public final class SpoolServer: Sendable {
         let reject: @Sendable () -> Int = { [self] in self.state.withLock { $0.rejected } }
         await executor.configure(port: port, rejectedConnections: reject, onShutdown: { [self] in
             Task { await self.shutdown() }
-        }, onMaxClientsChange: { [self] n in self.state.withLock { $0.maxClients = n } })
+        }, onSettingsChange: { [self] settings in
+            self.state.withLock { $0.maxClients = settings.maxClients }
+            self.queryBufferLimit.store(settings.clientQueryBufferLimit, ordering: .relaxed)
+        })
         return port
     }
 
@@ -99,10 +105,11 @@ public final class SpoolServer: Sendable {
             return
         }
         let auth = ConnectionAuthState(required: !configuration.requirePass.isEmpty)
-        let decoder = RESPRequestDecoder(authenticationRequired: { auth.authenticationRequired })
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
         try channel.pipeline.syncOperations.addHandler(
-            ClientChannelHandler(id: id, executor: executor, authState: auth) { [self] id in
+            ClientChannelHandler(
+                id: id, executor: executor, authState: auth,
+                queryBufferLimit: { [self] in self.queryBufferLimit.load(ordering: .relaxed) }, logger: logger
+            ) { [self] id in
                 self.state.withLock { _ = $0.connections.removeValue(forKey: id) }
             })
     }
