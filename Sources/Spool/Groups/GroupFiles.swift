@@ -45,6 +45,15 @@ public struct GroupFiles: Sendable {
     /// checkpoint's generation (the engine starts a journal with a damaged header anew).
     public var journalReplayed: Bool { journal.map { $0.headerError == nil } ?? false }
 
+    /// The bytes of `groups` when it was read (nil when absent or unreadable).
+    var checkpointBytes: [UInt8]?
+
+    /// Whether `groups` still holds what was read: false when a server replaced it meanwhile
+    /// (and may have switched journals), so that the files read are a mixed view.
+    public var isCurrent: Bool {
+        (try? FileSystem.readFile(directory + "/" + GroupCheckpoint.fileName)) == checkpointBytes
+    }
+
     /// The checkpoint's generation, when it decoded.
     public var generation: UInt64? {
         if case .decoded(let cp) = checkpoint { return cp.journalGeneration }
@@ -57,7 +66,7 @@ public struct GroupFiles: Sendable {
     public static func read(directory: String, relativePath: String? = nil, layout: Bool = false) -> GroupFiles {
         let rel = relativePath ?? directory
         var files = GroupFiles(directory: directory, checkpoint: .absent, layout: nil, otherJournals: [], journalName: nil,
-                               journal: nil, journalError: nil, temporaryFiles: [], set: GroupSet())
+                               journal: nil, journalError: nil, temporaryFiles: [], set: GroupSet(), checkpointBytes: nil)
         let names = ((try? FileSystem.list(directory)) ?? []).sorted()
         files.temporaryFiles = names.filter { $0 == GroupCheckpoint.fileName + ".tmp" }
         let journals = names.filter { GroupJournalFormat.generation(fromFileName: $0) != nil }
@@ -69,6 +78,7 @@ public struct GroupFiles: Sendable {
         let cp: GroupCheckpoint
         do {
             let bytes = try FileSystem.readFile(cpPath)
+            files.checkpointBytes = bytes
             let cpRel = rel + "/" + GroupCheckpoint.fileName
             if layout {
                 (cp, files.layout) = try bytes.withBytes { (b) throws(FormatError) in try GroupCheckpoint.decodeWithLayout(b, file: cpRel) }

@@ -31,7 +31,14 @@ public struct GroupFileChecker: StreamFileChecker {
 
     /// Checks the group files of one stream directory.
     public func check(fileNames: [String], context: StreamCheckContext, plan: inout FsckPlan) {
-        let files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true)
+        var files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true)
+        // A server may write a group checkpoint (and switch journals) while we read: the
+        // checkpoint names the journal, so a changed checkpoint means a mixed view: look again.
+        var attempts = 1
+        while context.live && attempts < 4 && !files.isCurrent {
+            files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true)
+            attempts += 1
+        }
         var check = GroupCheck(files: files, context: context, pendingLines: pendingLines)
         check.run(&plan)
     }
@@ -82,6 +89,11 @@ struct GroupCheck {
         }
         for n in files.otherJournals {
             let g = GroupJournalFormat.generation(fromFileName: n) ?? 0
+            if context.live {
+                plan.report(rel + "/" + n, nil, "group journal of generation \(g) beside the current \(cp.journalGeneration)",
+                            affects: "nothing yet: a server holds the directory, this may be a group checkpoint in progress", severity: .note)
+                continue
+            }
             plan.report(rel + "/" + n, nil, "superseded group journal of generation \(g) (the group checkpoint names \(cp.journalGeneration); left by an interrupted group checkpoint)",
                         affects: "nothing (its records are in the group checkpoint or were never adopted; the engine deletes it on open)",
                         repair: "move to lost+found", action: quarantine(n))
