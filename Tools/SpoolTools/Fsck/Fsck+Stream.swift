@@ -28,6 +28,8 @@ struct StreamCheck {
     var blocksChecked = 0
     var entriesChecked = 0
     var bytesChecked = 0
+    /// Decompression buffer reused from block to block.
+    var scratch: [UInt8] = []
 
     init(stream: StoreLayout.StreamDirectory, dataDirectory: String, options: FsckOptions, live: Bool, progress: ProgressBar) {
         self.stream = stream
@@ -338,6 +340,7 @@ struct SegmentWalk {
     var maxPresentAll: StreamID? = nil
     var maxEntriesAdded: UInt64 = 0
     var matchedTombstones = Set<StreamID>()
+    /// First IDs of the blocks on disk that the checkpoint lists as dropped.
     var blockFirstIDs = Set<StreamID>()
     var reclaimable: [UInt64] = []
 }
