@@ -196,6 +196,39 @@ struct GroupFsckTests {
         #expect(try enginePending(tmp.path, "g").map(\.id) == [StreamID(fixtureID(20).ms, 0)])
     }
 
+    @Test("a cursor beyond the stream and a consumer listed twice (format writer): found at their bytes, rewritten as the engine reads them")
+    func cursorBeyondStreamAndDuplicateConsumer() throws {
+        let tmp = TemporaryDirectory("fsck-groups-rewrite")
+        defer { tmp.remove() }
+        try makeStore(tmp.path, count: 300)
+        let sdir = streamDirectory(tmp.path)
+        let consumer = GroupCheckpoint.Consumer(name: b("c"), seenTime: 1_764_000_000_000, activeTime: nil)
+        let group = GroupCheckpoint.Group(name: b("g"), cursor: .init(lastID: fixtureID(500), entriesRead: nil), maxDeliveries: 0,
+                                          deadLetterStream: [], deadLettered: 0, consumers: [consumer, consumer],
+                                          pending: [.init(id: fixtureID(5), consumer: 0, deliveryTime: 1_764_000_000_000, deliveryCount: 1),
+                                                    .init(id: fixtureID(6), consumer: 1, deliveryTime: 1_764_000_000_000, deliveryCount: 2)])
+        writeAll(sdir + "/groups", GroupCheckpoint(journalGeneration: 1, groups: [group]).encode())
+        writeAll(sdir + "/" + GroupJournalFormat.fileName(1), GroupJournalFormat.encodeHeader(generation: 1))
+
+        // Preamble 16, generation 8, group count 1, lp("g") 2: the cursor at 27; it takes
+        // 6 + 1 + 1 bytes, then max-deliveries, lp(""), dead-lettered and the consumer count
+        // one each: the first consumer at 39, 9 bytes long, the second at 48.
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 4)
+        let found = problems(r).map { "\($0.offset ?? 0) \($0.what)" }
+        #expect(found == ["48 consumer c listed twice in group g",
+                          "27 group g last-delivered ID \(fixtureID(500)) is beyond the stream's last ID \(fixtureID(299))"], "\(r.problems.map(\.line))")
+        #expect(problems(r).allSatisfy { $0.file == relative(tmp.path, sdir + "/groups") })
+
+        expectRepaired(tmp.path)
+        let store = try SpoolStore(directory: tmp.path, options: smallOptions())
+        defer { store.close() }
+        let info = try #require(try store.database(0).groupsInfo(b("orders")).first)
+        #expect(info.lastDeliveredID == fixtureID(299))
+        #expect(info.consumers == 1 && info.pending == 2)
+        #expect(try store.database(0).consumersInfo(b("orders"), b("g")).map(\.pending) == [2])
+    }
+
     @Test("a leftover temporary file of the group checkpoint: reported, moved to lost+found, second run clean")
     func leftoverTemporaryFile() throws {
         let f = try GroupFixture("fsck-groups-tmp")
