@@ -93,7 +93,9 @@ public enum BlockCodec {
     /// Walks a raw block payload, checking the grammar (field counts, lengths within bounds,
     /// flags, ID order, first ID, no trailing bytes) and reporting to `sink` with views into
     /// `raw`: a sink that keeps nothing allocates nothing per entry. The one decoder of block
-    /// payloads, used by the engine and the tools alike.
+    /// payloads, used by the engine and the tools alike. Inlinable so that each module
+    /// specializes it for its sinks: the sink's calls are then direct and mostly inlined.
+    @inlinable
     public static func walk<Sink: BlockSink>(_ raw: UnsafeRawBufferPointer, count: Int, firstID: StreamID, file: String,
                                              baseOffset: UInt64 = 0, into sink: inout Sink) throws(FormatError) {
         var r = ByteReader(raw, file: file, baseOffset: baseOffset)
@@ -133,11 +135,11 @@ public enum BlockCodec {
         guard r.isAtEnd else { throw r.error("\(r.remaining) trailing bytes after \(count) entries") }
     }
 
-    enum StringKind { case master, field, value }
+    @usableFromInline enum StringKind { case master, field, value }
 
     /// Reads one length-prefixed string as a view into `r`'s bytes (labels are literals: a
     /// message is built only on an error).
-    @inline(__always)
+    @inlinable @inline(__always)
     static func string(_ r: inout ByteReader, _ kind: StringKind) throws(FormatError) -> UnsafeRawBufferPointer {
         let n: Int
         switch kind {

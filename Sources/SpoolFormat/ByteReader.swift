@@ -33,10 +33,19 @@ public struct ByteReader {
 
     @inlinable @inline(__always)
     mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws(FormatError) {
-        if n < 0 || n > bytes.count - position {
-            throw FormatError(file: file, offset: baseOffset + UInt64(position),
-                              "truncated \(what()): need \(n) bytes, \(bytes.count - position) left")
-        }
+        if n < 0 || n > bytes.count - position { throw truncated(what(), need: n) }
+    }
+
+    // Errors are built out of line, so that the reads stay small enough to inline in decode loops.
+
+    @usableFromInline @inline(never)
+    func truncated(_ what: String, need n: Int) -> FormatError {
+        FormatError(file: file, offset: baseOffset + UInt64(position), "truncated \(what): need \(n) bytes, \(bytes.count - position) left")
+    }
+
+    @usableFromInline @inline(never)
+    func exceeds(_ what: String, _ v: UInt64, limit: Int, at start: Int) -> FormatError {
+        FormatError(file: file, offset: baseOffset + UInt64(start), "\(what) \(v) exceeds limit \(limit)")
     }
 
     /// Reads one byte.
@@ -69,6 +78,16 @@ public struct ByteReader {
 
     /// Reads an unsigned LEB128 varint of at most 10 bytes.
     @inlinable public mutating func readVarint(_ what: String = "varint") throws(FormatError) -> UInt64 {
+        // Fast path for the common one-byte varint; longer ones out of line.
+        if position < bytes.count, bytes[position] < 0x80 {
+            defer { position += 1 }
+            return UInt64(bytes[position])
+        }
+        return try readLongVarint(what)
+    }
+
+    @usableFromInline @inline(never)
+    mutating func readLongVarint(_ what: String) throws(FormatError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         let start = position
@@ -93,16 +112,12 @@ public struct ByteReader {
         // Fast path for the common one-byte length; labels are only built on errors.
         if position < bytes.count, bytes[position] < 0x80 {
             let v = Int(bytes[position])
-            guard v <= limit else {
-                throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what()) \(v) exceeds limit \(limit)")
-            }
+            guard v <= limit else { throw exceeds(what(), UInt64(v), limit: limit, at: start) }
             position += 1
             return v
         }
-        let v = try readVarint(what())
-        guard v <= UInt64(limit) else {
-            throw FormatError(file: file, offset: baseOffset + UInt64(start), "\(what()) \(v) exceeds limit \(limit)")
-        }
+        let v = try readLongVarint(what())
+        guard v <= UInt64(limit) else { throw exceeds(what(), v, limit: limit, at: start) }
         return Int(v)
     }
 

@@ -21,6 +21,9 @@ public enum FileFraming {
         _ = try r.readUInt32()
     }
 
+    /// Size of a log file's header.
+    public static let logHeaderSize = 32
+
     /// The 32-byte header of a log file (journals): preamble, generation, CRC of bytes 0..<24,
     /// reserved.
     public static func encodeLogHeader(magic: [UInt8], version: UInt16, generation: UInt64) -> [UInt8] {

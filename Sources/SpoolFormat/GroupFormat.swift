@@ -385,8 +385,40 @@ public struct GroupCheckpoint: Sendable, Equatable {
         return w.bytes
     }
 
+    /// Where each part of a decoded checkpoint starts in the file, for reports that point at a
+    /// group, a consumer or a pending record.
+    public struct Layout: Sendable, Equatable {
+        /// Offsets of one group's parts.
+        public struct Group: Sendable, Equatable {
+            /// The group's name (its length prefix).
+            public var name: Int
+            /// Its cursor.
+            public var cursor: Int
+            /// Each consumer's name, in order.
+            public var consumers: [Int]
+            /// Each pending record, in order.
+            public var pending: [Int]
+        }
+        /// One per group, in order.
+        public var groups: [Group] = []
+    }
+
     /// Decodes and verifies a checkpoint.
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> GroupCheckpoint {
+        var layout: Layout? = nil
+        return try decode(bytes, file: file, layout: &layout)
+    }
+
+    /// Decodes and verifies a checkpoint, and tells where each group, consumer and pending
+    /// record starts.
+    public static func decodeWithLayout(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> (GroupCheckpoint, Layout) {
+        var layout: Layout? = Layout()
+        let cp = try decode(bytes, file: file, layout: &layout)
+        return (cp, layout!)
+    }
+
+    /// Decodes; fills `layout` when it is not nil.
+    static func decode(_ bytes: UnsafeRawBufferPointer, file: String, layout: inout Layout?) throws(FormatError) -> GroupCheckpoint {
         let body = try FileFraming.verifyTrailingCRC(bytes, file: file, minimum: 8 + 2 + 2 + 4 + 8 + 1 + 4, kind: "group checkpoint")
         var r = ByteReader(body, file: file)
         try FileFraming.readPreamble(&r, magic: magic, version: version, kind: "group checkpoint")
@@ -395,8 +427,10 @@ public struct GroupCheckpoint: Sendable, Equatable {
         var groups: [Group] = []
         var names = Set<[UInt8]>()
         for _ in 0..<groupCount {
+            var place = Layout.Group(name: r.offset, cursor: 0, consumers: [], pending: [])
             let name = try r.readLengthPrefixed("group name")
             guard names.insert(name).inserted else { throw r.error("duplicate group name") }
+            place.cursor = r.offset
             let cursor = try GroupJournalFormat.readCursor(&r)
             let maxDeliveries = try r.readVarint("max deliveries")
             let dlq = try r.readLengthPrefixed("dead-letter stream")
@@ -405,6 +439,7 @@ public struct GroupCheckpoint: Sendable, Equatable {
             var consumers: [Consumer] = []
             consumers.reserveCapacity(nc)
             for _ in 0..<nc {
+                if layout != nil { place.consumers.append(r.offset) }
                 let cname = try r.readLengthPrefixed("consumer name")
                 let seen = try r.readVarint("seen-time")
                 let active = try r.readVarint("active-time")
@@ -415,6 +450,7 @@ public struct GroupCheckpoint: Sendable, Equatable {
             pending.reserveCapacity(np)
             var prev = StreamID.zero
             for i in 0..<np {
+                if layout != nil { place.pending.append(r.offset) }
                 let d = try r.readVarint()
                 let s = try r.readVarint()
                 let (ms, o1) = prev.ms.addingReportingOverflow(d)
@@ -429,6 +465,7 @@ public struct GroupCheckpoint: Sendable, Equatable {
             }
             groups.append(Group(name: name, cursor: cursor, maxDeliveries: maxDeliveries, deadLetterStream: dlq,
                                 deadLettered: dead, consumers: consumers, pending: pending))
+            layout?.groups.append(place)
         }
         guard r.isAtEnd else { throw r.error("trailing bytes in group checkpoint") }
         return GroupCheckpoint(journalGeneration: gen, groups: groups)

@@ -40,7 +40,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(help: "Show the physical layout: segment, offset, first/last ID, entries, raw and stored size, ratio, checksum validity.")
     var blocks = false
 
-    @Flag(help: "Show consumer-group state.")
+    @Flag(help: "Show consumer-group state: per group last-delivered ID, entries-read, dead-letter settings, consumers, and pending entries with consumer, delivery count and time.")
     var groups = false
 
     func run() throws {

@@ -9,7 +9,9 @@ struct FsckCommand: ParsableCommand {
         discussion: """
         Reads every file through the format layer: headers and versions, every block's checksum \
         and decompression, ID order inside blocks, across blocks and across segments, footers \
-        against their blocks, checkpoints against content, journals, leftover temporary files. \
+        against their blocks, checkpoints against content, journals, consumer-group files (parseable; \
+        no cursor or pending entry beyond the stream's last ID; consumers' pending counts), \
+        leftover temporary files. \
         One line (or JSON object with --json) per problem: file, byte offset, what is wrong, what \
         it affects.
 

@@ -298,16 +298,17 @@ enum FileSystemProbe {
 /// last-delivered ID that must not be above the stream's last ID.
 struct FakeGroupChecker: StreamFileChecker {
     func owns(fileName: String) -> Bool { fileName.hasPrefix("groups-") }
-    func check(fileName: String, context: StreamCheckContext) -> [FsckProblem] {
-        let text = String(decoding: readAll(context.path + "/" + fileName), as: UTF8.self)
-        guard let id = RangeBound.exactID(text) else {
-            return [FsckProblem(file: context.relativePath + "/" + fileName, offset: 0, what: "unparseable group state", affects: "the group")]
+    func check(fileNames: [String], context: StreamCheckContext, plan: inout FsckPlan) {
+        for fileName in fileNames {
+            let text = String(decoding: readAll(context.path + "/" + fileName), as: UTF8.self)
+            guard let id = RangeBound.exactID(text) else {
+                plan.report(context.relativePath + "/" + fileName, 0, "unparseable group state", affects: "the group")
+                continue
+            }
+            if id > context.lastID {
+                plan.report(context.relativePath + "/" + fileName, 0, "last-delivered \(id) is above the stream's last ID \(context.lastID)", affects: "the group")
+            }
         }
-        guard id <= context.lastID else {
-            return [FsckProblem(file: context.relativePath + "/" + fileName, offset: 0,
-                                what: "last-delivered \(id) is above the stream's last ID \(context.lastID)", affects: "the group")]
-        }
-        return []
     }
 }
 

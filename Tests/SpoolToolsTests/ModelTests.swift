@@ -130,7 +130,7 @@ struct BlockWalkerTests {
                     Result { () throws(FormatError) in
                         var ids: [StreamEntry] = []
                         var sink = EntrySink { ids.append($0) }
-                        try BlockWalker.walk(b, count: entries.count, firstID: entries[0].id, file: "t", baseOffset: 0, into: &sink)
+                        try BlockCodec.walk(b, count: entries.count, firstID: entries[0].id, file: "t", baseOffset: 0, into: &sink)
                         return ids
                     }
                 }

@@ -115,3 +115,8 @@ public func writeBytes(_ path: String, at offset: Int, _ bytes: [UInt8]) {
     defer { close(fd) }
     _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
 }
+
+/// Appends `bytes` at the end of the file at `path` (for files without reserved space).
+public func appendBytes(_ path: String, _ bytes: [UInt8]) {
+    writeBytes(path, at: fileSize(path), bytes)
+}

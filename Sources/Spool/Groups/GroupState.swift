@@ -129,24 +129,11 @@ struct GroupSet: Sendable {
 
     // MARK: Files
 
-    /// Loads `groups` and replays the journal of its generation. No files: no groups.
-    static func load(directory: String, logger: Logger) throws(SpoolError) -> GroupSet {
-        var set = GroupSet()
-        let cpPath = directory + "/" + GroupCheckpoint.fileName
-        let names: [String]
-        do { names = try FileSystem.list(directory) } catch { throw error.spool }
-        guard FileSystem.exists(cpPath) else {
-            for name in names where GroupJournalFormat.generation(fromFileName: name) != nil {
-                logger.info("removing group journal without a checkpoint", metadata: ["file": "\(directory)/\(name)"])
-                try? FileSystem.removeFile(directory + "/" + name)
-            }
-            return set
-        }
-        let cp: GroupCheckpoint
-        do {
-            let bytes = try FileSystem.readFile(cpPath)
-            cp = try bytes.withBytes { (b) throws(FormatError) in try GroupCheckpoint.decode(b, file: cpPath) }
-        } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
+    /// No groups, no files.
+    init() {}
+
+    /// The groups of a checkpoint, before any journal record.
+    init(checkpoint cp: GroupCheckpoint) {
         for g in cp.groups {
             var group = ConsumerGroup(name: g.name, cursor: g.cursor)
             group.maxDeliveries = g.maxDeliveries
@@ -164,56 +151,80 @@ struct GroupSet: Sendable {
                 return (p.id, PendingRecord(deliveryTime: p.deliveryTime, deliveryCount: p.deliveryCount, consumer: numbers[p.consumer]))
             })
             for (i, n) in numbers.enumerated() { group.consumers[n]!.pending = counts[i] }
-            set.groups[g.name] = group
+            groups[g.name] = group
         }
-        set.generation = cp.journalGeneration
-        for name in names {
-            if let g = GroupJournalFormat.generation(fromFileName: name), g != cp.journalGeneration {
-                logger.info("removing superseded group journal", metadata: ["file": "\(directory)/\(name)"])
+        generation = cp.journalGeneration
+    }
+
+    /// Loads `groups` and replays the journal of its generation (`GroupFiles.read`), then acts
+    /// on what it found: removes group journals of other generations (all of them when there is
+    /// no checkpoint), cuts the journal at its first torn or damaged record, starts it anew when
+    /// its header is damaged. No files: no groups. A damaged checkpoint is an error.
+    static func load(directory: String, logger: Logger) throws(SpoolError) -> GroupSet {
+        let files = GroupFiles.read(directory: directory)
+        switch files.checkpoint {
+        case .absent:
+            for name in files.otherJournals {
+                logger.info("removing group journal without a checkpoint", metadata: ["file": "\(directory)/\(name)"])
                 try? FileSystem.removeFile(directory + "/" + name)
             }
+            return GroupSet()
+        case .damaged(let e): throw e.spool
+        case .unreadable(let e): throw e.spool
+        case .decoded: break
         }
-        // Journal replay; cut at the first torn or damaged record.
-        let path = directory + "/" + GroupJournalFormat.fileName(cp.journalGeneration)
+        if let e = files.journalError { throw e.spool }
+        for name in files.otherJournals {
+            logger.info("removing superseded group journal", metadata: ["file": "\(directory)/\(name)"])
+            try? FileSystem.removeFile(directory + "/" + name)
+        }
+        var set = files.set
+        let path = directory + "/" + files.journalName!
         do {
-            let bytes = FileSystem.exists(path) ? try FileSystem.readFile(path) : []
-            var validEnd = 0
-            var records: [GroupJournalFormat.Record] = []
-            let headerOK = bytes.count >= GroupJournalFormat.headerSize
-                && (try? bytes.withBytes { (b) throws(FormatError) in try GroupJournalFormat.decodeHeader(b, file: path) }) == cp.journalGeneration
-            if headerOK {
-                validEnd = GroupJournalFormat.headerSize
-                bytes.withUnsafeBytes { b in
-                    while true {
-                        switch GroupJournalFormat.read(b, at: validEnd, file: path) {
-                        case .record(let r, let next):
-                            records.append(r)
-                            validEnd = next
-                        case .end:
-                            if validEnd < b.count {
-                                logger.warning("cut torn tail of group journal", metadata: ["file": "\(path)", "offset": "\(validEnd)", "bytes": "\(b.count - validEnd)"])
-                            }
-                            return
-                        case .corrupt(let e):
-                            logger.warning("cut group journal at damaged record", metadata: ["file": "\(path)", "offset": "\(validEnd)", "bytes": "\(b.count - validEnd)", "reason": "\(e.reason)"])
-                            return
-                        }
+            if let scan = files.journal, scan.headerError == nil {
+                if let t = scan.tail {
+                    let cut = scan.fileSize - scan.validEnd
+                    if scan.tailIsTorn {
+                        logger.warning("cut torn tail of group journal", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "bytes": "\(cut)"])
+                    } else {
+                        logger.warning("cut group journal at damaged record", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "bytes": "\(cut)", "reason": "\(t.reason)"])
                     }
                 }
-            } else if !bytes.isEmpty {
-                logger.warning("group journal header damaged; starting it anew", metadata: ["file": "\(path)", "bytes": "\(bytes.count)"])
-            }
-            for r in records { set.apply(r) }
-            let file = try AppendFile(creating: path, truncate: !headerOK)
-            if headerOK {
-                if Int64(validEnd) < file.size { try file.truncate(to: Int64(validEnd)); try file.sync() }
+                let file = try AppendFile(creating: path, truncate: false)
+                if Int64(scan.validEnd) < file.size { try file.truncate(to: Int64(scan.validEnd)); try file.sync() }
+                set.journal = file
             } else {
-                try file.append(GroupJournalFormat.encodeHeader(generation: cp.journalGeneration))
+                if let scan = files.journal, scan.fileSize > 0 {
+                    logger.warning("group journal header damaged; starting it anew", metadata: ["file": "\(path)", "bytes": "\(scan.fileSize)"])
+                }
+                let file = try AppendFile(creating: path, truncate: true)
+                try file.append(GroupJournalFormat.encodeHeader(generation: set.generation))
                 try file.sync()
+                set.journal = file
             }
-            set.journal = file
         } catch { throw error.spool }
         return set
+    }
+
+    /// Reconciles the groups with a stream whose last-generated ID is `lastID` (FORMAT.md §8.3):
+    /// a cursor beyond it moves back to it (entries-read becomes invalid); pending records
+    /// beyond it (entries lost with a torn stream tail) are dropped. Returns what changed.
+    mutating func reconcile(lastID last: StreamID) -> [GroupReconciliation] {
+        var changes: [GroupReconciliation] = []
+        for name in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            var change = GroupReconciliation(group: name, cursorMovedFrom: nil, droppedPending: [])
+            if groups[name]!.lastID > last {
+                change.cursorMovedFrom = groups[name]!.lastID
+                groups[name]!.lastID = last
+                groups[name]!.entriesRead = nil
+            }
+            if let succ = last.successor {
+                groups[name]!.pel.forEach(from: succ) { id, _ in change.droppedPending.append(id); return true }
+            }
+            for id in change.droppedPending { groups[name]!.removePending(id) }
+            if change.cursorMovedFrom != nil || !change.droppedPending.isEmpty { changes.append(change) }
+        }
+        return changes
     }
 
     /// Creates the files for the first group: checkpoint (no groups) first, then the journal, so

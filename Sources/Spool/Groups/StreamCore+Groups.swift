@@ -85,30 +85,19 @@ extension StreamCore {
     /// logged, and the result is checkpointed so later appends cannot revive them.
     mutating func loadGroups() throws(SpoolError) {
         groups = try GroupSet.load(directory: directory, logger: logger)
-        var changed = false
-        let last = meta.lastID
-        for name in Array(groups.groups.keys) {
-            if groups.groups[name]!.lastID > last {
+        let changes = groups.reconcile(lastID: meta.lastID)
+        for c in changes {
+            let group = String(decoding: c.group, as: UTF8.self)
+            if let from = c.cursorMovedFrom {
                 logger.warning("group cursor beyond the stream's last ID; moved back", metadata: [
-                    "directory": "\(directory)", "group": "\(String(decoding: name, as: UTF8.self))",
-                    "cursor": "\(groups.groups[name]!.lastID)", "last-id": "\(last)"])
-                groups.groups[name]!.lastID = last
-                groups.groups[name]!.entriesRead = nil
-                changed = true
+                    "directory": "\(directory)", "group": "\(group)", "cursor": "\(from)", "last-id": "\(meta.lastID)"])
             }
-            var beyond: [StreamID] = []
-            if let succ = last.successor {
-                groups.groups[name]!.pel.forEach(from: succ) { id, _ in beyond.append(id); return true }
-            }
-            if !beyond.isEmpty {
+            if let first = c.droppedPending.first {
                 logger.warning("dropped pending entries beyond the stream's last ID (torn stream tail)", metadata: [
-                    "directory": "\(directory)", "group": "\(String(decoding: name, as: UTF8.self))",
-                    "count": "\(beyond.count)", "first": "\(beyond[0])"])
-                for id in beyond { groups.groups[name]!.removePending(id) }
-                changed = true
+                    "directory": "\(directory)", "group": "\(group)", "count": "\(c.droppedPending.count)", "first": "\(first)"])
             }
         }
-        if changed { try groups.checkpoint(directory: directory) }
+        if !changes.isEmpty { try groups.checkpoint(directory: directory) }
     }
 
     /// Logs `record` to the group journal (creating the files on first use), then applies it.

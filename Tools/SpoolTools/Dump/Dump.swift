@@ -42,7 +42,8 @@ public struct DumpStats: Sendable {
     public var warnings: [String] = []
 }
 
-/// `spool dump`: entries, or with `blocks` the physical layout (kafka-dump-log style).
+/// `spool dump`: entries, or with `blocks` the physical layout (kafka-dump-log style), or with
+/// `groups` the consumer-group state.
 public enum Dump {
     /// Dumps `directory` per `options` to `out`.
     public static func run<Out: ToolOutput>(directory: String, options: DumpOptions, to out: inout Out) throws(ToolError) -> DumpStats {
@@ -65,14 +66,15 @@ public enum Dump {
             for s in targets where (newest[s.name!]?.nameGeneration ?? 0) <= (s.nameGeneration ?? 0) { newest[s.name!] = s }
             targets = targets.filter { newest[$0.name!]?.path == $0.path }
         }
-        if options.groups {
-            throw ToolError("--groups: this build has no consumer-group files to show yet")
-        }
         var stats = DumpStats()
         for s in targets {
             stats.streams += 1
             if options.blocks {
                 dumpBlocks(s, options: options, to: &out, stats: &stats)
+                continue
+            }
+            if options.groups {
+                dumpGroups(s, options: options, to: &out, stats: &stats)
                 continue
             }
             var files = try StreamFiles.open(s)

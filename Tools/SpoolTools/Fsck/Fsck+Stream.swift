@@ -14,12 +14,22 @@ struct StreamCheck {
     let live: Bool
     let progress: ProgressBar
 
-    var problems: [FsckProblem] = []
-    var actions: [RepairAction] = []
+    /// Findings and repairs (the consumer-group checker adds to the same plan).
+    var plan = FsckPlan()
+    var problems: [FsckProblem] {
+        get { plan.problems }
+        set { plan.problems = newValue }
+    }
+    var actions: [RepairAction] {
+        get { plan.actions }
+        set { plan.actions = newValue }
+    }
     var summary: FsckStreamSummary?
     var blocksChecked = 0
     var entriesChecked = 0
     var bytesChecked = 0
+    /// Decompression buffer reused from block to block.
+    var scratch: [UInt8] = []
 
     init(stream: StoreLayout.StreamDirectory, dataDirectory: String, options: FsckOptions, live: Bool, progress: ProgressBar) {
         self.stream = stream
@@ -34,19 +44,12 @@ struct StreamCheck {
 
     mutating func report(_ file: String, _ offset: UInt64?, _ what: String, affects: String,
                          severity: FsckProblem.Severity = .problem, repair: String? = nil, action: RepairAction? = nil) {
-        var p = FsckProblem(file: file, offset: offset, what: what, affects: affects, severity: severity, repair: repair)
-        if let action {
-            actions.append(action)
-            p.action = actions.count - 1
-        }
-        problems.append(p)
+        plan.report(file, offset, what, affects: affects, severity: severity, repair: repair, action: action)
     }
 
     /// Adds a finding that shares an already planned action.
     mutating func report(_ file: String, _ offset: UInt64?, _ what: String, affects: String, repair: String, sharing action: Int) {
-        var p = FsckProblem(file: file, offset: offset, what: what, affects: affects, repair: repair)
-        p.action = action
-        problems.append(p)
+        plan.report(file, offset, what, affects: affects, repair: repair, sharing: action)
     }
 
     mutating func run() {
@@ -62,7 +65,8 @@ struct StreamCheck {
         for n in names {
             if n == StreamNameFile.fileName || n == StreamCheckpoint.fileName { continue }
             if n.hasSuffix(".tmp") {
-                report(rel + "/" + n, nil, "leftover temporary file (an interrupted atomic write)",
+                let of = n == GroupCheckpoint.fileName + ".tmp" ? " of the group checkpoint" : ""
+                report(rel + "/" + n, nil, "leftover temporary file\(of) (an interrupted atomic write)",
                        affects: "nothing (the write it belonged to never took effect; the engine deletes it on open)",
                        repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
             } else if let g = JournalFormat.generation(fromFileName: n) {
@@ -197,9 +201,10 @@ struct StreamCheck {
         }
 
         let context = StreamCheckContext(path: stream.path, relativePath: rel, name: stream.name, lastID: state.lastID,
-                                         entriesAdded: state.entriesAdded, length: length, firstID: firstLive)
-        for n in extraFiles {
-            for c in options.checkers where c.owns(fileName: n) { problems += c.check(fileName: n, context: context) }
+                                         entriesAdded: state.entriesAdded, length: length, firstID: firstLive, live: live)
+        for c in options.checkers {
+            let owned = extraFiles.filter { c.owns(fileName: $0) }
+            if !owned.isEmpty { c.check(fileNames: owned, context: context, plan: &plan) }
         }
         summary = FsckStreamSummary(database: stream.database, directory: rel, name: stream.name ?? [], length: length,
                                     firstID: firstLive, lastID: state.lastID, entriesAdded: state.entriesAdded,
@@ -335,6 +340,7 @@ struct SegmentWalk {
     var maxPresentAll: StreamID? = nil
     var maxEntriesAdded: UInt64 = 0
     var matchedTombstones = Set<StreamID>()
+    /// First IDs of the blocks on disk that the checkpoint lists as dropped.
     var blockFirstIDs = Set<StreamID>()
     var reclaimable: [UInt64] = []
 }

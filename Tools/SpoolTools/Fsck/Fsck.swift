@@ -5,21 +5,22 @@ import SpoolIO
 public struct FsckOptions: Sendable {
     /// Repair what can be repaired (refused while the directory is locked).
     public var repair = false
-    /// Checkers for extra files in stream directories (consumer-group state, …).
-    public var checkers: [any StreamFileChecker] = []
+    /// Checkers for extra files in stream directories (by default the consumer-group files).
+    public var checkers: [any StreamFileChecker] = [GroupFileChecker()]
     /// Draw a progress bar: nil means only when standard error is a terminal.
     public var progress: Bool? = nil
 
-    /// Default options: check only.
-    public init(repair: Bool = false, checkers: [any StreamFileChecker] = [], progress: Bool? = nil) {
+    /// Default options: check only, consumer-group files included.
+    public init(repair: Bool = false, checkers: [any StreamFileChecker] = [GroupFileChecker()], progress: Bool? = nil) {
         self.repair = repair
         self.checkers = checkers
         self.progress = progress
     }
 }
 
-/// A repair to carry out once a stream (or directory) has been checked.
-enum RepairAction: Sendable {
+/// A repair to carry out once a stream (or directory) has been checked. Nothing is deleted:
+/// what goes is moved (or hard-linked before being rewritten) into `DIR/lost+found/`.
+public enum RepairAction: Sendable {
     /// Move a file or directory into `lost+found`.
     case quarantine(path: String, relativePath: String)
     /// Replace a file's contents atomically, keeping the original in `lost+found` (a hard

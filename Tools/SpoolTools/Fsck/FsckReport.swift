@@ -160,9 +160,9 @@ extension String {
 public protocol StreamFileChecker: Sendable {
     /// Whether this checker owns `fileName` in a stream directory.
     func owns(fileName: String) -> Bool
-    /// Checks the file; returns findings (their `repair` describes what a repair would do —
-    /// checkers do not repair yet).
-    func check(fileName: String, context: StreamCheckContext) -> [FsckProblem]
+    /// Checks the files it owns in one stream directory (`fileNames`, never empty), adding its
+    /// findings and the repairs they need to `plan`.
+    func check(fileNames: [String], context: StreamCheckContext, plan: inout FsckPlan)
 }
 
 /// What a `StreamFileChecker` may rely on.
@@ -181,4 +181,49 @@ public struct StreamCheckContext: Sendable {
     public var length: Int
     /// First live entry ID.
     public var firstID: StreamID?
+    /// A server holds the directory: files may change while they are read, tails may be
+    /// writes in progress.
+    public var live: Bool
+}
+
+/// Findings and the repairs they call for, in the order the repairs must run. A finding names
+/// its repair by index, so several findings can share one.
+public struct FsckPlan: Sendable {
+    /// The findings.
+    public var problems: [FsckProblem] = []
+    /// The repairs, run in order by `--repair`.
+    public var actions: [RepairAction] = []
+
+    /// An empty plan.
+    public init() {}
+
+    /// Adds a repair; returns its index.
+    @discardableResult
+    public mutating func add(_ action: RepairAction) -> Int {
+        actions.append(action)
+        return actions.count - 1
+    }
+
+    /// Adds a finding, with its own repair when `action` is given.
+    public mutating func report(_ file: String, _ offset: UInt64?, _ what: String, affects: String,
+                                severity: FsckProblem.Severity = .problem, repair: String? = nil, action: RepairAction? = nil) {
+        var p = FsckProblem(file: file, offset: offset, what: what, affects: affects, severity: severity, repair: repair)
+        if let action { p.action = add(action) }
+        problems.append(p)
+    }
+
+    /// Adds a finding whose repair is the already planned action `action` (nil: none yet).
+    public mutating func report(_ file: String, _ offset: UInt64?, _ what: String, affects: String, repair: String, sharing action: Int?) {
+        var p = FsckProblem(file: file, offset: offset, what: what, affects: affects, repair: repair)
+        p.action = action
+        problems.append(p)
+    }
+
+    /// Points findings `indices` at repair `action` with the text `repair`.
+    public mutating func assign(_ indices: [Int], to action: Int, repair: String) {
+        for i in indices {
+            problems[i].action = action
+            problems[i].repair = repair
+        }
+    }
 }

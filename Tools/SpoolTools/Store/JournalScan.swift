@@ -1,77 +1,11 @@
 public import SpoolFormat
 import SpoolIO
 
-/// The records of one journal file as far as they can be read.
-public struct JournalScan: Sendable {
-    /// One readable record and where it starts.
-    public struct Item: Sendable {
-        /// Offset of the record in the file.
-        public var offset: Int
-        /// The record.
-        public var record: JournalFormat.Record
-    }
+/// The records of one stream journal file as far as they can be read.
+public typealias JournalScan = LogScan<JournalFormat.Record>
 
-    /// Path of the file.
-    public var path: String
-    /// Path relative to the data directory.
-    public var relativePath: String
-    /// The generation in the file name.
-    public var generation: UInt64
-    /// Size of the file.
-    public var fileSize: Int
-    /// Why the 32-byte header is unusable (damaged, or naming another generation), or nil.
-    public var headerError: FormatError?
-    /// Records read from offset 32 on (also when the header is damaged: they show what a
-    /// header rewrite would save).
-    public var items: [Item]
-    /// Offset just past the last readable record.
-    public var validEnd: Int
-    /// Why reading stopped before the end of the file, or nil when it reached the end (or the
-    /// zero bytes of reserved space after the last record).
-    public var tail: FormatError?
-    /// Bytes of the unreadable tail: from `validEnd` through its last non-zero byte (reserved
-    /// zero space after it is not counted).
-    public var tailBytes = 0
-
-    /// Scans `bytes`, the whole journal file of `generation`.
-    public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, generation: UInt64) -> JournalScan {
-        var s = JournalScan(path: path, relativePath: relativePath, generation: generation, fileSize: bytes.count,
-                            headerError: nil, items: [], validEnd: min(bytes.count, JournalFormat.headerSize), tail: nil)
-        do {
-            let g = try JournalFormat.decodeHeader(bytes, file: relativePath)
-            if g != generation {
-                s.headerError = FormatError(file: relativePath, offset: 16, "header names generation \(g), file name \(generation)")
-            }
-        } catch {
-            s.headerError = error
-        }
-        guard bytes.count >= JournalFormat.headerSize else { return s }
-        var off = JournalFormat.headerSize
-        loop: while true {
-            switch JournalFormat.read(bytes, at: off, file: relativePath) {
-            case .record(let r, let next):
-                s.items.append(Item(offset: off, record: r))
-                off = next
-            case .end:
-                if !FileFraming.isZero(bytes, from: off) {
-                    s.tail = FormatError(file: relativePath, offset: UInt64(off), "torn record: \(bytes.count - off) bytes of an incomplete write")
-                }
-                break loop
-            case .corrupt(let e):
-                s.tail = e
-                break loop
-            }
-        }
-        s.validEnd = off
-        if s.tail != nil {
-            var last = bytes.count
-            while last > off && bytes[last - 1] == 0 { last -= 1 }
-            s.tailBytes = last - off
-        }
-        return s
-    }
-
-    /// Reads and scans the journal at `path`.
+extension LogScan where Record == JournalFormat.Record {
+    /// Reads and scans the stream journal at `path`.
     public static func load(path: String, relativePath: String, generation: UInt64) throws(IOError) -> (JournalScan, [UInt8]) {
         let bytes = try FileSystem.readFile(path)
         let scan = bytes.withUnsafeBytes { Self.scan($0, path: path, relativePath: relativePath, generation: generation) }

@@ -137,8 +137,17 @@ public struct SegmentScan: Sendable {
         return nil
     }
 
-    /// Verifies and decompresses `frame`'s payload and calls `body` with the raw payload bytes.
+    /// Decompresses `frame`'s payload (its checksum was checked by `scan`) and calls `body` with
+    /// the raw payload bytes.
     public static func withRawPayload<R>(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String,
+                                         _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
+        var scratch: [UInt8] = []
+        return try withRawPayload(bytes, frame, file: file, scratch: &scratch, body)
+    }
+
+    /// The same, decompressing into `scratch`, which grows as needed and is meant to be reused
+    /// from block to block (no allocation per block).
+    public static func withRawPayload<R>(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String, scratch: inout [UInt8],
                                          _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
         let start = frame.offset + SegmentFormat.blockHeaderSize
         let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<(frame.offset + frame.header.frameLength)])
@@ -146,10 +155,11 @@ public struct SegmentScan: Sendable {
         case .none:
             return try body(payload)
         case .lz4:
-            guard let raw = LZ4.decompress(payload, rawLength: Int(frame.header.rawLength)) else {
+            let n = Int(frame.header.rawLength)
+            guard LZ4.decompress(payload, rawLength: n, into: &scratch) else {
                 throw FormatError(file: file, offset: UInt64(start), "LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
             }
-            return try raw.withBytes(body)
+            return try scratch.withBytes { (raw) throws(FormatError) in try body(UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
         }
     }
 
@@ -157,14 +167,11 @@ public struct SegmentScan: Sendable {
     /// the header's first/last ID and count) and passes each to `body`.
     public static func visitEntries(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String,
                                     _ body: (StreamEntry) -> Void) throws(FormatError) {
-        var last: StreamID? = nil
+        var scratch: [UInt8] = []
         let result: Result<Void, FormatError> = withoutActuallyEscaping(body) { body in
-            var sink = EntrySink { e in
-                last = e.id
-                body(e)
-            }
+            var sink = TrackingEntrySink(inner: EntrySink(body))
             do throws(FormatError) {
-                try walk(bytes, frame, file: file, into: &sink) { last }
+                try walk(bytes, frame, file: file, scratch: &scratch, into: &sink)
                 return .success(())
             } catch {
                 return .failure(error)

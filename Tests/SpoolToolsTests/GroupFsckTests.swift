@@ -1,0 +1,258 @@
+import Spool
+import SpoolFormat
+import SpoolTools
+import Testing
+import TestSupport
+
+/// A store whose stream `orders` (300 entries) has two groups with consumers, pending entries,
+/// acknowledgements, a claim and dead-letter settings; a small journal limit makes the engine
+/// write group checkpoints on the way, and the last operations stay in the group journal.
+func makeGroupStore(_ dir: String) throws {
+    var o = smallOptions()
+    o.journalBytes = 600
+    let store = try SpoolStore(directory: dir, options: o)
+    let db = store.database(0)
+    let s = try db.openOrCreate(b("orders"))
+    for i in 0..<300 { try s.append(fields(i), id: .explicit(fixtureID(i)), sync: false) }
+    try db.createGroup(b("orders"), b("billing"), at: .id(.zero), sync: false)
+    try db.createGroup(b("orders"), b("audit"), at: .id(fixtureID(99)), sync: false)
+    let t0: UInt64 = 1_764_000_000_000
+    for round in 0..<6 {
+        let now = t0 + UInt64(round) * 1000
+        _ = try db.readGroup(group: b("billing"), consumer: b("alice"), streams: [(b("orders"), .new)], count: 7, nowMs: now, sync: false)
+        _ = try db.readGroup(group: b("billing"), consumer: b("bob"), streams: [(b("orders"), .new)], count: 3, nowMs: now + 1, sync: false)
+        try db.ack(b("orders"), b("billing"), [fixtureID(round * 10), fixtureID(round * 10 + 1)], sync: false)
+    }
+    _ = try db.readGroup(group: b("audit"), consumer: b("carol"), streams: [(b("orders"), .new)], count: 4, nowMs: t0 + 9000, sync: false)
+    _ = try db.claim(b("orders"), b("billing"), consumer: b("bob"), minIdleMs: 0, ids: [fixtureID(2), fixtureID(3)], nowMs: t0 + 9500, sync: false)
+    _ = try db.createConsumer(b("orders"), b("billing"), b("dave"), nowMs: t0 + 9600, sync: false)
+    try db.setDeadLetter(b("orders"), b("audit"), maxDeliveries: 5, deadLetterStream: b("orders-dlq"), sync: false)
+    store.close()
+}
+
+/// A group store (`makeGroupStore`) in a temporary directory, and what the tests compare with
+/// once they have damaged it.
+struct GroupFixture {
+    let tmp: TemporaryDirectory
+    /// The stream directory.
+    let sdir: String
+    /// Its group journal, and that file's size.
+    let journal: String
+    let journalSize: Int
+    /// Group billing's pending IDs as the engine reports them.
+    let billingPending: [StreamID]
+    var path: String { tmp.path }
+
+    init(_ label: String) throws {
+        tmp = TemporaryDirectory(label)
+        try makeGroupStore(tmp.path)
+        sdir = streamDirectory(tmp.path)
+        journal = try groupJournal(sdir)
+        journalSize = fileSize(journal)
+        billingPending = try enginePending(tmp.path, "billing").map(\.id)
+    }
+}
+
+/// The stream directory's group journal (there is exactly one).
+func groupJournal(_ sdir: String) throws -> String {
+    let names = listDirectory(sdir).filter { GroupJournalFormat.generation(fromFileName: $0) != nil }
+    try #require(names.count == 1, "\(names)")
+    return sdir + "/" + names[0]
+}
+
+/// The path of `file` relative to the data directory `dir`.
+func relative(_ dir: String, _ file: String) -> String { String(file.dropFirst(dir.count + 1)) }
+
+/// Every pending entry of `group` as the engine reports it (XPENDING extended form).
+func enginePending(_ dir: String, _ group: String) throws -> [PendingEntry] {
+    let store = try SpoolStore(directory: dir, options: smallOptions())
+    defer { store.close() }
+    return try store.database(0).pending(b("orders"), b(group), count: 1_000_000)
+}
+
+/// Runs fsck on `dir`, expects exit 4 with exactly one problem, at `file` and `offset`.
+func onlyProblem(_ dir: String, file: String, offset: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) throws -> FsckProblem {
+    let r = fsck(dir)
+    #expect(r.exitCode == 4, sourceLocation: sourceLocation)
+    #expect(problems(r).count == 1, "\(r.problems.map(\.line))", sourceLocation: sourceLocation)
+    let p = try #require(problems(r).first, sourceLocation: sourceLocation)
+    #expect(p.file == relative(dir, file), sourceLocation: sourceLocation)
+    #expect(p.offset == offset, sourceLocation: sourceLocation)
+    return p
+}
+
+/// Runs fsck --repair (exit 1), then fsck again (exit 0).
+func expectRepaired(_ dir: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let fixed = fsck(dir, repair: true)
+    #expect(fixed.exitCode == 1, "\(fixed.problems.map(\.line))", sourceLocation: sourceLocation)
+    let second = fsck(dir)
+    #expect(second.exitCode == 0, "\(second.problems.map(\.line))", sourceLocation: sourceLocation)
+}
+
+@Suite("fsck: consumer-group files")
+struct GroupFsckTests {
+    @Test("a store with groups is clean; its group files are checked, not unknown")
+    func cleanGroups() throws {
+        let f = try GroupFixture("fsck-groups-clean")
+        let tmp = f.tmp, sdir = f.sdir
+        defer { tmp.remove() }
+        let journal = f.journal
+        #expect(fileSize(journal) > GroupJournalFormat.headerSize, "operations after the last group checkpoint stay in the journal")
+        #expect(fileSize(sdir + "/groups") > 40, "the engine checkpointed groups with state")
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 0)
+        #expect(r.problems.isEmpty, "\(r.problems.map(\.line))")
+        #expect(fsck(tmp.path, repair: true).exitCode == 0)
+    }
+
+    @Test("a flipped byte in the group checkpoint: found at its checksum, moved to lost+found, second run clean")
+    func flippedCheckpointByte() throws {
+        let f = try GroupFixture("fsck-groups-flip")
+        let tmp = f.tmp, sdir = f.sdir
+        defer { tmp.remove() }
+        let cp = sdir + "/groups"
+        let journal = f.journal
+        flipByte(cp, at: 30)
+        #expect(throws: SpoolError.self) { try engineEntries(tmp.path) }
+
+        let p = try onlyProblem(tmp.path, file: cp, offset: UInt64(fileSize(cp) - 4))
+        #expect(p.what.contains("group checkpoint damaged") && p.what.contains("checksum"))
+        #expect(p.affects.contains("every consumer group"))
+
+        expectRepaired(tmp.path)
+        #expect(Set(listDirectory(tmp.path + "/lost+found")) == [relative(tmp.path, cp).replacing("/", with: "_"),
+                                                                 relative(tmp.path, journal).replacing("/", with: "_")])
+        // The engine opens it again, with every entry and no groups.
+        #expect(try engineEntries(tmp.path).count == 300)
+        let store = try SpoolStore(directory: tmp.path, options: smallOptions())
+        #expect(store.database(0).groupCount(b("orders")) == 0)
+        store.close()
+    }
+
+    @Test("a torn group-journal tail: found where the torn record starts, cut, the state kept, second run clean")
+    func tornJournalTail() throws {
+        let f = try GroupFixture("fsck-groups-torn")
+        let tmp = f.tmp
+        defer { tmp.remove() }
+        let journal = f.journal, size = f.journalSize
+        let record = GroupJournalFormat.encode(.ack(group: b("billing"), ids: [fixtureID(50), fixtureID(51)]))
+        appendBytes(journal, Array(record.dropLast(3)))
+
+        let p = try onlyProblem(tmp.path, file: journal, offset: UInt64(size))
+        #expect(p.what.contains("torn group journal tail (\(record.count - 3) bytes)"))
+
+        expectRepaired(tmp.path)
+        #expect(fileSize(journal) == size)
+        #expect(listDirectory(tmp.path + "/lost+found") == [relative(tmp.path, journal).replacing("/", with: "_")])
+        #expect(fileSize(tmp.path + "/lost+found/" + listDirectory(tmp.path + "/lost+found")[0]) == size + record.count - 3)
+        #expect(try enginePending(tmp.path, "billing").map(\.id) == f.billingPending)
+    }
+
+    @Test("a pending entry beyond the stream's last ID (journal): found at its record, dropped as the engine drops it")
+    func pendingBeyondStream() throws {
+        let f = try GroupFixture("fsck-groups-beyond")
+        let tmp = f.tmp
+        defer { tmp.remove() }
+        let journal = f.journal, size = f.journalSize
+        let lost = fixtureID(400)
+        appendBytes(journal, GroupJournalFormat.encode(.deliver(.init(group: b("billing"), consumer: b("alice"), seenMs: 1_764_000_100_000,
+                                                                      activeMs: nil, cursor: nil, timeMs: 1_764_000_100_000, items: [.init(lost, 1)]))))
+
+        // Beyond the stream, and so beyond the group's last-delivered ID too: one problem, no note.
+        let p = try onlyProblem(tmp.path, file: journal, offset: UInt64(size))
+        #expect(p.what.contains("pending entry \(lost) of group billing is beyond the stream's last ID \(fixtureID(299))"))
+        #expect(p.affects.hasPrefix("group billing pending entry \(lost)"))
+
+        expectRepaired(tmp.path)
+        #expect(try enginePending(tmp.path, "billing").map(\.id) == f.billingPending)
+        // The old checkpoint and journal are kept.
+        #expect(listDirectory(tmp.path + "/lost+found").count == 2)
+    }
+
+    @Test("a pending entry beyond last-delivered (checkpoint written with the format writer): a note at its record, exit 0")
+    func pendingBeyondCursor() throws {
+        let tmp = TemporaryDirectory("fsck-groups-cursor")
+        defer { tmp.remove() }
+        try makeStore(tmp.path, count: 300)
+        let sdir = streamDirectory(tmp.path)
+        let cursor = GroupJournalFormat.Cursor(lastID: fixtureID(10), entriesRead: 11)
+        // The pending record is the checkpoint's last: ms-delta 6 bytes, seq 1, consumer 1,
+        // time 6, count 1 = 15 bytes before the 4-byte CRC.
+        let group = GroupCheckpoint.Group(name: b("g"), cursor: cursor, maxDeliveries: 0, deadLetterStream: [], deadLettered: 0,
+                                          consumers: [.init(name: b("c"), seenTime: 1_764_000_000_000, activeTime: 1_764_000_000_000)],
+                                          pending: [.init(id: StreamID(fixtureID(20).ms, 0), consumer: 0, deliveryTime: 1_764_000_000_000, deliveryCount: 1)])
+        let bytes = GroupCheckpoint(journalGeneration: 1, groups: [group]).encode()
+        writeAll(sdir + "/groups", bytes)
+        writeAll(sdir + "/" + GroupJournalFormat.fileName(1), GroupJournalFormat.encodeHeader(generation: 1))
+
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 0, "\(r.problems.map(\.line))")
+        #expect(r.problems.count == 1)
+        let n = try #require(r.problems.first)
+        #expect(n.severity == .note)
+        #expect(n.file == relative(tmp.path, sdir + "/groups"))
+        #expect(n.offset == UInt64(bytes.count - 4 - 15))
+        #expect(n.what.contains("beyond its last-delivered ID \(fixtureID(10))"))
+        #expect(try enginePending(tmp.path, "g").map(\.id) == [StreamID(fixtureID(20).ms, 0)])
+    }
+
+    @Test("a cursor beyond the stream and a consumer listed twice (format writer): found at their bytes, rewritten as the engine reads them")
+    func cursorBeyondStreamAndDuplicateConsumer() throws {
+        let tmp = TemporaryDirectory("fsck-groups-rewrite")
+        defer { tmp.remove() }
+        try makeStore(tmp.path, count: 300)
+        let sdir = streamDirectory(tmp.path)
+        let consumer = GroupCheckpoint.Consumer(name: b("c"), seenTime: 1_764_000_000_000, activeTime: nil)
+        let group = GroupCheckpoint.Group(name: b("g"), cursor: .init(lastID: fixtureID(500), entriesRead: nil), maxDeliveries: 0,
+                                          deadLetterStream: [], deadLettered: 0, consumers: [consumer, consumer],
+                                          pending: [.init(id: fixtureID(5), consumer: 0, deliveryTime: 1_764_000_000_000, deliveryCount: 1),
+                                                    .init(id: fixtureID(6), consumer: 1, deliveryTime: 1_764_000_000_000, deliveryCount: 2)])
+        writeAll(sdir + "/groups", GroupCheckpoint(journalGeneration: 1, groups: [group]).encode())
+        writeAll(sdir + "/" + GroupJournalFormat.fileName(1), GroupJournalFormat.encodeHeader(generation: 1))
+
+        // Preamble 16, generation 8, group count 1, lp("g") 2: the cursor at 27; it takes
+        // 6 + 1 + 1 bytes, then max-deliveries, lp(""), dead-lettered and the consumer count
+        // one each: the first consumer at 39, 9 bytes long, the second at 48.
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 4)
+        let found = problems(r).map { "\($0.offset ?? 0) \($0.what)" }
+        #expect(found == ["48 consumer c listed twice in group g",
+                          "27 group g last-delivered ID \(fixtureID(500)) is beyond the stream's last ID \(fixtureID(299))"], "\(r.problems.map(\.line))")
+        #expect(problems(r).allSatisfy { $0.file == relative(tmp.path, sdir + "/groups") })
+
+        expectRepaired(tmp.path)
+        let store = try SpoolStore(directory: tmp.path, options: smallOptions())
+        defer { store.close() }
+        let info = try #require(try store.database(0).groupsInfo(b("orders")).first)
+        #expect(info.lastDeliveredID == fixtureID(299))
+        #expect(info.consumers == 1 && info.pending == 2)
+        #expect(try store.database(0).consumersInfo(b("orders"), b("g")).map(\.pending) == [2])
+    }
+
+    @Test("a leftover temporary file of the group checkpoint: reported, moved to lost+found, second run clean")
+    func leftoverTemporaryFile() throws {
+        let f = try GroupFixture("fsck-groups-tmp")
+        let tmp = f.tmp, sdir = f.sdir
+        defer { tmp.remove() }
+        writeAll(sdir + "/groups.tmp", Array(readAll(sdir + "/groups").prefix(20)))
+        let p = try onlyProblem(tmp.path, file: sdir + "/groups.tmp", offset: nil)
+        #expect(p.what.contains("temporary file of the group checkpoint"))
+        expectRepaired(tmp.path)
+        #expect(!listDirectory(sdir).contains("groups.tmp"))
+    }
+
+    @Test("a group journal without a checkpoint and one of an old generation: moved away, as the engine deletes them")
+    func strayJournals() throws {
+        let f = try GroupFixture("fsck-groups-stray")
+        let tmp = f.tmp, sdir = f.sdir
+        defer { tmp.remove() }
+        let current = f.journal
+        let old = sdir + "/" + GroupJournalFormat.fileName(1)
+        #expect(old != current)
+        writeAll(old, GroupJournalFormat.encodeHeader(generation: 1))
+        let p = try onlyProblem(tmp.path, file: old, offset: nil)
+        #expect(p.what.contains("superseded group journal"))
+        expectRepaired(tmp.path)
+        #expect(!listDirectory(sdir).contains(GroupJournalFormat.fileName(1)))
+    }
+}
