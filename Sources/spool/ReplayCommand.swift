@@ -7,13 +7,16 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Play a stream's history back from disk, in ID order.",
         discussion: """
-        TARGET is - (standard output, JSON lines) or DIR:STREAM (a stream in a Spool data \
-        directory, which must not be in use; the first : separates directory and stream). \
-        Replay into a Redis server (redis://…) is not available yet.
+        TARGET is - (standard output, JSON lines), DIR:STREAM (a stream in a Spool data \
+        directory, which must not be in use; the first : separates directory and stream), or \
+        redis://[[user]:password@]host[:port][/db]/KEY (a running Redis-protocol server; the \
+        entries go in as pipelined XADDs, a thousand per round trip, and every reply is \
+        checked: an error reply stops the replay with the server's text).
 
         Original IDs are kept (entries the target already passed are skipped, so a replay run \
         twice writes nothing twice); --new-ids lets the target assign them. --resume-file F \
-        records the last ID durably written, and a replay started again continues after it.
+        records the last ID durably written (for Redis: acknowledged), and a replay started \
+        again continues after it.
 
         --from/--to take an ID or a time: ISO-8601 (2026-11-26T12:00:00Z), epoch \
         milliseconds, or relative (-1h, -15m).
@@ -38,7 +41,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "At most this many entries per second.")
     var rate: Double?
 
-    @Option(help: "- or DIR:STREAM.")
+    @Option(help: "- or DIR:STREAM or redis://[[user]:password@]host[:port][/db]/KEY.")
     var into: String
 
     @Option(help: "Database of a DIR:STREAM target (default: the source's).")
@@ -64,8 +67,11 @@ struct ReplayCommand: ParsableCommand {
         out.flush()
         var err = FileDescriptorOutput(fd: 2)
         for w in stats.warnings { err.write("spool replay: warning: \(w)\n") }
-        if case .spool = options.target {
+        switch options.target {
+        case .spool, .redis:
             err.write("replayed \(stats.written) entries (\(stats.skipped) already in the target) in \((stats.seconds * 1000).rounded() / 1000) s\n")
+        case .output:
+            break
         }
         err.flush()
     }
