@@ -138,6 +138,7 @@ public final class RedisConnection {
     }
 
     /// Sends one command and waits for its reply (an error reply is returned, not thrown).
+    @discardableResult
     public func call(_ arguments: [[UInt8]]) throws(ToolError) -> RESPValue {
         var p = RedisPipeline()
         p.append(arguments)
@@ -145,11 +146,13 @@ public final class RedisConnection {
     }
 
     /// Sends one command of text arguments and waits for its reply.
+    @discardableResult
     public func call(_ arguments: String...) throws(ToolError) -> RESPValue {
         try call(arguments.map { Array($0.utf8) })
     }
 
     /// Like ``call(_:)-([[UInt8]])``, but an error reply is thrown as a `ToolError` naming the command.
+    @discardableResult
     public func checkedCall(_ arguments: [[UInt8]]) throws(ToolError) -> RESPValue {
         let reply = try call(arguments)
         if case .error(let text) = reply {

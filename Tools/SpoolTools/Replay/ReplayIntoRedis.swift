@@ -1,20 +1,25 @@
 import RESP
 import SpoolFormat
 
-/// The Redis side of `spool replay --into redis://…/KEY`: XADDs pipelined in batches, up to
-/// ``window`` batches in flight, every reply checked.
+/// The Redis side of `spool replay --into redis://…/KEY`: XADDs in batches, each batch one
+/// pipelined `MULTI … EXEC`, every reply checked.
+///
+/// Why a transaction per batch, and only one batch on the server at a time: in a bare pipeline
+/// a server that refuses one XADD (`OOM`, `READONLY`, `MISCONF`) may accept a later one once
+/// its state changes, and with original IDs the refused entry could then never be added — a
+/// gap. Redis refuses a whole transaction (`EXECABORT`) when it refuses any command while
+/// queueing it, so a batch is applied entirely or not at all; and the next batch is sent only
+/// after this one is answered, so a refused batch is never followed by an applied one. The
+/// next batch is encoded while the server works on the current one.
 ///
 /// Progress (``acknowledged``) only moves past an entry once the server has answered its XADD
-/// (and every XADD before it) without an error, so a resume file written from it never skips an
-/// entry the server does not have. An error reply stops the replay at the first failing entry;
-/// XADDs after it in the same pipeline may still have been applied by the server (a pipeline is
-/// not a transaction), and with original IDs a replay started again skips those, since it
-/// begins by reading the key's last-generated-ID.
+/// and every one before it without an error, so a resume file written from it never skips an
+/// entry the server does not have. An error stops the replay with the server's text. (An error
+/// EXEC itself returns for one XADD — an ID below the key's top item, written by someone else
+/// meanwhile — does not undo the XADDs after it in the batch; the error says which entry failed.)
 final class RedisReplaySink {
-    /// Entries per pipeline without `--rate`.
+    /// Entries per batch without `--rate`.
     static let defaultBatch = 1000
-    /// Pipelines sent but not yet answered, at most.
-    static let window = 2
 
     private struct Batch {
         var replies: RedisReplies
@@ -29,7 +34,7 @@ final class RedisReplaySink {
     let targetLast: StreamID
     private var pipeline = RedisPipeline()
     private var pipelineIDs: [StreamID] = []
-    private var inFlight: [Batch] = []
+    private var inFlight: Batch? = nil
     /// The last source ID the server has (or, for skipped entries, already had).
     private(set) var acknowledged: StreamID? = nil
     private var idText: [UInt8] = []
@@ -71,9 +76,10 @@ final class RedisReplaySink {
     /// Queues `e`; false when the key already passed its ID (original IDs only).
     func write(_ e: StreamEntry) throws(ToolError) -> Bool {
         if !newIDs && e.id <= targetLast {
-            if pipeline.isEmpty && inFlight.isEmpty { acknowledged = e.id }
+            if pipeline.isEmpty && inFlight == nil { acknowledged = e.id }
             return false
         }
+        if pipeline.isEmpty { pipeline.append("MULTI") }
         pipeline.begin(arguments: 3 + e.fields.count)
         pipeline.add("XADD".utf8)
         pipeline.add(key)
@@ -86,36 +92,53 @@ final class RedisReplaySink {
         }
         for f in e.fields { pipeline.add(f) }
         pipelineIDs.append(e.id)
-        if pipeline.count >= batchSize { try sendPipeline() }
+        if pipelineIDs.count >= batchSize { try sendPipeline() }
         return true
     }
 
-    /// Sends what is queued; waits for the oldest batches while more than ``window`` are out.
+    /// Waits for the batch on the server, then sends the queued one.
     func sendPipeline() throws(ToolError) {
         guard !pipeline.isEmpty else { return }
-        inFlight.append(Batch(replies: connection.send(pipeline), ids: pipelineIDs))
+        try collect()
+        pipeline.append("EXEC")
+        inFlight = Batch(replies: connection.send(pipeline), ids: pipelineIDs)
         pipeline = RedisPipeline()
-        pipelineIDs.removeAll(keepingCapacity: true)
-        while inFlight.count > Self.window { try collectOldest() }
+        pipelineIDs = []
     }
 
     /// Sends what is queued and waits for every reply.
     func finish() throws(ToolError) {
         try sendPipeline()
-        while !inFlight.isEmpty { try collectOldest() }
+        try collect()
     }
 
-    private func collectOldest() throws(ToolError) {
-        let batch = inFlight.removeFirst()
+    /// Waits for the batch on the server and checks its replies: `OK` to MULTI, `QUEUED` to each
+    /// XADD, and EXEC's array of IDs.
+    private func collect() throws(ToolError) {
+        guard let batch = inFlight else { return }
+        inFlight = nil
         let replies = try batch.replies.wait()
-        for (i, reply) in replies.enumerated() {
+        let range = "\(batch.ids.first!)…\(batch.ids.last!)"
+        if case .error(let text) = replies[0] { throw ToolError("\(connection.url) refused MULTI before entries \(range): \(text)") }
+        for (i, reply) in replies[1..<(replies.count - 1)].enumerated() {
             if case .error(let text) = reply {
-                if i > 0 { acknowledged = batch.ids[i - 1] }
-                inFlight.removeAll()
-                throw ToolError("\(connection.url) rejected XADD of entry \(batch.ids[i]): \(text)")
+                throw ToolError("\(connection.url) rejected XADD of entry \(batch.ids[i]) (and so the batch \(range)): \(text)")
             }
         }
-        acknowledged = batch.ids.last
+        switch replies[replies.count - 1] {
+        case .error(let text):
+            throw ToolError("\(connection.url) rejected the batch \(range): \(text)")
+        case .array(let results) where results.count == batch.ids.count:
+            for (i, r) in results.enumerated() {
+                if case .error(let text) = r {
+                    if i > 0 { acknowledged = batch.ids[i - 1] }
+                    throw ToolError("\(connection.url) rejected XADD of entry \(batch.ids[i]): \(text)")
+                }
+            }
+            acknowledged = batch.ids.last
+        case let other:
+            throw ToolError("\(connection.url) answered EXEC of entries \(range) with \(other)")
+        }
     }
 
     func close() { connection.close() }
