@@ -41,8 +41,21 @@ public struct RedisPipeline: Sendable {
         count += 1
     }
 
+    /// Appends one command of `leading` arguments followed by `rest` (XADD, key and ID, then
+    /// an entry's fields) without joining them into one array.
+    public mutating func append(_ leading: [[UInt8]], then rest: [[UInt8]]) {
+        begin(arguments: leading.count + rest.count)
+        for a in leading { add(a) }
+        for a in rest { add(a) }
+    }
+
     /// Adds one argument of the command begun last.
     public mutating func add<C: Collection>(_ argument: C) where C.Element == UInt8 {
+        RESPEncoder.writeBulk(bytes: argument, into: &bytes)
+    }
+
+    /// Adds one argument of the command begun last (the common case, without generic dispatch).
+    public mutating func add(_ argument: [UInt8]) {
         RESPEncoder.writeBulk(bytes: argument, into: &bytes)
     }
 }
@@ -194,14 +207,18 @@ final class RedisClientHandler: ChannelDuplexHandler {
 
     private struct Waiting {
         var expected: Int
-        var received: [RESPValue]
         var promise: EventLoopPromise<[RESPValue]>
     }
 
     private let endpoint: String
     private let timeout: TimeAmount
     private var waiting = CircularBuffer<Waiting>()
+    /// Replies to the oldest request so far. Kept out of `waiting`: appending through the
+    /// buffer's subscript would copy the array on every reply.
+    private var received: [RESPValue] = []
     private var timer: Scheduled<Void>? = nil
+    /// Replies received so far; the timer compares it with its value when it was armed.
+    private var progress = 0
 
     init(endpoint: String, timeout: TimeAmount) {
         self.endpoint = endpoint
@@ -210,10 +227,11 @@ final class RedisClientHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        var received: [RESPValue] = []
-        received.reserveCapacity(request.replies)
-        waiting.append(Waiting(expected: request.replies, received: received, promise: request.promise))
-        if waiting.count == 1 { armTimer(context) }
+        waiting.append(Waiting(expected: request.replies, promise: request.promise))
+        if waiting.count == 1 {
+            received.reserveCapacity(request.replies)
+            if timer == nil { armTimer(context) }
+        }
         context.write(wrapOutboundOut(request.bytes), promise: promise)
     }
 
@@ -223,12 +241,15 @@ final class RedisClientHandler: ChannelDuplexHandler {
             failAll(ToolError("\(endpoint) sent a reply nobody asked for: \(value)"), context)
             return
         }
-        waiting[waiting.startIndex].received.append(value)
-        if waiting[waiting.startIndex].received.count == waiting[waiting.startIndex].expected {
+        received.append(value)
+        if received.count == waiting[waiting.startIndex].expected {
             let done = waiting.removeFirst()
-            done.promise.succeed(done.received)
+            let replies = received
+            received = []
+            if let next = waiting.first { received.reserveCapacity(next.expected) }
+            done.promise.succeed(replies)
         }
-        armTimer(context)
+        progress &+= 1
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -240,21 +261,27 @@ final class RedisClientHandler: ChannelDuplexHandler {
         failAll(ToolError("connection to \(endpoint): \(error)"), context)
     }
 
-    /// (Re)starts the reply timeout while replies are outstanding: it measures the time since
-    /// the last reply (or the first request after a quiet spell), not a whole pipeline's time.
+    /// Starts the reply timeout while replies are outstanding. It fails the requests only when
+    /// a whole period passed without any reply (not when a long pipeline takes longer than
+    /// one), and re-arms itself otherwise; replies only count, so they cost no timer work.
     private func armTimer(_ context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        guard !waiting.isEmpty else { return }
+        let seen = progress
         let seconds = timeout.nanoseconds / 1_000_000_000
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            self.failAll(ToolError("no reply from \(self.endpoint) within \(seconds) s"), context)
+            self.timer = nil
+            guard !self.waiting.isEmpty else { return }
+            if self.progress == seen {
+                self.failAll(ToolError("no reply from \(self.endpoint) within \(seconds) s"), context)
+            } else {
+                self.armTimer(context)
+            }
         }
     }
 
     private func failAll(_ error: ToolError, _ context: ChannelHandlerContext?) {
         timer?.cancel()
         timer = nil
+        received = []
         while let w = waiting.popFirst() { w.promise.fail(error) }
         context?.close(promise: nil)
     }

@@ -37,7 +37,6 @@ final class RedisReplaySink {
     private var inFlight: Batch? = nil
     /// The last source ID the server has (or, for skipped entries, already had).
     private(set) var acknowledged: StreamID? = nil
-    private var idText: [UInt8] = []
 
     /// Connects and reads the key's last-generated-ID (XINFO STREAM); a key of another type is
     /// refused before anything is written. With `rate`, a batch holds about 50 ms of entries so
@@ -80,17 +79,9 @@ final class RedisReplaySink {
             return false
         }
         if pipeline.isEmpty { pipeline.append("MULTI") }
-        pipeline.begin(arguments: 3 + e.fields.count)
-        pipeline.add("XADD".utf8)
-        pipeline.add(key)
-        if newIDs {
-            pipeline.add(CollectionOfOne(UInt8(ascii: "*")))
-        } else {
-            idText.removeAll(keepingCapacity: true)
-            idText.append(contentsOf: e.id.description.utf8)
-            pipeline.add(idText)
-        }
-        for f in e.fields { pipeline.add(f) }
+        // One mutation of `pipeline` per entry: each access to a class's property is checked
+        // for exclusivity at run time, which costs more than encoding a short argument.
+        pipeline.append([Self.xadd, key, newIDs ? Self.autoID : Self.idText(e.id)], then: e.fields)
         pipelineIDs.append(e.id)
         if pipelineIDs.count >= batchSize { try sendPipeline() }
         return true
@@ -142,4 +133,17 @@ final class RedisReplaySink {
     }
 
     func close() { connection.close() }
+
+    static let xadd = Array("XADD".utf8)
+    static let autoID = [UInt8(ascii: "*")]
+
+    /// `ms-seq` (each part's text fits a small string: no allocation).
+    static func idText(_ id: StreamID) -> [UInt8] {
+        var text: [UInt8] = []
+        text.reserveCapacity(41)
+        text.append(contentsOf: String(id.ms).utf8)
+        text.append(UInt8(ascii: "-"))
+        text.append(contentsOf: String(id.seq).utf8)
+        return text
+    }
 }
