@@ -10,8 +10,10 @@ struct ReplayCommand: ParsableCommand {
         TARGET is - (standard output, JSON lines), DIR:STREAM (a stream in a Spool data \
         directory, which must not be in use; the first : separates directory and stream), or \
         redis://[[user]:password@]host[:port][/db]/KEY (a running Redis-protocol server; the \
-        entries go in as pipelined XADDs, a thousand per round trip, and every reply is \
-        checked: an error reply stops the replay with the server's text).
+        entries go in as XADDs, a thousand per MULTI/EXEC, one batch on the server at a time, \
+        so a refused batch is never followed by an applied one; every reply is checked, and \
+        an error reply stops the replay with the server's text). The key or password may \
+        use %XX escapes; a path /2/KEY selects database 2.
 
         Original IDs are kept (entries the target already passed are skipped, so a replay run \
         twice writes nothing twice); --new-ids lets the target assign them. --resume-file F \
