@@ -77,8 +77,10 @@ let package = Package(
         .target(
             name: "SpoolTools",
             dependencies: [
-                "Spool", "SpoolFormat", "SpoolIO",
+                "Spool", "SpoolFormat", "SpoolIO", "RESP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tools/SpoolTools",
             swiftSettings: strict
@@ -117,6 +119,10 @@ let package = Package(
             dependencies: ["SpoolServer", "Spool", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
-        .testTarget(name: "SpoolToolsTests", dependencies: ["SpoolTools", "Spool", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SpoolToolsTests",
+            dependencies: ["SpoolTools", "Spool", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -7,13 +7,18 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Play a stream's history back from disk, in ID order.",
         discussion: """
-        TARGET is - (standard output, JSON lines) or DIR:STREAM (a stream in a Spool data \
-        directory, which must not be in use; the first : separates directory and stream). \
-        Replay into a Redis server (redis://…) is not available yet.
+        TARGET is - (standard output, JSON lines), DIR:STREAM (a stream in a Spool data \
+        directory, which must not be in use; the first : separates directory and stream), or \
+        redis://[[user]:password@]host[:port][/db]/KEY (a running Redis-protocol server; the \
+        entries go in as XADDs, a thousand per MULTI/EXEC, one batch on the server at a time, \
+        so a refused batch is never followed by an applied one; every reply is checked, and \
+        an error reply stops the replay with the server's text). The key or password may \
+        use %XX escapes; a path /2/KEY selects database 2.
 
         Original IDs are kept (entries the target already passed are skipped, so a replay run \
         twice writes nothing twice); --new-ids lets the target assign them. --resume-file F \
-        records the last ID durably written, and a replay started again continues after it.
+        records the last ID durably written (for Redis: acknowledged), and a replay started \
+        again continues after it.
 
         --from/--to take an ID or a time: ISO-8601 (2026-11-26T12:00:00Z), epoch \
         milliseconds, or relative (-1h, -15m).
@@ -38,7 +43,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "At most this many entries per second.")
     var rate: Double?
 
-    @Option(help: "- or DIR:STREAM.")
+    @Option(help: "- or DIR:STREAM or redis://[[user]:password@]host[:port][/db]/KEY.")
     var into: String
 
     @Option(help: "Database of a DIR:STREAM target (default: the source's).")
@@ -64,8 +69,11 @@ struct ReplayCommand: ParsableCommand {
         out.flush()
         var err = FileDescriptorOutput(fd: 2)
         for w in stats.warnings { err.write("spool replay: warning: \(w)\n") }
-        if case .spool = options.target {
+        switch options.target {
+        case .spool, .redis:
             err.write("replayed \(stats.written) entries (\(stats.skipped) already in the target) in \((stats.seconds * 1000).rounded() / 1000) s\n")
+        case .output:
+            break
         }
         err.flush()
     }

@@ -259,4 +259,41 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         #expect(try db.groupsInfo(k).count == 1)
         store!.close()
     }
+
+    @Test("restoreConsumer sets seen/active times and pending records as given, leaves the cursor, and survives a reopen")
+    func restoreConsumer() throws {
+        try withGroupStore { db, reopen in
+            let k = b("r")
+            for i in 1...5 { try db.append(k, [b("f"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            _ = try db.stream(k)!.delete([sid(2)])
+            try db.createGroup(k, b("g"), at: .id(sid(4)), entriesRead: 4)
+            try db.restoreConsumer(k, b("g"), b("alice"), seenMs: 1000, activeMs: 900, pending: [
+                RestoredPending(id: sid(1), deliveryCount: 3, deliveryTimeMs: 800),
+                RestoredPending(id: sid(2), deliveryCount: 1, deliveryTimeMs: 900),
+                RestoredPending(id: sid(3), deliveryCount: 7, deliveryTimeMs: 800),
+            ])
+            try db.restoreConsumer(k, b("g"), b("bob"), seenMs: 1500, activeMs: nil)
+            func check(_ db: Database) throws {
+                let p = try db.pending(k, b("g"), count: 10, nowMs: 2000)
+                #expect(p.map(\.id) == [sid(1), sid(2), sid(3)])
+                #expect(p.map(\.consumer) == [b("alice"), b("alice"), b("alice")])
+                #expect(p.map(\.deliveryCount) == [3, 1, 7])
+                #expect(p.map(\.idleMs) == [1200, 1100, 1200])
+                let c = try db.consumersInfo(k, b("g"), nowMs: 2000)
+                #expect(c.map(\.name) == [b("alice"), b("bob")])
+                #expect(c.map(\.pending) == [3, 0])
+                #expect(c.map(\.idleMs) == [1000, 500])
+                #expect(c.map(\.inactiveMs) == [1100, -1])
+                let g = try db.groupsInfo(k, nowMs: 2000)[0]
+                #expect(g.lastDeliveredID == sid(4) && g.entriesRead == 4 && g.pending == 3)
+            }
+            try check(db)
+            db = try reopen()
+            try check(db)
+            #expect(throws: SpoolError.self) {
+                try db.restoreConsumer(k, b("g"), b("c"), seenMs: 1, activeMs: nil, pending: [RestoredPending(id: sid(9), deliveryCount: 1, deliveryTimeMs: 1)])
+            }
+            #expect(throws: SpoolError.self) { try db.restoreConsumer(k, b("nogroup"), b("c"), seenMs: 1, activeMs: nil) }
+        }
+    }
 }

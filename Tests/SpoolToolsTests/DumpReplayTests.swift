@@ -134,7 +134,8 @@ struct DumpReplayTests {
         #expect(fresh.seconds >= 0.04)
         options.target = try ReplayTarget.parse(tmp.path + ":orders", database: 0)
         #expect(throws: ToolError.self) { try Replay.run(directory: tmp.path, options: options, to: &out) }
-        #expect(throws: ToolError.self) { try ReplayTarget.parse("redis://localhost:6379/orders", database: 0) }
+        #expect(try ReplayTarget.parse("redis://localhost:6379/orders", database: 0) == .redis(RedisURL(host: "localhost", key: b("orders"))))
+        #expect(throws: ToolError.self) { try ReplayTarget.parse("redis://localhost:6379", database: 0) }
         let store = try SpoolStore(directory: tmp.path, options: smallOptions())
         defer { store.close() }
         let ids = try #require(store.database(0).stream(b("fresh"))).range().map(\.id)

@@ -77,6 +77,20 @@ extension Database {
         }
     }
 
+    /// Restores a consumer of `group` as another server reported it, for migrations
+    /// (`spool import`): the consumer is created when missing, its seen-time (and active-time,
+    /// when known) set, and each of `pending` becomes a pending record owned by it with the given
+    /// delivery count and delivery time, replacing any record of that ID. The group cursor is
+    /// left alone, and the entries need not exist (Redis keeps records of deleted entries too),
+    /// but no ID may exceed the stream's last-generated-ID. Call it once per consumer or once per
+    /// page of records; repeating it is harmless. Not a Redis command.
+    public func restoreConsumer(_ key: [UInt8], _ group: [UInt8], _ consumer: [UInt8], seenMs: UInt64, activeMs: UInt64?,
+                                pending: [RestoredPending] = [], sync: Bool = true) throws(SpoolError) {
+        try groupStream(key).groupMutate(sync: sync) { (c) throws(SpoolError) in
+            ((), try c.restoreConsumer(key: key, group: group, consumer: consumer, seenMs: seenMs, activeMs: activeMs, pending: pending))
+        }
+    }
+
     /// Spool's dead-lettering (wire: `SPOOL.DLQ`): once an entry has been delivered
     /// `maxDeliveries` times, the delivery that would exceed that instead appends it to the
     /// stream `deadLetterStream` (its fields plus `spool-source-stream`, `spool-source-id`,

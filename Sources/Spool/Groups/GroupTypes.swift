@@ -96,6 +96,23 @@ public struct PendingEntry: Sendable, Equatable {
     public var deliveryTime: UInt64
 }
 
+/// A pending record to restore with ``Database/restoreConsumer(_:_:_:seenMs:activeMs:pending:sync:)``.
+public struct RestoredPending: Sendable, Equatable {
+    /// Entry ID.
+    public var id: StreamID
+    /// Delivery count.
+    public var deliveryCount: UInt64
+    /// Last delivery time, Unix ms.
+    public var deliveryTimeMs: UInt64
+
+    /// Creates a record.
+    public init(id: StreamID, deliveryCount: UInt64, deliveryTimeMs: UInt64) {
+        self.id = id
+        self.deliveryCount = deliveryCount
+        self.deliveryTimeMs = deliveryTimeMs
+    }
+}
+
 /// XCLAIM options.
 public struct ClaimOptions: Sendable, Equatable {
     /// IDLE ms: the delivery time becomes now − ms.

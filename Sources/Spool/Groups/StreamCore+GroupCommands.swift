@@ -58,6 +58,26 @@ extension StreamCore {
         return (count, DurabilityEnds(groups: try commitGroup(.deleteConsumer(group: group, consumer: consumer))))
     }
 
+    /// Restores a consumer and some of its pending records as another server reported them
+    /// (`Database.restoreConsumer`): one delivery record per distinct delivery time, none of
+    /// which moves the group cursor.
+    mutating func restoreConsumer(key: [UInt8], group: [UInt8], consumer: [UInt8], seenMs: UInt64, activeMs: UInt64?,
+                                  pending: [RestoredPending]) throws(SpoolError) -> DurabilityEnds {
+        guard groups.groups[group] != nil else { throw NoGroupText.consumerGroup.error(key: key, group: group) }
+        if let beyond = pending.first(where: { $0.id > meta.lastID }) {
+            throw SpoolError.command("ERR pending entry \(beyond.id) is beyond the stream's last ID \(meta.lastID)")
+        }
+        var byTime: [UInt64: [Item]] = [:]
+        for p in pending { byTime[p.deliveryTimeMs, default: []].append(Item(p.id, p.deliveryCount)) }
+        if byTime.isEmpty { byTime[seenMs] = [] }
+        var end: Int64 = 0
+        for (time, items) in byTime.sorted(by: { $0.key < $1.key }) {
+            end = try commitGroup(.deliver(.init(group: group, consumer: consumer, seenMs: seenMs, activeMs: activeMs,
+                                                 cursor: nil, timeMs: time, items: items)))
+        }
+        return DurabilityEnds(groups: end)
+    }
+
     mutating func setDeadLetter(key: [UInt8], group: [UInt8], maxDeliveries: UInt64, stream: [UInt8]) throws(SpoolError) -> DurabilityEnds {
         guard groups.groups[group] != nil else { throw NoGroupText.consumerGroup.error(key: key, group: group) }
         if maxDeliveries > 0 && stream.isEmpty { throw SpoolError.command("ERR the dead-letter stream name must not be empty") }

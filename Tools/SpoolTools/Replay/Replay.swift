@@ -13,14 +13,16 @@ public enum ReplayTarget: Sendable, Equatable {
     case output(DumpFormat)
     /// A stream in a Spool data directory, written through the `Spool` library.
     case spool(directory: String, database: Int, stream: [UInt8])
+    /// A key of a running Redis-protocol server (the URL names the key).
+    case redis(RedisURL)
 
     /// Parses `--into`: `-` (standard output, JSON lines), `DIR:STREAM` (a stream in a Spool
     /// directory; the first `:` separates them, so stream names may contain `:`), or
-    /// `redis://…` (not yet: it needs the RESP client).
+    /// `redis://[[user]:password@]host:port[/db]/KEY` (see ``RedisURL``).
     public static func parse(_ text: String, database: Int) throws(ToolError) -> ReplayTarget {
         if text == "-" || text == "stdout" { return .output(.jsonl) }
         if text.hasPrefix("redis://") || text.hasPrefix("rediss://") {
-            throw ToolError("replay into a Redis server (\(text)) is not available yet: it needs the RESP client")
+            return .redis(try RedisURL.parse(text, key: .required))
         }
         guard let colon = text.firstIndex(of: ":"), colon != text.startIndex, text.index(after: colon) != text.endIndex else {
             throw ToolError("--into must be -, DIR:STREAM or redis://host:port/KEY, not \(text)")
@@ -77,8 +79,10 @@ public struct ReplayStats: Sendable {
 ///
 /// With original IDs, an entry whose ID the target stream has already passed is skipped, so a
 /// replay run twice writes nothing twice. The resume file records the last ID written once the
-/// target has it durably (after the target's fdatasync, or after standard output is flushed);
-/// an interrupted replay started again continues after it — no duplicates, no gaps.
+/// target has it durably (after the target's fdatasync, after standard output is flushed, or
+/// once a Redis server has acknowledged its XADD and every one before it); an interrupted
+/// replay started again continues after it — no duplicates, no gaps. When the target fails
+/// (a Redis error reply), the resume file is left at the last entry the target acknowledged.
 public enum Replay {
     /// How many entries between two durable progress records.
     static let resumeInterval = 1000
@@ -100,7 +104,7 @@ public enum Replay {
             from = max(from, next)
         }
 
-        var sink = try Sink(options.target, source: (directory, options.database, options.stream), newIDs: options.newIDs)
+        var sink = try Sink(options.target, source: (directory, options.database, options.stream), newIDs: options.newIDs, rate: options.rate)
         defer { sink.close() }
         var files = try StreamFiles.open(source)
         var stats = ReplayStats()
@@ -111,9 +115,8 @@ public enum Replay {
         var lastDurable: StreamID? = nil
         let rateStart = monotonicSeconds()
 
-        func recordResume(_ id: StreamID?, _ out: inout Out) throws(ToolError) {
-            guard let id, id != lastDurable else { return }
-            try sink.makeDurable(&out)
+        func recordResume(_ handled: StreamID?, _ out: inout Out) throws(ToolError) {
+            guard let id = try sink.makeDurable(handled, &out), id != lastDurable else { return }
             if let rf = options.resumeFile {
                 do { try FileSystem.writeAtomically(rf, Array("\(id)\n".utf8)) } catch { throw ToolError("cannot write resume file: \(error)") }
             }
@@ -142,8 +145,14 @@ public enum Replay {
                 return false
             }
         }
-        if let failure { throw failure }
-        try recordResume(stats.lastID, &out)
+        do throws(ToolError) {
+            if let failure { throw failure }
+            try sink.finish()
+            try recordResume(stats.lastID, &out)
+        } catch {
+            if let acknowledged = sink.acknowledgedAfterFailure { try? recordResume(acknowledged, &out) }
+            throw error
+        }
         stats.warnings = files.warnings
         stats.seconds = monotonicSeconds() - started
         return stats
@@ -154,13 +163,14 @@ public enum Replay {
         enum Kind {
             case output(DumpFormat, streamJSON: String, database: Int)
             case spool(SpoolStore, SpoolStream)
+            case redis(RedisReplaySink)
         }
         var kind: Kind
         let newIDs: Bool
         var line: [UInt8] = []
         var targetLast: StreamID
 
-        init(_ target: ReplayTarget, source: (String, Int, [UInt8]), newIDs: Bool) throws(ToolError) {
+        init(_ target: ReplayTarget, source: (String, Int, [UInt8]), newIDs: Bool, rate: Double?) throws(ToolError) {
             self.newIDs = newIDs
             switch target {
             case .output(let format):
@@ -180,6 +190,10 @@ public enum Replay {
                 } catch {
                     throw ToolError("cannot open the target \(dir) db\(db) \(Escaping.text(name)): \(error)")
                 }
+            case .redis(let url):
+                let redis = try RedisReplaySink(url, newIDs: newIDs, rate: rate)
+                kind = .redis(redis)
+                targetLast = redis.targetLast
             }
         }
 
@@ -203,21 +217,46 @@ public enum Replay {
                     throw ToolError("append \(e.id) to the target failed: \(error)")
                 }
                 return true
+            case .redis(let redis):
+                return try redis.write(e)
             }
         }
 
-        /// Makes everything written so far durable.
-        func makeDurable<Out: ToolOutput>(_ out: inout Out) throws(ToolError) {
+        /// Makes what was written durable and returns the last handled ID the target now has
+        /// for sure: `handled` itself for standard output and Spool targets (after a flush or
+        /// fdatasync); for Redis, without waiting, the last acknowledged one.
+        func makeDurable<Out: ToolOutput>(_ handled: StreamID?, _ out: inout Out) throws(ToolError) -> StreamID? {
             switch kind {
             case .output:
                 out.flush()
+                return handled
             case .spool(_, let stream):
                 do { try stream.syncPending() } catch { throw ToolError("sync of the target failed: \(error)") }
+                return handled
+            case .redis(let redis):
+                return redis.acknowledged
             }
         }
 
+        /// Sends what a Redis target still has queued and waits for every reply.
+        func finish() throws(ToolError) {
+            guard case .redis(let redis) = kind else { return }
+            try redis.finish()
+        }
+
+        /// After a failure, the last ID a Redis target acknowledged (nil for other targets,
+        /// whose failures leave the resume file as it was).
+        var acknowledgedAfterFailure: StreamID? {
+            if case .redis(let redis) = kind { return redis.acknowledged }
+            return nil
+        }
+
         func close() {
-            if case .spool(let store, _) = kind { store.close() }
+            switch kind {
+            case .spool(let store, _): store.close()
+            case .redis(let redis): redis.close()
+            case .output: break
+            }
         }
     }
 
