@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Spool
+import SpoolIO
 import Synchronization
 
 /// Runs every command on one dedicated thread, in arrival order, and batches durability.
@@ -28,7 +29,8 @@ public final class CommandExecutor: Sendable {
         var stopped = false
     }
 
-    private let inbox = Mutex(Inbox())
+    /// Contended by the event loops and the executor thread: a lock that sleeps, not spins.
+    private let inbox = SleepingMutex(Inbox())
     /// Touched only by the executor thread; the lock is never contended.
     private let engine: Mutex<Engine>
     private let pool: NIOThreadPool
