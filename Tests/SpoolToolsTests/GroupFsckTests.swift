@@ -3,6 +3,9 @@ import SpoolFormat
 import SpoolTools
 import Testing
 import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A store whose stream `orders` (300 entries) has two groups with consumers, pending entries,
 /// acknowledgements, a claim and dead-letter settings; a small journal limit makes the engine
@@ -209,6 +212,17 @@ struct GroupFsckTests {
                                                     .init(id: fixtureID(6), consumer: 1, deliveryTime: 1_764_000_000_000, deliveryCount: 2)])
         writeAll(sdir + "/groups", GroupCheckpoint(journalGeneration: 1, groups: [group]).encode())
         writeAll(sdir + "/" + GroupJournalFormat.fileName(1), GroupJournalFormat.encodeHeader(generation: 1))
+
+        // The engine, before any repair, reads the name listed twice as one consumer owning
+        // both pending entries (a copy: opening reconciles and rewrites the files).
+        do {
+            let copy = TemporaryDirectory("fsck-groups-rewrite-engine")
+            defer { copy.remove() }
+            #expect(system("cp -a '\(tmp.path)/.' '\(copy.path)/'") == 0)
+            let store = try SpoolStore(directory: copy.path, options: smallOptions())
+            defer { store.close() }
+            #expect(try store.database(0).consumersInfo(b("orders"), b("g")).map(\.pending) == [2])
+        }
 
         // Preamble 16, generation 8, group count 1, lp("g") 2: the cursor at 27; it takes
         // 6 + 1 + 1 bytes, then max-deliveries, lp(""), dead-lettered and the consumer count

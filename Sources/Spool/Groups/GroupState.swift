@@ -150,7 +150,9 @@ struct GroupSet: Sendable {
                 counts[p.consumer] += 1
                 return (p.id, PendingRecord(deliveryTime: p.deliveryTime, deliveryCount: p.deliveryCount, consumer: numbers[p.consumer]))
             })
-            for (i, n) in numbers.enumerated() { group.consumers[n]!.pending = counts[i] }
+            // A name listed twice (a damaged checkpoint: fsck reports it) is one consumer with
+            // the pending entries of both.
+            for (i, n) in numbers.enumerated() { group.consumers[n]!.pending += counts[i] }
             groups[g.name] = group
         }
         generation = cp.journalGeneration
