@@ -98,12 +98,16 @@ public final class SpoolStore: Sendable {
 
     /// Syncs everything and closes every stream; the directory lock is released when the
     /// store is deallocated.
-    public func close() {
+    public func close() { close(sync: true) }
+
+    /// `sync` false closes the files as a killed process leaves them (no final sync, no
+    /// checkpoint of in-memory-only state): tests use it as a crash image.
+    func close(sync: Bool) {
         let was = closed.withLock { c in defer { c = true }; return c }
         if was { return }
         let t = ticker.withLock { t in defer { t = nil }; return t }
         t?.stop()
-        for db in dbs { db.close(sync: true) }
+        for db in dbs { db.close(sync: sync) }
     }
 
     deinit { close() }

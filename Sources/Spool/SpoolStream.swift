@@ -239,6 +239,9 @@ public final class SpoolStream: Sendable {
             if var cc = c {
                 try? cc.flushPending()
                 if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groups.journal?.sync() }
+                // Seen-times of polls that delivered nothing are only in memory: a clean close
+                // keeps them (Redis keeps them across a restart through its RDB).
+                if sync, cc.groups.seenChanged { try? cc.groups.checkpoint(directory: cc.directory) }
                 cc.journal.close()
                 cc.groups.journal?.close()
             }

@@ -1,5 +1,5 @@
 import Testing
-import Spool
+@testable import Spool
 import SpoolFormat
 import TestSupport
 
@@ -232,7 +232,7 @@ func step(_ step: Int) throws {
             try checkState()
         case 94..<96:  // crash: cut the group journal at a random point inside a later operation
             if let path = groupJournalPath(), let pick = boundaries.randomElement(using: &rng) {
-                store!.close()
+                store!.close(sync: false)  // a kill: no final checkpoint
                 store = nil
                 let size = fileSize(path)
                 var cut = pick.0

@@ -227,6 +227,33 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         }
     }
 
+    /// A read that delivers nothing still moves the consumer's seen-time (Redis's XINFO
+    /// CONSUMERS `idle`); a clean close keeps it, though it wrote no journal record.
+    @Test func seenTimeOfEmptyReadsSurvivesACleanRestart() throws {
+        let dir = TemporaryDirectory("groups-seen")
+        defer { dir.remove() }
+        var options = StoreOptions()
+        options.fsync = .no
+        options.databases = 1
+        let k = b("s")
+        do {
+            let store = try SpoolStore(directory: dir.path, options: options)
+            let db = store.database(0)
+            for i in 1...3 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g"), at: .id(.zero))
+            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], nowMs: 1_000)
+            #expect(try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], nowMs: 5_000).isEmpty)
+            #expect(try db.consumersInfo(k, b("g"), nowMs: 6_000).map(\.seenTime) == [5_000])
+            store.close()
+        }
+        let store = try SpoolStore(directory: dir.path, options: options)
+        defer { store.close() }
+        let info = try store.database(0).consumersInfo(k, b("g"), nowMs: 6_000)
+        #expect(info.map(\.seenTime) == [5_000])
+        #expect(info.map(\.activeTime) == [1_000])
+        #expect(info.map(\.pending) == [3])
+    }
+
     @Test func tornGroupJournalAndReconcile() throws {
         let dir = TemporaryDirectory("groups-torn")
         defer { dir.remove() }

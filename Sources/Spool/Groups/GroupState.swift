@@ -90,6 +90,9 @@ struct GroupSet: Sendable {
     /// The group journal; nil until the stream's first group is created.
     var journal: AppendFile? = nil
     var generation: UInt64 = 0
+    /// A consumer's seen-time changed without a journal record (a read that delivered
+    /// nothing): the next checkpoint — at the latest the one a clean close writes — keeps it.
+    var seenChanged = false
 
     // MARK: Applying records (live and in recovery: one code path)
 
@@ -256,6 +259,7 @@ struct GroupSet: Sendable {
             old.close()
             journal = file
             generation = gen
+            seenChanged = false
             try FileSystem.removeFile(old.path)
         } catch { throw error.spool }
     }

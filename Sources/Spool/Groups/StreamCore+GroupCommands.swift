@@ -183,10 +183,13 @@ extension StreamCore {
         return (GroupReadResult(key: key, entries: plan.entries, deadLettered: dead), ends)
     }
 
-    /// Seen-time changes that are not worth a journal record (lost on restart, never a delivery).
+    /// Seen-time changes that are not worth a journal record of their own (a poll that
+    /// delivered nothing): kept by the next group checkpoint, which a clean close writes; a
+    /// crash loses them, so the consumer then looks idle longer, never the reverse.
     mutating func touch(group: [UInt8], consumer: [UInt8], nowMs: UInt64) {
         guard let n = groups.groups[group]?.consumerNumbers[consumer] else { return }
         groups.groups[group]!.consumers[n]!.seenTime = nowMs
+        groups.seenChanged = true
     }
 
     // MARK: XACK
