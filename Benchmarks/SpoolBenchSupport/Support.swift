@@ -80,17 +80,23 @@ public struct ScratchDirectory: Sendable {
     public func remove() { removeTree(path) }
 }
 
+/// Names in the directory `path` (without `.` and `..`), or nil when it cannot be opened.
+func directoryEntries(_ path: String) -> [String]? {
+    guard let d = opendir(path) else { return nil }
+    defer { closedir(d) }
+    var children: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        if name != "." && name != ".." { children.append(name) }
+    }
+    return children
+}
+
 /// `rm -rf path`.
 public func removeTree(_ path: String) {
     var st = stat()
     guard lstat(path, &st) == 0 else { return }
-    if (st.st_mode & S_IFMT) == S_IFDIR, let d = opendir(path) {
-        var children: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { children.append(name) }
-        }
-        closedir(d)
+    if (st.st_mode & S_IFMT) == S_IFDIR, let children = directoryEntries(path) {
         for c in children { removeTree(path + "/" + c) }
         rmdir(path)
     } else {
@@ -120,14 +126,7 @@ public func diskUsage(_ path: String) -> DiskUsage {
             u.allocatedBytes += Int64(st.st_blocks) * 512
             u.files += 1
         case S_IFDIR:
-            guard let d = opendir(p) else { return }
-            var children: [String] = []
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { children.append(name) }
-            }
-            closedir(d)
-            for c in children { walk(p + "/" + c) }
+            for c in directoryEntries(p) ?? [] { walk(p + "/" + c) }
         default: break
         }
     }
@@ -141,13 +140,7 @@ public func diskUsage(_ path: String) -> DiskUsage {
 public func evictFromPageCache(_ path: String) {
     var st = stat()
     guard lstat(path, &st) == 0 else { return }
-    if (st.st_mode & S_IFMT) == S_IFDIR, let d = opendir(path) {
-        var children: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { children.append(name) }
-        }
-        closedir(d)
+    if (st.st_mode & S_IFMT) == S_IFDIR, let children = directoryEntries(path) {
         for c in children { evictFromPageCache(path + "/" + c) }
     } else if (st.st_mode & S_IFMT) == S_IFREG {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
