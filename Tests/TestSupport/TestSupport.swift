@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SpoolFormat
+import SpoolIO
 
 /// SplitMix64: a tiny seeded generator so every random test can be replayed from its seed.
 public struct SeededRNG: RandomNumberGenerator, Sendable {
@@ -96,16 +97,10 @@ public func listDirectory(_ path: String) -> [String] {
 /// The end of the last whole record of the stream journal at `path`: where the next record
 /// goes (journals reserve zeroed space after it, so this is not the file size).
 public func journalEnd(_ path: String) -> Int {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return 0 }
-    defer { close(fd) }
-    var bytes = [UInt8](repeating: 0, count: fileSize(path))
-    _ = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-    var offset = JournalFormat.headerSize
-    bytes.withUnsafeBytes { b in
-        while case .record(_, let next) = JournalFormat.read(b, at: offset, file: path) { offset = next }
+    guard let bytes = try? FileSystem.readFile(path) else { return 0 }
+    return bytes.withUnsafeBytes { b in
+        LogScan<JournalFormat.Record>.scan(b, path: path, relativePath: path, generation: 0).validEnd
     }
-    return offset
 }
 
 /// Writes `bytes` at `offset` of the file at `path` (a torn write at the end of a log).
