@@ -22,16 +22,21 @@ public final class DirectoryLock: Sendable {
     /// Takes the lock on `directory`, or throws `Busy` / `IOError`.
     public init(directory: String) throws {
         path = directory + "/LOCK"
+        let f: Int32
         switch system_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) {
-        case .success(let f): fd = f
+        case .success(let opened): f = opened
         case .failure(let e): throw IOError("open", path, e)
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        // `fd` is set only once the lock is held: a class whose stored properties are all set
+        // runs its deinit when its init throws, and that deinit would close the descriptor a
+        // second time — by then possibly another thread's file under the same number.
+        if flock(f, LOCK_EX | LOCK_NB) != 0 {
             let e = lastErrno()
-            Glibc.close(fd)
+            Glibc.close(f)
             if e == .wouldBlock { throw Busy(path: path) }
             throw IOError("flock", path, e)
         }
+        fd = f
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
