@@ -85,6 +85,8 @@ struct StreamCore {
     var deletedFiles = false
     /// Journal records not yet written (`deferJournalWrites`).
     var pendingJournal = ByteWriter()
+    /// Reused buffer of `log`'s record encoding (one allocation per stream, not per append).
+    var scratch = ByteWriter()
     /// A deferred write failed: memory is ahead of the files, and the stream must be reloaded
     /// from disk before it is used again.
     var poisoned = false
@@ -505,7 +507,13 @@ struct StreamCore {
             JournalFormat.encode(record, into: &pendingJournal)
             return journal.size + Int64(pendingJournal.count)
         }
-        do { return try journal.append(JournalFormat.encode(record)) } catch { throw error.spool }
+        scratch.bytes.removeAll(keepingCapacity: true)
+        JournalFormat.encode(record, into: &scratch)
+        let file = journal
+        let r: Result<Int64, IOError> = scratch.bytes.withUnsafeBytes { b in
+            do throws(IOError) { return .success(try file.append(b)) } catch { return .failure(error) }
+        }
+        do { return try r.get() } catch { throw error.spool }
     }
 
     /// Appends already-encoded journal records, in order with `log`.

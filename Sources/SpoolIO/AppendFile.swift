@@ -134,14 +134,23 @@ public final class AppendFile: Sendable {
     /// unchanged (the next append overwrites whatever part was written).
     @discardableResult
     public func append(_ bytes: [UInt8]) throws(IOError) -> Int64 {
+        let r: Result<Int64, IOError> = bytes.withUnsafeBytes { b in
+            do throws(IOError) { return .success(try append(b)) } catch { return .failure(error) }
+        }
+        return try r.get()
+    }
+
+    /// Appends `bytes` at the end and returns the new end offset (see `append(_:)`).
+    @discardableResult
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(IOError) -> Int64 {
         let (offset, capacity) = state.withLock { ($0.size, $0.mapping == nil ? -1 : $0.capacity) }
         let end = offset + Int64(bytes.count)
         var mapped = capacity >= 0 && end <= capacity
         if capacity >= 0 && !mapped { mapped = try remap(capacity: max(end, capacity * 2)) }
         if mapped {
             return state.withLock { s in
-                bytes.withUnsafeBytes { b in
-                    if let base = b.baseAddress, b.count > 0 { (s.mapping! + Int(offset)).copyMemory(from: base, byteCount: b.count) }
+                if let base = bytes.baseAddress, bytes.count > 0 {
+                    (s.mapping! + Int(offset)).copyMemory(from: base, byteCount: bytes.count)
                 }
                 s.size = end
                 return end
