@@ -60,7 +60,7 @@ struct CommandContext {
 typealias CommandHandler = @Sendable (CommandContext) throws(CommandError) -> CommandOutcome
 
 /// One command (or sub-command) of the table: Redis's metadata plus its handler.
-struct CommandSpec: Sendable {
+final class CommandSpec: Sendable {
     /// Lower-case name; for a sub-command, the part after `|`.
     let name: String
     /// `xinfo|stream` for sub-commands, the name otherwise.
@@ -143,7 +143,39 @@ enum CommandTable {
 
     /// Looks a command up by its first argument (case-insensitive).
     static func lookup(_ name: ByteBuffer) -> CommandSpec? {
+        if let key = ShortName(name) { return byShortName[key] }
         guard name.readableBytes < 64 else { return nil }
         return all[name.lowercasedText]
+    }
+
+    /// `all` keyed by `ShortName`, for the lookup every command makes.
+    static let byShortName: [ShortName: CommandSpec] = {
+        var table: [ShortName: CommandSpec] = [:]
+        for (name, spec) in all {
+            if let key = ShortName(ByteBuffer(string: name)) { table[key] = spec }
+        }
+        return table
+    }()
+
+    /// A command name of at most 16 bytes, ASCII letters lowercased, packed into two words:
+    /// looked up without building a `String` (two allocations) or hashing one.
+    struct ShortName: Hashable {
+        let length: Int
+        let low: UInt64
+        let high: UInt64
+
+        init?(_ name: ByteBuffer) {
+            let n = name.readableBytes
+            guard n <= 16 else { return nil }
+            var words: (UInt64, UInt64) = (0, 0)
+            var i = 0
+            for var b in name.readableBytesView {
+                if b >= 65 && b <= 90 { b += 32 }
+                if i < 8 { words.0 |= UInt64(b) << (8 * UInt64(i)) } else { words.1 |= UInt64(b) << (8 * UInt64(i - 8)) }
+                i += 1
+            }
+            length = n
+            (low, high) = words
+        }
     }
 }

@@ -148,8 +148,7 @@ extension CommandTable {
             func secs(_ t: timeval) -> String { String(format2: Double(t.tv_sec) + Double(t.tv_usec) / 1e6, digits: 6) }
             return ["used_cpu_sys:\(secs(usage.ru_stime))", "used_cpu_user:\(secs(usage.ru_utime))"]
         case "commandstats":
-            return engine.stats.commands.keys.sorted().map { name in
-                let c = engine.stats.commands[name]!
+            return engine.stats.commands.values.sorted { $0.name < $1.name }.map { name, c in
                 let per = c.calls == 0 ? 0 : Double(c.microseconds) / Double(c.calls)
                 return "cmdstat_\(name):calls=\(c.calls),usec=\(c.microseconds),usec_per_call=\(String(format2: per)),rejected_calls=\(c.rejected),failed_calls=\(c.failed)"
             }

@@ -83,13 +83,23 @@ extension CommandTable {
     }
 
     static func writeEntry(_ e: StreamEntry, into buffer: inout ByteBuffer) {
-        RESPEncoder.writeArrayHeader(2, into: &buffer)
-        RESPEncoder.writeBulk(bytes: e.id.description.utf8, into: &buffer)
-        RESPEncoder.writeArrayHeader(e.fields.count, into: &buffer)
-        for f in e.fields { RESPEncoder.writeBulk(bytes: f, into: &buffer) }
+        var size = 2 * RESPRawWriter.headerSize + RESPRawWriter.decimalPairBulkSize
+        for f in e.fields { size += RESPRawWriter.bulkSize(f.count) }
+        RESPEncoder.withRawWriter(maxBytes: size, into: &buffer) { w in
+            w.arrayHeader(2)
+            w.bulkDecimalPair(e.id.ms, UInt8(ascii: "-"), e.id.seq)
+            w.arrayHeader(e.fields.count)
+            for f in e.fields { w.bulk(f) }
+        }
     }
 
-    static func idReply(_ id: StreamID) -> RESPValue { .bulk(id.description) }
+    static func idReply(_ id: StreamID) -> RESPValue {
+        var buffer = ByteBuffer()
+        RESPEncoder.withRawWriter(maxBytes: RESPRawWriter.decimalPairBulkSize, into: &buffer) { w in
+            w.bulkDecimalPair(id.ms, UInt8(ascii: "-"), id.seq)
+        }
+        return .preencoded(buffer)
+    }
 
     static func parseStrictID(_ arg: ByteBuffer, missingSeq: StreamIDParser.MissingSeq = .zero) throws(CommandError) -> StreamID {
         try spool { () throws(SpoolError) in try StreamIDParser.parse(arg.bytes, strict: true, missingSeq: missingSeq) }

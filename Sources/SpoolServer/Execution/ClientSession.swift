@@ -19,6 +19,9 @@ public struct ClientConnection: Sendable {
     /// Asks the event loop to read again after the executor took in-flight requests (called
     /// when ``ConnectionBuffers/executorTook(_:)`` says reading was paused).
     public var resumeReading: @Sendable () -> Void
+    /// The event loop `deliver` is cheapest on: the executor hands each loop all of a round's
+    /// replies in one task rather than one hop per reply (nil: call `deliver` anywhere).
+    public var eventLoop: (any EventLoop)?
 
     /// Creates a connection handle.
     public init(
@@ -26,9 +29,11 @@ public struct ClientConnection: Sendable {
         authState: ConnectionAuthState = ConnectionAuthState(),
         buffers: ConnectionBuffers = ConnectionBuffers(),
         resumeReading: @escaping @Sendable () -> Void = {},
+        eventLoop: (any EventLoop)? = nil,
         deliver: @escaping @Sendable (ByteBuffer, Bool) -> Void
     ) {
         self.deliver = deliver
+        self.eventLoop = eventLoop
         self.peerAddress = peerAddress
         self.localAddress = localAddress
         self.authState = authState

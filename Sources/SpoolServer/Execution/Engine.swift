@@ -16,7 +16,8 @@ struct ServerStats {
     }
     var connectionsReceived = 0
     var commandsProcessed = 0
-    var commands: [String: CommandStat] = [:]
+    /// Per command (keyed by its spec, which is cheaper to hash than its name): name and counters.
+    var commands: [ObjectIdentifier: (name: String, stat: CommandStat)] = [:]
     var errors: [String: Int] = [:]
     var totalErrorReplies = 0
     var keyspaceHits = 0
@@ -24,6 +25,13 @@ struct ServerStats {
     var fsyncs = 0
     var fsyncMicroseconds: Int64 = 0
     var lastFsyncError = ""
+
+    /// Updates the counters of `spec`.
+    mutating func command(_ spec: CommandSpec, _ update: (inout CommandStat) -> Void) {
+        let key = ObjectIdentifier(spec)
+        if commands[key] == nil { commands[key] = (spec.fullName, CommandStat()) }
+        update(&commands[key]!.stat)
+    }
 }
 
 /// The server's single-threaded heart: all client state and every command run here, one at a
@@ -270,11 +278,12 @@ final class Engine {
             failed = true
         }
         if case .block = outcome { return outcome }  // counted when served
-        var s = stats.commands[spec.fullName, default: .init()]
-        s.calls += 1
-        s.microseconds += (NIODeadline.now() - start).nanoseconds / 1000
-        if failed { s.failed += 1 }
-        stats.commands[spec.fullName] = s
+        let micros = (NIODeadline.now() - start).nanoseconds / 1000
+        stats.command(spec) { s in
+            s.calls += 1
+            s.microseconds += micros
+            if failed { s.failed += 1 }
+        }
         stats.commandsProcessed += 1
         return outcome
     }
@@ -283,7 +292,7 @@ final class Engine {
     private func reject(_ c: ClientSession, _ spec: CommandSpec?, _ message: String) {
         if c.transaction != nil { c.transactionFailed = true }
         if let spec {
-            stats.commands[spec.fullName, default: .init()].rejected += 1
+            stats.command(spec) { $0.rejected += 1 }
         }
         countError(message)
         reply(c, .error(message))
@@ -423,11 +432,11 @@ final class Engine {
         guard let b = c.blocked else { return }
         unblock(c)
         let s = spec ?? b.spec
-        stats.commands[s.fullName, default: .init()].calls += 1
+        stats.command(s) { $0.calls += 1 }
         stats.commandsProcessed += 1
         if case .error(let text) = value {
             countError(text)
-            stats.commands[s.fullName, default: .init()].failed += 1
+            stats.command(s) { $0.failed += 1 }
         }
         reply(c, value)
         toResume.append(c)
@@ -526,22 +535,33 @@ final class Engine {
         flushOutput()
     }
 
-    /// Hands every pending reply to its connection (one write and flush per client).
+    /// Hands every pending reply to its connection (one write and flush per client), in one
+    /// task per event loop: a reply written from off the loop would cost a hop (and a wake-up)
+    /// of its own.
     func flushOutput() {
         let list = withOutput
         withOutput = []
+        typealias Delivery = (deliver: @Sendable (ByteBuffer, Bool) -> Void, bytes: ByteBuffer, close: Bool)
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, deliveries: [Delivery])] = [:]
         for c in list {
             let closing = c.closing
+            let delivery: Delivery
             if c.dropOutput {
                 c.outbox.clear()
-                c.connection.deliver(ByteBuffer(), true)
-                continue
+                delivery = (c.connection.deliver, ByteBuffer(), true)
+            } else {
+                guard c.outbox.readableBytes > 0 || closing else { continue }
+                delivery = (c.connection.deliver, c.outbox, closing)
+                c.outbox = ByteBuffer()
             }
-            guard c.outbox.readableBytes > 0 || closing else { continue }
-            let bytes = c.outbox
-            c.outbox = ByteBuffer()
-            c.connection.deliver(bytes, closing)
-            if closing { c.outbox.clear() }
+            if let loop = c.connection.eventLoop {
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].deliveries.append(delivery)
+            } else {
+                delivery.deliver(delivery.bytes, delivery.close)
+            }
+        }
+        for (loop, deliveries) in byLoop.values {
+            loop.execute { for d in deliveries { d.deliver(d.bytes, d.close) } }
         }
     }
 

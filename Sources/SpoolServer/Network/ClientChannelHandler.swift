@@ -50,7 +50,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             localAddress: Self.describe(channel.localAddress),
             authState: authState,
             buffers: buffers,
-            resumeReading: { channel.read() }
+            resumeReading: { channel.read() },
+            eventLoop: channel.eventLoop
         ) { bytes, close in
             let count = bytes.readableBytes
             if count > 0 {
