@@ -105,7 +105,7 @@ struct StreamCore {
     /// small streams does not reserve `journalBytes` for each.
     static func reserveJournal(_ journal: AppendFile, options: StoreOptions) throws(IOError) {
         guard options.preallocateJournal else { return }
-        try journal.mapAppends(capacity: journal.size + 16 << 10)
+        try journal.mapAppends(capacity: journal.size + 16 << 10, zeroFill: options.fsync == .always)
     }
 
     /// Creates the files of a new, empty stream in `directory` (which exists and is empty but

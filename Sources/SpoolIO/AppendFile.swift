@@ -13,7 +13,8 @@ import SystemPackage
 /// system call per append, and as safe against a killed process (the bytes are in the page
 /// cache either way). Mapping invariant: the mapping never reaches past the allocated size of
 /// the file (a store there would be SIGBUS, not an error): space is reserved with `fallocate`
-/// before it is mapped, so a full disk fails `fallocate` and the append with it, and nothing
+/// (or by writing zeros and syncing them) before it is mapped, so a full disk fails the
+/// reservation and the append with it, and nothing
 /// in this process shortens the file while it is mapped (`truncate(to:)` unmaps first; the
 /// directory lock keeps other Spool processes out). The file's length is then the reserved
 /// size; `size` is the logical end, and the bytes after it are zero.
@@ -33,6 +34,8 @@ public final class AppendFile: Sendable {
         var mapping: UnsafeMutableRawPointer?
         /// Bytes mapped (and allocated in the file) from offset 0.
         var capacity: Int64 = 0
+        /// Reserve by writing zeros (and syncing them) rather than with `fallocate`.
+        var zeroFill = false
         /// Callers of `syncCovering` waiting for a sync that covers them, in arrival order.
         var waiters: [SyncWaiter] = []
     }
@@ -68,10 +71,37 @@ public final class AppendFile: Sendable {
     /// `fallocate` and maps them, so later appends are memory copies. Appends that
     /// outgrow the reservation reserve and map twice as much. Returns false, leaving appends on
     /// `pwrite`, when the file system cannot reserve space (`EOPNOTSUPP`).
+    ///
+    /// `zeroFill`: reserve by writing zeros and syncing them instead. `fallocate` leaves the
+    /// space *unwritten*, so the first `fdatasync` after an append into it must also commit the
+    /// extent's conversion to written (a file-system journal commit); space already written
+    /// with zeros is overwritten in place, and a sync is a data write and a cache flush only.
+    /// Worth its extra writes when every append is synced (policy `always`).
     @discardableResult
-    public func mapAppends(capacity: Int64) throws(IOError) -> Bool {
-        let size = state.withLock { $0.size }
+    public func mapAppends(capacity: Int64, zeroFill: Bool = false) throws(IOError) -> Bool {
+        let size = state.withLock { s in
+            s.zeroFill = zeroFill
+            return s.size
+        }
         return try remap(capacity: max(capacity, size + 1))
+    }
+
+    /// Writes zeros from the file's current length to `capacity`, then syncs them.
+    private func zeroFill(to capacity: Int64) throws(IOError) {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw IOError("fstat", path, lastErrno()) }
+        var from = Int64(st.st_size)
+        guard from < capacity else { return }
+        let chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while from < capacity {
+            let n = Int(min(Int64(chunk.count), capacity - from))
+            let r: Result<Void, IOError> = chunk.withUnsafeBytes { b in
+                do throws(IOError) { try write(UnsafeRawBufferPointer(rebasing: b[..<n]), at: from); return .success(()) } catch { return .failure(error) }
+            }
+            try r.get()
+            from += Int64(n)
+        }
+        if case .failure(let e) = system_fdatasync(fd, path: path) { throw IOError("fdatasync", path, e) }
     }
 
     private static let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
@@ -90,12 +120,16 @@ public final class AppendFile: Sendable {
     private func remap(capacity wanted: Int64) throws(IOError) -> Bool {
         let page = Self.pageSize
         let capacity = (wanted + page - 1) / page * page
-        switch system_fallocate(fd, capacity, path: path) {
-        case .success: break
-        case .failure(let e) where e == .notSupported:
-            unmap()
-            return false
-        case .failure(let e): throw IOError("fallocate", path, e)
+        if state.withLock({ $0.zeroFill }) {
+            try zeroFill(to: capacity)
+        } else {
+            switch system_fallocate(fd, capacity, path: path) {
+            case .success: break
+            case .failure(let e) where e == .notSupported:
+                unmap()
+                return false
+            case .failure(let e): throw IOError("fallocate", path, e)
+            }
         }
         let p = mmap(nil, Int(capacity), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let p, p != MAP_FAILED else { throw IOError("mmap", path, lastErrno()) }

@@ -15,13 +15,32 @@ import Logging
         return o
     }
 
-    /// Options under which `call` failing reaches journal writes: `pwrite` with appends through
-    /// `pwrite`; `fallocate` with mapped journals whose generations roll every few appends
-    /// (each one reserves its space).
-    func options(failing call: Syscall, segmentBytes: Int = 64 << 20) -> StoreOptions {
+    /// Where a full disk or a failing device hits the journal.
+    enum JournalFault: String, CaseIterable, Sendable {
+        /// Appends through `pwrite` (no reserved, mapped space).
+        case pwriteAppend
+        /// Reserving mapped space with `fallocate` (policies `no` and `everysec`), with journal
+        /// generations rolling every few appends, so that each reserves its space.
+        case fallocateReserve
+        /// Reserving mapped space by writing zeros (policy `always`): its `pwrite` fails.
+        case zeroFillReserve
+        /// `fdatasync` (policy `always`).
+        case fdatasync
+
+        var call: Syscall {
+            switch self {
+            case .pwriteAppend, .zeroFillReserve: .pwrite
+            case .fallocateReserve: .fallocate
+            case .fdatasync: .fdatasync
+            }
+        }
+    }
+
+    func options(failing fault: JournalFault, segmentBytes: Int = 64 << 20) -> StoreOptions {
         var o = options(segmentBytes: segmentBytes)
-        o.preallocateJournal = call != .pwrite
-        if call == .fallocate { o.journalBytes = 600 }
+        o.preallocateJournal = fault != .pwriteAppend
+        if fault == .fallocateReserve { o.fsync = .everysec }
+        if fault == .fallocateReserve || fault == .zeroFillReserve { o.journalBytes = 600 }
         return o
     }
 
@@ -103,13 +122,14 @@ import Logging
 
     /// ENOSPC / EIO at the syscall layer: the write fails with a clear error, nothing changes,
     /// and after reopening every acknowledged entry is there.
-    @Test(arguments: [Syscall.pwrite, .fallocate, .fdatasync], [Errno.noSpace, .ioError])
-    func fullDiskFailsTheWriteAndKeepsAcknowledgedEntries(call: Syscall, errno: Errno) throws {
+    @Test(arguments: JournalFault.allCases, [Errno.noSpace, .ioError])
+    func fullDiskFailsTheWriteAndKeepsAcknowledgedEntries(fault: JournalFault, errno: Errno) throws {
+        let call = fault.call
         let dir = TemporaryDirectory("enospc")
         defer { dir.remove() }
         var acknowledged: [StreamID] = []
         do {
-            let store = try SpoolStore(directory: dir.path, options: options(failing: call, segmentBytes: 8192))
+            let store = try SpoolStore(directory: dir.path, options: options(failing: fault, segmentBytes: 8192))
             let s = try store.database(0).openOrCreate(b("orders"))
             let path = dir.path
             for round in 0..<6 {
@@ -136,7 +156,7 @@ import Logging
             }
             store.close()
         }
-        let store = try SpoolStore(directory: dir.path, options: options(failing: call, segmentBytes: 8192))
+        let store = try SpoolStore(directory: dir.path, options: options(failing: fault, segmentBytes: 8192))
         let got = try store.database(0).stream(b("orders"))!.range().map(\.id)
         #expect(Set(acknowledged).isSubset(of: Set(got)))
         #expect(got == got.sorted())
@@ -147,11 +167,12 @@ import Logging
     /// reloaded from disk, so what it shows is exactly what was written.
     /// With a mapped journal the deferred records outgrow its reservation, and reserving more
     /// fails.
-    @Test(arguments: [Syscall.pwrite, .fallocate])
-    func failedDeferredFlushReloadsTheStream(call: Syscall) throws {
+    @Test(arguments: [JournalFault.pwriteAppend, .fallocateReserve])
+    func failedDeferredFlushReloadsTheStream(fault: JournalFault) throws {
+        let call = fault.call
         let dir = TemporaryDirectory("poison")
         defer { dir.remove() }
-        var o = options(failing: call)
+        var o = options(failing: fault)
         o.fsync = .no
         o.deferJournalWrites = true
         o.journalBytes = 4096
