@@ -8,10 +8,10 @@ import SystemPackage
 
 /// A file written at its end and made durable by `fdatasync`.
 ///
-/// Appends go through `pwrite`, or, after `mapAppends(capacity:)`, are copied into a shared
-/// writable mapping of space reserved beforehand with `fallocate` — a memory copy instead of a
-/// system call per append, and as safe against a killed process (the bytes are in the page
-/// cache either way). Mapping invariant: the mapping never reaches past the allocated size of
+/// Appends go through `pwrite`, or, after `reserve(capacity: _, .mapped)`, are copied into a
+/// shared writable mapping of space reserved beforehand with `fallocate` — a memory copy instead
+/// of a system call per append, and as safe against a killed process (the bytes are in the page
+/// cache either way). See ``Reservation`` for the other kind of reserved space. Mapping invariant: the mapping never reaches past the allocated size of
 /// the file (a store there would be SIGBUS, not an error): space is reserved with `fallocate`
 /// (or by writing zeros and syncing them) before it is mapped, so a full disk fails the
 /// reservation and the append with it, and nothing
@@ -30,12 +30,12 @@ public final class AppendFile: Sendable {
         var synced: Int64
         var syncing: Bool
         var closed: Bool
-        /// The writable mapping of the reserved space, if appends are mapped.
+        /// How space is reserved ahead of appends.
+        var reservation: Reservation = .none
+        /// The writable mapping of the reserved space (`.mapped` only).
         var mapping: UnsafeMutableRawPointer?
-        /// Bytes mapped (and allocated in the file) from offset 0.
+        /// Bytes reserved (allocated in the file, and mapped for `.mapped`) from offset 0.
         var capacity: Int64 = 0
-        /// Reserve by writing zeros (and syncing them) rather than with `fallocate`.
-        var zeroFill = false
         /// Callers of `syncCovering` waiting for a sync that covers them, in arrival order.
         var waiters: [SyncWaiter] = []
     }
@@ -67,21 +67,36 @@ public final class AppendFile: Sendable {
         if wasOpen { _ = Glibc.close(fd) }
     }
 
-    /// Reserves `capacity` bytes (more than the current size, rounded up to pages) with
-    /// `fallocate` and maps them, so later appends are memory copies. Appends that
-    /// outgrow the reservation reserve and map twice as much. Returns false, leaving appends on
-    /// `pwrite`, when the file system cannot reserve space (`EOPNOTSUPP`).
-    ///
-    /// `zeroFill`: reserve by writing zeros and syncing them instead. `fallocate` leaves the
-    /// space *unwritten*, so the first `fdatasync` after an append into it must also commit the
-    /// extent's conversion to written (a file-system journal commit); space already written
-    /// with zeros is overwritten in place, and a sync is a data write and a cache flush only.
-    /// Worth its extra writes when every append is synced (policy `always`).
+    /// How an `AppendFile` reserves space ahead of its appends.
+    public enum Reservation: Sendable, Equatable {
+        /// None: appends extend the file with `pwrite`.
+        case none
+        /// `fallocate`d and mapped shared and writable: appends are memory copies, no system
+        /// call (and as safe against a killed process: the bytes are in the page cache either way).
+        case mapped
+        /// Written with zeros and synced; appends `pwrite` over them. `fallocate` leaves space
+        /// *unwritten*, so the first `fdatasync` after an append into it must also commit the
+        /// extent's conversion (a file-system journal commit); zeros already on disk are
+        /// overwritten in place, and a sync is a data write and a cache flush only. Not mapped:
+        /// after every sync the kernel write-protects a mapping's cleaned pages again (a TLB
+        /// shootdown across CPUs), and the next store into them faults. For appends synced one
+        /// by one (policy `always`), where that halved the time to durable.
+        case zeroFilled
+    }
+
+    /// Reserves `capacity` bytes (more than the current size, rounded up to pages) as
+    /// `reservation` says; appends that outgrow the reservation reserve twice as much. Returns
+    /// false, leaving appends on plain `pwrite`, when the file system cannot `fallocate`
+    /// (`EOPNOTSUPP`).
     @discardableResult
-    public func mapAppends(capacity: Int64, zeroFill: Bool = false) throws(IOError) -> Bool {
+    public func reserve(capacity: Int64, _ reservation: Reservation) throws(IOError) -> Bool {
         let size = state.withLock { s in
-            s.zeroFill = zeroFill
+            s.reservation = reservation
             return s.size
+        }
+        guard reservation != .none else {
+            unmap()
+            return true
         }
         return try remap(capacity: max(capacity, size + 1))
     }
@@ -106,7 +121,7 @@ public final class AppendFile: Sendable {
 
     private static let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// Drops the mapping; appends go through `pwrite` again.
+    /// Drops the mapping and forgets the reservation; appends go through `pwrite` again.
     private func unmap() {
         state.withLock { s in
             if let m = s.mapping { munmap(m, Int(s.capacity)) }
@@ -115,21 +130,23 @@ public final class AppendFile: Sendable {
         }
     }
 
-    /// Reserves and maps `capacity` bytes (rounded up to pages), replacing any mapping; false
-    /// (and no mapping) when the file system cannot reserve space.
+    /// Reserves (and for `.mapped` maps) `capacity` bytes (rounded up to pages), replacing any
+    /// mapping; false (and no reservation) when the file system cannot `fallocate`.
     private func remap(capacity wanted: Int64) throws(IOError) -> Bool {
         let page = Self.pageSize
         let capacity = (wanted + page - 1) / page * page
-        if state.withLock({ $0.zeroFill }) {
+        if state.withLock({ $0.reservation }) == .zeroFilled {
             try zeroFill(to: capacity)
-        } else {
-            switch system_fallocate(fd, capacity, path: path) {
-            case .success: break
-            case .failure(let e) where e == .notSupported:
-                unmap()
-                return false
-            case .failure(let e): throw IOError("fallocate", path, e)
-            }
+            state.withLock { $0.capacity = capacity }
+            return true
+        }
+        switch system_fallocate(fd, capacity, path: path) {
+        case .success: break
+        case .failure(let e) where e == .notSupported:
+            unmap()
+            state.withLock { $0.reservation = .none }
+            return false
+        case .failure(let e): throw IOError("fallocate", path, e)
         }
         let p = mmap(nil, Int(capacity), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let p, p != MAP_FAILED else { throw IOError("mmap", path, lastErrno()) }
@@ -177,11 +194,11 @@ public final class AppendFile: Sendable {
     /// Appends `bytes` at the end and returns the new end offset (see `append(_:)`).
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer) throws(IOError) -> Int64 {
-        let (offset, capacity) = state.withLock { ($0.size, $0.mapping == nil ? -1 : $0.capacity) }
+        let (offset, capacity, reservation) = state.withLock { ($0.size, $0.capacity, $0.reservation) }
         let end = offset + Int64(bytes.count)
-        var mapped = capacity >= 0 && end <= capacity
-        if capacity >= 0 && !mapped { mapped = try remap(capacity: max(end, capacity * 2)) }
-        if mapped {
+        var reserved = reservation != .none && end <= capacity
+        if reservation != .none && !reserved { reserved = try remap(capacity: max(end, capacity * 2)) }
+        if reserved && reservation == .mapped {
             return state.withLock { s in
                 if let base = bytes.baseAddress, bytes.count > 0 {
                     (s.mapping! + Int(offset)).copyMemory(from: base, byteCount: bytes.count)
@@ -215,9 +232,10 @@ public final class AppendFile: Sendable {
     }
 
     /// Truncates the file to `size` bytes (cuts a torn tail; drops the reservation and the
-    /// mapping, so appends go back to `pwrite` until `mapAppends` again).
+    /// mapping, so appends extend the file with `pwrite` until `reserve` again).
     public func truncate(to size: Int64) throws(IOError) {
         unmap()
+        state.withLock { $0.reservation = .none }
         if case .failure(let e) = system_ftruncate(fd, size, path: path) { throw IOError("ftruncate", path, e) }
         state.withLock { s in
             s.size = size
