@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolToolsTests",
-            dependencies: ["SpoolTools", "Spool", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SpoolTools", "Spool", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
     ]

@@ -1,3 +1,5 @@
+import SpoolIO
+
 /// When appended bytes are forced to disk (Redis's `appendfsync`).
 public enum FsyncPolicy: String, Sendable, CaseIterable {
     /// Every write returns after its bytes are on disk; concurrent writers share one fdatasync.
@@ -27,15 +29,27 @@ public struct StoreOptions: Sendable {
     /// that batch acknowledgements themselves, as the server does per round of commands: they
     /// must flush before acknowledging. Default false: every call writes before returning.
     public var deferJournalWrites: Bool = false
-    /// Reserve journal space ahead of the appends (`fallocate`: 16 KiB first, doubled each
-    /// time it fills) and append through a shared mapping of it: a memory copy per append
-    /// instead of a `pwrite`, equally safe against a killed process. A full disk then fails
-    /// the append that needs more reserved space, before anything is acknowledged.
-    /// Default true; false appends with `pwrite`.
+    /// Reserve space in stream and group journals ahead of the appends (16 KiB first, doubled
+    /// each time it fills). Under policies `no` and `everysec` it is `fallocate`d and appends
+    /// are memory copies into a shared mapping of it, instead of a `pwrite` each, equally safe
+    /// against a killed process; under `always` it is written with zeros and synced, so that
+    /// the sync after each append commits no extent conversion. A full disk then fails the
+    /// append that needs more reserved space, before anything is acknowledged.
+    /// Default true; false appends with `pwrite`, extending the file.
     public var preallocateJournal: Bool = true
     /// Compress sealed blocks with LZ4. Default true.
     public var compress: Bool = true
 
     /// Default options.
     public init() {}
+
+    /// How journals reserve space (`preallocateJournal`, `fsync`).
+    var journalReservation: AppendFile.Reservation {
+        guard preallocateJournal else { return .none }
+        return fsync == .always ? .zeroFilled : .mapped
+    }
+
+    /// The first reservation of a journal: 16 KiB past its end, so that a store of many small
+    /// streams does not reserve `journalBytes` for each.
+    static let firstJournalReservation: Int64 = 16 << 10
 }

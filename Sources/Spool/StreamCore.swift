@@ -99,14 +99,11 @@ struct StreamCore {
 
     // MARK: Creation and recovery
 
-    /// Reserves journal space when `options.preallocateJournal` (FORMAT.md: the reserved space
-    /// after the last record is zero bytes): mapped, so appends are memory copies, or under
-    /// policy `always` written with zeros and synced, so syncs commit no extent conversion. The
-    /// first reservation is 16 KiB, doubled whenever appends outgrow it, so a store of many
-    /// small streams does not reserve `journalBytes` for each.
+    /// Reserves journal space as `options.journalReservation` says (FORMAT.md: the reserved
+    /// space after the last record is zero bytes).
     static func reserveJournal(_ journal: AppendFile, options: StoreOptions) throws(IOError) {
-        guard options.preallocateJournal else { return }
-        try journal.reserve(capacity: journal.size + 16 << 10, options.fsync == .always ? .zeroFilled : .mapped)
+        guard options.journalReservation != .none else { return }
+        try journal.reserve(capacity: journal.size + StoreOptions.firstJournalReservation, options.journalReservation)
     }
 
     /// Creates the files of a new, empty stream in `directory` (which exists and is empty but

@@ -53,7 +53,9 @@ final class ModelRun {
     init(seed: UInt64) throws {
         self.seed = seed
         rng = SeededRNG(seed: seed)
-        options.fsync = .no
+        // Every kind of journal space: mapped (fallocate), zero-filled (always), none (pwrite).
+        options.fsync = seed == 3 ? .always : .no
+        options.preallocateJournal = seed != 4
         options.databases = 1
         options.nodeMaxEntries = 8
         store = try SpoolStore(directory: dir.path, options: options)
@@ -234,7 +236,7 @@ func step(_ step: Int) throws {
             if let path = groupJournalPath(), let pick = boundaries.randomElement(using: &rng) {
                 store!.close(sync: false)  // a kill: no final checkpoint
                 store = nil
-                let size = fileSize(path)
+                let size = journalEnd(path)
                 var cut = pick.0
                 if cut < size { cut += Int.random(in: 0...min(8, size - cut - 1), using: &rng) }  // inside the next record's frame
                 truncateFile(path, to: cut)
@@ -250,7 +252,7 @@ func step(_ step: Int) throws {
                 try db.stream(key)!.checkpoint()
             }
         }
-        if let path = groupJournalPath() { boundaries.append((fileSize(path), gm)) }
+        if let path = groupJournalPath() { boundaries.append((journalEnd(path), gm)) }
         if step % 100 == 0 { try checkState() }
     }
 }

@@ -280,7 +280,7 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         // Cut the group journal inside its last record: that delivery is forgotten.
         store!.close(); store = nil
         let gj = sdir + "/" + (listDirectory(sdir).first { $0.hasPrefix("groups-") } ?? journal)
-        truncateFile(gj, to: fileSize(gj) - 1)
+        truncateFile(gj, to: journalEnd(gj) - 1)
         store = try SpoolStore(directory: dir.path, options: options)
         db = store!.database(0)
         #expect(try db.groupsInfo(k).count == 1)

@@ -94,12 +94,16 @@ public func listDirectory(_ path: String) -> [String] {
     return out.sorted()
 }
 
-/// The end of the last whole record of the stream journal at `path`: where the next record
-/// goes (journals reserve zeroed space after it, so this is not the file size).
+/// The end of the last whole record of the stream or group journal at `path` (`groups-*.log`):
+/// where the next record goes (journals reserve zeroed space after it, so this is not the
+/// file size).
 public func journalEnd(_ path: String) -> Int {
     guard let bytes = try? FileSystem.readFile(path) else { return 0 }
+    let group = path.split(separator: "/").last?.hasPrefix("groups-") ?? false
     return bytes.withUnsafeBytes { b in
-        LogScan<JournalFormat.Record>.scan(b, path: path, relativePath: path, generation: 0).validEnd
+        group
+            ? GroupJournalScan.scan(b, path: path, relativePath: path, generation: 0).validEnd
+            : LogScan<JournalFormat.Record>.scan(b, path: path, relativePath: path, generation: 0).validEnd
     }
 }
 
@@ -114,4 +118,10 @@ public func writeBytes(_ path: String, at offset: Int, _ bytes: [UInt8]) {
 /// Appends `bytes` at the end of the file at `path` (for files without reserved space).
 public func appendBytes(_ path: String, _ bytes: [UInt8]) {
     writeBytes(path, at: fileSize(path), bytes)
+}
+
+/// Writes `bytes` after the last record of the stream or group journal at `path` (into its
+/// reserved space, if it has some): what a torn or extra append leaves.
+public func appendToJournal(_ path: String, _ bytes: [UInt8]) {
+    writeBytes(path, at: journalEnd(path), bytes)
 }

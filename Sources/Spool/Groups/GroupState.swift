@@ -93,6 +93,8 @@ struct GroupSet: Sendable {
     /// A consumer's seen-time changed without a journal record (a read that delivered
     /// nothing): the next checkpoint — at the latest the one a clean close writes — keeps it.
     var seenChanged = false
+    /// How the group journal reserves space (`StoreOptions.journalReservation`).
+    var reservation: AppendFile.Reservation = .none
 
     // MARK: Applying records (live and in recovery: one code path)
 
@@ -165,7 +167,7 @@ struct GroupSet: Sendable {
     /// on what it found: removes group journals of other generations (all of them when there is
     /// no checkpoint), cuts the journal at its first torn or damaged record, starts it anew when
     /// its header is damaged. No files: no groups. A damaged checkpoint is an error.
-    static func load(directory: String, logger: Logger) throws(SpoolError) -> GroupSet {
+    static func load(directory: String, reservation: AppendFile.Reservation, logger: Logger) throws(SpoolError) -> GroupSet {
         let files = GroupFiles.read(directory: directory)
         switch files.checkpoint {
         case .absent:
@@ -173,7 +175,9 @@ struct GroupSet: Sendable {
                 logger.info("removing group journal without a checkpoint", metadata: ["file": "\(directory)/\(name)"])
                 try? FileSystem.removeFile(directory + "/" + name)
             }
-            return GroupSet()
+            var empty = GroupSet()
+            empty.reservation = reservation
+            return empty
         case .damaged(let e): throw e.spool
         case .unreadable(let e): throw e.spool
         case .decoded: break
@@ -184,6 +188,7 @@ struct GroupSet: Sendable {
             try? FileSystem.removeFile(directory + "/" + name)
         }
         var set = files.set
+        set.reservation = reservation
         let path = directory + "/" + files.journalName!
         do {
             if let scan = files.journal, scan.headerError == nil {
@@ -196,7 +201,10 @@ struct GroupSet: Sendable {
                     }
                 }
                 let file = try AppendFile(creating: path, truncate: false)
+                // Also drops reserved space (stale bytes past a torn record must never be read
+                // as records once new ones reach them); it is reserved again, zeroed.
                 if Int64(scan.validEnd) < file.size { try file.truncate(to: Int64(scan.validEnd)); try file.sync() }
+                try set.reserve(file)
                 set.journal = file
             } else {
                 if let scan = files.journal, scan.fileSize > 0 {
@@ -204,6 +212,7 @@ struct GroupSet: Sendable {
                 }
                 let file = try AppendFile(creating: path, truncate: true)
                 try file.append(GroupJournalFormat.encodeHeader(generation: set.generation))
+                try set.reserve(file)
                 try file.sync()
                 set.journal = file
             }
@@ -240,10 +249,17 @@ struct GroupSet: Sendable {
             try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, snapshot(generation: gen).encode())
             let file = try AppendFile(creating: directory + "/" + GroupJournalFormat.fileName(gen), truncate: true)
             try file.append(GroupJournalFormat.encodeHeader(generation: gen))
+            try reserve(file)
             try file.sync()
             journal = file
             generation = gen
         } catch { throw error.spool }
+    }
+
+    /// Reserves space ahead of the appends to a group journal, as stream journals do.
+    func reserve(_ file: AppendFile) throws(IOError) {
+        guard reservation != .none else { return }
+        try file.reserve(capacity: file.size + StoreOptions.firstJournalReservation, reservation)
     }
 
     /// Writes a checkpoint of the current state and starts a new journal generation.
@@ -254,6 +270,7 @@ struct GroupSet: Sendable {
             let gen = generation + 1
             let file = try AppendFile(creating: directory + "/" + GroupJournalFormat.fileName(gen), truncate: true)
             try file.append(GroupJournalFormat.encodeHeader(generation: gen))
+            try reserve(file)
             try file.sync()
             try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, snapshot(generation: gen).encode())
             old.close()

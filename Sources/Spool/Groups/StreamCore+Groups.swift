@@ -84,7 +84,7 @@ extension StreamCore {
     /// records and cursors beyond the stream's last ID (a torn stream tail) are dropped and
     /// logged, and the result is checkpointed so later appends cannot revive them.
     mutating func loadGroups() throws(SpoolError) {
-        groups = try GroupSet.load(directory: directory, logger: logger)
+        groups = try GroupSet.load(directory: directory, reservation: options.journalReservation, logger: logger)
         let changes = groups.reconcile(lastID: meta.lastID)
         for c in changes {
             let group = String(decoding: c.group, as: UTF8.self)
@@ -102,7 +102,10 @@ extension StreamCore {
 
     /// Logs `record` to the group journal (creating the files on first use), then applies it.
     mutating func commitGroup(_ record: GroupJournalFormat.Record) throws(SpoolError) -> Int64 {
-        if groups.journal == nil { try groups.createFiles(directory: directory) }
+        if groups.journal == nil {
+            groups.reservation = options.journalReservation
+            try groups.createFiles(directory: directory)
+        }
         let end: Int64
         do { end = try groups.journal!.append(GroupJournalFormat.encode(record)) } catch { throw error.spool }
         groups.apply(record)
