@@ -14,7 +14,7 @@ public final class Database: Sendable {
     let logger: Logger
 
     struct State {
-        var streams: [[UInt8]: SpoolStream] = [:]
+        var streams: [NameKey: SpoolStream] = [:]
         var nextDirectory: UInt64 = 1
         var nameGeneration: UInt64 = 1
     }
@@ -61,21 +61,21 @@ public final class Database: Sendable {
             }
             for (name, claim) in claims {
                 let core = try StreamCore.open(directory: claim.dir, options: options, logger: logger)
-                st.streams[name] = SpoolStream(core: core, name: name, policy: options.fsync)
+                st.streams[NameKey(name)] = SpoolStream(core: core, name: name, policy: options.fsync)
             }
         }
         state = Mutex(st)
     }
 
     /// The stream named `name`, or nil.
-    public func stream(_ name: [UInt8]) -> SpoolStream? { state.withLock { $0.streams[name] } }
+    public func stream(_ name: [UInt8]) -> SpoolStream? { state.withLock { $0.streams[NameKey(name)] } }
 
     /// The stream named `name`, created empty when missing.
     public func openOrCreate(_ name: [UInt8]) throws(SpoolError) -> SpoolStream {
         try state.withLock { (st) throws(SpoolError) in
-            if let s = st.streams[name] { return s }
+            if let s = st.streams[NameKey(name)] { return s }
             let s = try createLocked(name, &st)
-            st.streams[name] = s
+            st.streams[NameKey(name)] = s
             return s
         }
     }
@@ -94,7 +94,7 @@ public final class Database: Sendable {
     }
 
     /// Names of all streams, in no particular order.
-    public func names() -> [[UInt8]] { state.withLock { Array($0.streams.keys) } }
+    public func names() -> [[UInt8]] { state.withLock { $0.streams.keys.map(\.bytes) } }
 
     /// Number of streams.
     public var count: Int { state.withLock { $0.streams.count } }
@@ -103,7 +103,7 @@ public final class Database: Sendable {
     @discardableResult
     public func delete(_ name: [UInt8]) throws(SpoolError) -> Bool {
         try state.withLock { (st) throws(SpoolError) in
-            guard let s = st.streams.removeValue(forKey: name) else { return false }
+            guard let s = st.streams.removeValue(forKey: NameKey(name)) else { return false }
             try remove(s)
             return true
         }
@@ -125,16 +125,16 @@ public final class Database: Sendable {
     @discardableResult
     public func rename(_ from: [UInt8], to: [UInt8], replace: Bool = true) throws(SpoolError) -> Bool {
         try state.withLock { (st) throws(SpoolError) in
-            guard let s = st.streams[from] else { throw SpoolError.noSuchKey }
+            guard let s = st.streams[NameKey(from)] else { throw SpoolError.noSuchKey }
             if from == to { return true }
-            if st.streams[to] != nil && !replace { return false }
+            if st.streams[NameKey(to)] != nil && !replace { return false }
             let nf = StreamNameFile(name: to, generation: st.nameGeneration)
             st.nameGeneration += 1
             do throws(IOError) { try FileSystem.writeAtomically(s.directory + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
-            if let old = st.streams.removeValue(forKey: to) { try remove(old) }
-            st.streams.removeValue(forKey: from)
+            if let old = st.streams.removeValue(forKey: NameKey(to)) { try remove(old) }
+            st.streams.removeValue(forKey: NameKey(from))
             s.setName(to)
-            st.streams[to] = s
+            st.streams[NameKey(to)] = s
             return true
         }
     }
@@ -176,16 +176,16 @@ public final class Database: Sendable {
             } catch { throw error.spool }
         }
         return try dest.state.withLock { (st) throws(SpoolError) in
-            if st.streams[to] != nil && !replace {
+            if st.streams[NameKey(to)] != nil && !replace {
                 try? FileSystem.removeTree(dir)
                 return false
             }
             let nf = StreamNameFile(name: to, generation: st.nameGeneration)
             st.nameGeneration += 1
             do throws(IOError) { try FileSystem.writeAtomically(dir + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
-            if let old = st.streams.removeValue(forKey: to) { try dest.remove(old) }
+            if let old = st.streams.removeValue(forKey: NameKey(to)) { try dest.remove(old) }
             let core = try StreamCore.open(directory: dir, options: options, logger: logger)
-            st.streams[to] = SpoolStream(core: core, name: to, policy: options.fsync)
+            st.streams[NameKey(to)] = SpoolStream(core: core, name: to, policy: options.fsync)
             return true
         }
     }
@@ -207,5 +207,17 @@ public final class Database: Sendable {
             for (_, s) in st.streams { s.close(sync: sync) }
             st.streams = [:]
         }
+    }
+}
+
+/// A stream name as a dictionary key, hashed as one block of bytes (`[UInt8]`'s own hashing
+/// feeds the hasher a byte at a time, which was most of the cost of finding a stream by name).
+struct NameKey: Hashable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

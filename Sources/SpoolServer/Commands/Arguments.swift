@@ -3,7 +3,9 @@ import NIOCore
 /// Redis's argument conventions: case-insensitive keywords and `string2ll` integers.
 extension ByteBuffer {
     /// The bytes of the argument.
-    var bytes: [UInt8] { Array(readableBytesView) }
+    var bytes: [UInt8] {
+        withUnsafeReadableBytes { Array($0) }
+    }
 
     /// The argument as text (invalid UTF-8 repaired), for messages.
     var text: String { String(decoding: readableBytesView, as: UTF8.self) }

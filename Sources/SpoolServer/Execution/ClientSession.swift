@@ -140,6 +140,12 @@ public enum ClientInput: Sendable {
 struct DatabaseKey: Hashable {
     var db: Int
     var key: [UInt8]
+
+    /// The key's bytes as one block (`[UInt8]` alone feeds the hasher a byte at a time).
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(db)
+        key.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }
 
 /// A blocking command waiting for data.

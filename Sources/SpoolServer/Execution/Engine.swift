@@ -379,6 +379,7 @@ final class Engine {
 
     /// New data may be readable at `key` (Redis's `signalKeyAsReady`): blocked readers re-run.
     func keyReady(db: Int, _ key: [UInt8]) {
+        guard !blockedOn.isEmpty else { return }
         let k = DatabaseKey(db: db, key: key)
         guard blockedOn[k] != nil, !readySet.contains(k) else { return }
         readySet.insert(k)
