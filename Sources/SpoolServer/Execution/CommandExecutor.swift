@@ -100,10 +100,14 @@ public final class CommandExecutor: Sendable {
         try? await pool.shutdownGracefully()
     }
 
-    private func submit(_ job: Job) {
+    private func submit(_ job: Job) { submit([job]) }
+
+    /// Posts `jobs` in order, at once (one lock, at most one wake-up of the executor thread).
+    func submit(_ jobs: [Job]) {
+        guard !jobs.isEmpty else { return }
         let start: Bool = inbox.withLock { box in
             guard !box.stopped else { return false }
-            box.jobs.append(job)
+            box.jobs.append(contentsOf: jobs)
             if box.scheduled { return false }
             box.scheduled = true
             return true

@@ -15,7 +15,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let id: UInt64
-    private let executor: CommandExecutor
+    /// Posts to the executor at the end of each turn of this connection's loop.
+    private let batcher: LoopBatcher
     private let authState: ConnectionAuthState
     private let buffers: ConnectionBuffers
     private let queryBufferLimit: @Sendable () -> Int
@@ -28,11 +29,11 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private var failed = false
 
     init(
-        id: UInt64, executor: CommandExecutor, authState: ConnectionAuthState, queryBufferLimit: @escaping @Sendable () -> Int,
-        logger: Logger, onClose: @escaping @Sendable (UInt64) -> Void
+        id: UInt64, batcher: LoopBatcher, authState: ConnectionAuthState,
+        queryBufferLimit: @escaping @Sendable () -> Int, logger: Logger, onClose: @escaping @Sendable (UInt64) -> Void
     ) {
         self.id = id
-        self.executor = executor
+        self.batcher = batcher
         self.authState = authState
         self.queryBufferLimit = queryBufferLimit
         // Pause well below the limit, so that a pipeline of commands that can run is never
@@ -63,7 +64,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
                 channel.close(promise: nil)
             }
         }
-        executor.connect(id: id, connection: connection)
+        batcher.post(.connect(id, connection))
         context.fireChannelActive()
     }
 
@@ -133,7 +134,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         submit()
-        executor.disconnect(id: id)
+        batcher.post(.disconnect(id))
         onClose(id)
         context.fireChannelInactive()
     }
@@ -141,7 +142,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private func submit() {
         guard !batch.isEmpty else { return }
         buffers.submitted(batchBytes)
-        executor.receive(id: id, batch, bytes: batchBytes)
+        batcher.post(.input(id, batch, bytes: batchBytes))
         batch = []
         batchBytes = 0
     }

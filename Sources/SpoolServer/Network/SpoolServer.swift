@@ -28,6 +28,8 @@ public final class SpoolServer: Sendable {
     private let state: Mutex<State>
     /// `client-query-buffer-limit`, read by the event loops on every socket read.
     private let queryBufferLimit: Atomic<Int>
+    /// One batcher per event loop, made when the loop accepts its first connection.
+    private let batchers = Mutex<[ObjectIdentifier: LoopBatcher]>([:])
 
     /// Validates the settings (protected mode) and opens the store. Nothing listens yet.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "spool.server")) throws {
@@ -105,9 +107,16 @@ public final class SpoolServer: Sendable {
             return
         }
         let auth = ConnectionAuthState(required: !configuration.requirePass.isEmpty)
+        let loop = channel.eventLoop
+        let batcher = batchers.withLock { b in
+            if let existing = b[ObjectIdentifier(loop)] { return existing }
+            let made = LoopBatcher(loop: loop, executor: executor)
+            b[ObjectIdentifier(loop)] = made
+            return made
+        }
         try channel.pipeline.syncOperations.addHandler(
             ClientChannelHandler(
-                id: id, executor: executor, authState: auth,
+                id: id, batcher: batcher, authState: auth,
                 queryBufferLimit: { [self] in self.queryBufferLimit.load(ordering: .relaxed) }, logger: logger
             ) { [self] id in
                 self.state.withLock { _ = $0.connections.removeValue(forKey: id) }
