@@ -46,7 +46,10 @@ struct SpanSink: BlockSink {
     var lo = StreamID.zero, hi = StreamID.max
     var tombstones: Set<StreamID>? = nil
     var stopped = false
-    var body: (borrowing EntryView) -> Bool = { _ in true }
+    /// A constant, so that calling it per entry retains nothing.
+    let body: (borrowing EntryView) -> Bool
+
+    init(body: @escaping (borrowing EntryView) -> Bool) { self.body = body }
 
     func position(_ b: UnsafeRawBufferPointer) -> (Int, Int) {
         guard let origin = base.baseAddress, let p = b.baseAddress else { return (0, b.count) }
@@ -78,10 +81,9 @@ extension SpoolStream {
         guard start <= end else { return }
         let snap = try snapshot()
         try withoutActuallyEscaping(body) { (body) throws(SpoolError) in
-            var sink = SpanSink()
+            var sink = SpanSink(body: body)
             sink.lo = start
             sink.hi = end
-            sink.body = body
             var cursor = snap.index.floor(start) ?? snap.index.ceiling(start)
             if let (_, info) = cursor, info.lastID < start { cursor = snap.index.successor(of: cursor!.key) }
             var scratch: [UInt8] = []  // one decompression buffer for every block of the scan
