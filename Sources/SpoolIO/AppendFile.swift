@@ -30,6 +30,8 @@ public final class AppendFile: Sendable {
         var synced: Int64
         var syncing: Bool
         var closed: Bool
+        /// `close()` came while a sync was running: the descriptor is closed when it ends.
+        var closePending = false
         /// How space is reserved ahead of appends.
         var reservation: Reservation = .none
         /// The writable mapping of the reserved space (`.mapped` only).
@@ -57,14 +59,22 @@ public final class AppendFile: Sendable {
 
     deinit { close() }
 
-    /// Closes the descriptor and drops the mapping (idempotent).
+    /// Closes the descriptor and drops the mapping (idempotent). While another thread runs a
+    /// group-commit sync (`syncCovering`), the descriptor stays open until that sync ends, so
+    /// it never syncs a closed — or reused — descriptor; syncs asked for after `close` return
+    /// at once (a stream deleted meanwhile has nothing left to make durable).
     public func close() {
         unmap()
-        let wasOpen = state.withLock { s in
-            defer { s.closed = true }
-            return !s.closed
+        let closeNow = state.withLock { s in
+            guard !s.closed else { return false }
+            s.closed = true
+            if s.syncing {
+                s.closePending = true
+                return false
+            }
+            return true
         }
-        if wasOpen { _ = Glibc.close(fd) }
+        if closeNow { _ = Glibc.close(fd) }
     }
 
     /// How an `AppendFile` reserves space ahead of its appends.
@@ -263,7 +273,7 @@ public final class AppendFile: Sendable {
     public func syncCovering(_ end: Int64) throws(IOError) {
         enum Step { case done, run(Int64), wait(SyncWaiter) }
         var step: Step = state.withLock { s in
-            if s.synced >= end { return .done }
+            if s.synced >= end || s.closed { return .done }
             if s.syncing {
                 let w = SyncWaiter(end: end)
                 s.waiters.append(w)
@@ -294,9 +304,18 @@ public final class AppendFile: Sendable {
     /// Ends the running sync: wakes the waiters it covered (all of them, with the error, when
     /// it failed) and hands the next sync to the first waiter left, if any.
     private func finishSync(target: Int64, result: Result<Void, Errno>) {
+        var closeNow = false
         let (wake, leader): ([(SyncWaiter, SyncWaiter.Outcome)], SyncWaiter?) = state.withLock { s in
             s.syncing = false
             var wake: [(SyncWaiter, SyncWaiter.Outcome)] = []
+            if s.closePending {
+                // Closed meanwhile: nobody needs the file durable any more.
+                s.closePending = false
+                closeNow = true
+                wake = s.waiters.map { ($0, .covered) }
+                s.waiters.removeAll()
+                return (wake, nil)
+            }
             if case .failure(let e) = result {
                 wake = s.waiters.map { ($0, .failed(IOError("fdatasync", path, e))) }
                 s.waiters.removeAll()
@@ -317,6 +336,7 @@ public final class AppendFile: Sendable {
             leader.outcome = .lead(s.size)
             return (wake, leader)
         }
+        if closeNow { _ = Glibc.close(fd) }
         leader?.post()
         for (w, outcome) in wake {
             w.outcome = outcome
