@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolServerTests",
-            dependencies: ["SpoolServer", "Spool", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SpoolServer", "Spool", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

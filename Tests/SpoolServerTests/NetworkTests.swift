@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RESP
+import SpoolIO
 import Testing
 @testable import SpoolServer
 
@@ -143,6 +144,29 @@ final class RawClient {
             // RESP3 after HELLO 3.
             #expect(c.call("HELLO", "3") != nil)
             #expect(c.call("XADD", "nokey", "NOMKSTREAM", "*", "a", "b") == .null)
+        }
+    }
+
+    /// Under `always` a reply waits for the fdatasync that covers its write, and so does the
+    /// reply of a later round that read the write; the sync runs beside those rounds.
+    @Test func alwaysHoldsRepliesUntilTheSyncCoveringThem() async throws {
+        var dir = ""
+        try await withServer({ dir = $0.directory }) { _, port in
+            let writer = try RawClient(port: port), reader = try RawClient(port: port)
+            #expect(writer.call("XADD", "s", "1-1", "a", "b") == .bulk("1-1"))
+            FaultInjector.shared.set(under: dir) { call, _ in
+                if call == .fdatasync { usleep(300_000) }
+                return nil
+            }
+            defer { FaultInjector.shared.set(under: dir, nil) }
+            let start = ContinuousClock.now
+            writer.send("XADD", "s", "2-1", "a", "b")
+            try await Task.sleep(for: .milliseconds(100))  // its round has run; its sync sleeps
+            let read = reader.call("XRANGE", "s", "2-1", "+")
+            let readAt = ContinuousClock.now
+            #expect(read == .array([.array([.bulk("2-1"), .array([.bulk("a"), .bulk("b")])])]))
+            #expect(readAt - start >= .milliseconds(280), "the read of an unsynced write was answered before its sync")
+            #expect(writer.read() == .bulk("2-1"))
         }
     }
 
