@@ -33,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum number of connected clients (default 10000).")
     var maxclients: Int?
 
+    @Option(help: "Network threads reading requests and writing replies (default: cores - 1, 1 to 4).")
+    var ioThreads: Int?
+
     @Flag(help: "Allow the DEBUG command (DEBUG RELOAD).")
     var enableDebugCommand = false
 
@@ -64,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
             if let appendfsync { try settings.set("appendfsync", [appendfsync]) }
             if let requirepass { settings.requirePass = requirepass }
             if let maxclients { try settings.set("maxclients", [String(maxclients)]) }
+            if let ioThreads { try settings.set("io-threads", [String(ioThreads)]) }
             if enableDebugCommand { settings.enableDebugCommand = true }
             if let protectedMode { try settings.set("protected-mode", [protectedMode]) }
         } catch {

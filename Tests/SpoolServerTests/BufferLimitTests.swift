@@ -208,6 +208,7 @@ extension NetworkTests {
         #expect(c.send("CONFIG", "SET", "client-query-buffer-limit", "99999999999999999999999") == err(query + "argument must be between 1048576 and 9223372036854775807 inclusive"))
         #expect(c.send("CONFIG", "SET", "client-query-buffer-limit", "1.5mb") == err(query + "argument must be a memory value"))
         #expect(c.send("CONFIG", "SET", "client-query-buffer-limit", "-5") == err(query + "argument must be a memory value"))
+        #expect(c.send("CONFIG", "SET", "io-threads", "2") == err("ERR CONFIG SET failed (possibly related to argument 'io-threads') - can't set immutable config"))
         #expect(c.send("CONFIG", "SET", "stream-node-max-bytes", "4kb") == ok)
         #expect(c.send("CONFIG", "GET", "stream-node-max-bytes") == arr(bulk("stream-node-max-bytes"), bulk("4096")))
     }
@@ -218,8 +219,11 @@ extension NetworkTests {
             client-query-buffer-limit 4mb
             client-output-buffer-limit normal 10mb 5mb 10
             client-output-buffer-limit pubsub 1 2 3
+            io-threads 2
             """, path: "test.conf")
         #expect(settings.clientQueryBufferLimit == 4 << 20)
+        #expect(settings.ioThreads == 2)
+        #expect(throws: ConfigurationError.self) { try settings.apply(configFileContents: "io-threads 0\n", path: "bad.conf") }
         #expect(settings.clientOutputBufferLimits.configValue == "normal 10485760 5242880 10 slave 268435456 67108864 60 pubsub 1 2 3")
         #expect(throws: ConfigurationError.self) {
             try settings.apply(configFileContents: "client-output-buffer-limit normal 1 2\n", path: "bad.conf")

@@ -184,6 +184,7 @@ extension CommandTable {
             ("databases", String(s.databases)),
             ("dir", s.directory),
             ("enable-debug-command", s.enableDebugCommand ? "yes" : "no"),
+            ("io-threads", String(s.ioThreads)),
             ("maxclients", String(s.maxClients)),
             ("maxmemory", "0"),
             ("port", String(s.port)),

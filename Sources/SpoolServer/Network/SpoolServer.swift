@@ -43,7 +43,7 @@ public final class SpoolServer: Sendable {
         self.logger = logger
         state = Mutex(State(maxClients: configuration.maxClients))
         queryBufferLimit = Atomic(configuration.clientQueryBufferLimit)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(4, System.coreCount - 1)))
+        group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.ioThreads)
         do {
             executor = try CommandExecutor(configuration: configuration, timerLoop: group.next(), logger: logger)
         } catch {
