@@ -59,6 +59,8 @@ public final class ConnectionBuffers: Sendable {
     /// In-flight bytes above which the event loop stops reading from the socket.
     public let readPauseThreshold: Int
     let inFlight = Atomic<Int>(0)
+    /// Event loop: a watcher waits for the channel to write what it holds.
+    let drainWatched = Atomic<Bool>(false)
     let unparsed = Atomic<Int>(0)
     let receiveBufferFree = Atomic<Int>(0)
     let held = Atomic<Int>(0)
@@ -101,17 +103,18 @@ public final class ConnectionBuffers: Sendable {
         return left <= readPauseThreshold && readPaused.exchange(false, ordering: .sequentiallyConsistent)
     }
 
-    /// A write of `bytes` was handed to the channel.
+    /// Event loop: a write of `bytes` is being handed to the channel.
     func writeQueued(_ bytes: Int) {
         let total = unwrittenBytes.wrappingAdd(bytes, ordering: .relaxed).newValue
         unwrittenWrites.wrappingAdd(1, ordering: .relaxed)
         outputPeak.max(total, ordering: .relaxed)
     }
 
-    /// A write of `bytes` reached the socket (or failed because the connection closed).
-    func writeCompleted(_ bytes: Int) {
-        unwrittenBytes.wrappingSubtract(bytes, ordering: .relaxed)
-        unwrittenWrites.wrappingSubtract(1, ordering: .relaxed)
+    /// Event loop: after a write, what the channel still holds unwritten (its buffered bytes,
+    /// and the writes they belong to, at most `writes`).
+    func channelHolds(bytes: Int, writes: Int) {
+        unwrittenBytes.store(bytes, ordering: .relaxed)
+        unwrittenWrites.store(bytes == 0 ? 0 : max(1, writes), ordering: .relaxed)
     }
 }
 

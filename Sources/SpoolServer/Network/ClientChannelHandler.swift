@@ -57,15 +57,34 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             let count = bytes.readableBytes
             if count > 0 {
                 buffers.writeQueued(count)
-                let written = channel.writeAndFlush(bytes)
-                written.whenComplete { _ in buffers.writeCompleted(count) }
-                if close { written.whenComplete { _ in channel.close(promise: nil) } }
+                if close {
+                    channel.writeAndFlush(bytes).whenComplete { _ in channel.close(promise: nil) }
+                } else {
+                    // No promise per reply: most writes reach the socket at once. Only when the
+                    // channel still holds bytes afterwards is a watcher queued behind them
+                    // (writes complete in order), to count them down once written.
+                    channel.writeAndFlush(bytes, promise: nil)
+                }
+                Self.countUnwritten(channel, buffers, watch: !close)
             } else if close {
                 channel.close(promise: nil)
             }
         }
         batcher.post(.connect(id, connection))
         context.fireChannelActive()
+    }
+
+    /// Records what `channel` still holds unwritten (client-output-buffer-limit, CLIENT LIST
+    /// omem); with `watch`, looks again once it has written it.
+    static func countUnwritten(_ channel: any Channel, _ buffers: ConnectionBuffers, watch: Bool) {
+        let held = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        buffers.channelHolds(bytes: held, writes: buffers.unwrittenWrites.load(ordering: .relaxed))
+        guard held > 0, watch, !buffers.drainWatched.load(ordering: .relaxed) else { return }
+        buffers.drainWatched.store(true, ordering: .relaxed)
+        channel.writeAndFlush(ByteBuffer()).whenComplete { _ in
+            buffers.drainWatched.store(false, ordering: .relaxed)
+            countUnwritten(channel, buffers, watch: channel.isActive)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
