@@ -46,13 +46,17 @@ public struct RESPRawWriter: ~Copyable {
 
     /// A bulk string of the text `a<separator>b` (a stream ID is `ms-seq`).
     public mutating func bulkDecimalPair(_ a: UInt64, _ separator: UInt8, _ b: UInt64) {
-        let length = Self.digits(a) + 1 + Self.digits(b)
-        header(UInt8(ascii: "$"), length)
-        precondition(position + length + 2 <= capacity)
-        decimal(a)
-        base.storeBytes(of: separator, toByteOffset: position, as: UInt8.self)
-        position += 1
-        decimal(b)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 41) { tmp in
+            let end = tmp.baseAddress! + 41
+            var start = Self.formatBackwards(b, endingAt: end) - 1
+            start.pointee = separator
+            start = Self.formatBackwards(a, endingAt: start)
+            let length = end - start
+            header(UInt8(ascii: "$"), length)
+            precondition(position + length + 2 <= capacity)
+            (base + position).copyMemory(from: start, byteCount: length)
+            position += length
+        }
         crlf()
     }
 
@@ -74,30 +78,45 @@ public struct RESPRawWriter: ~Copyable {
         position += 2
     }
 
+    /// Writes the decimal digits of `value` so that they end just before `end`, two digits per
+    /// division; returns where they start (at most 20 bytes before `end`).
     @inline(__always)
-    private static func digits(_ v: UInt64) -> Int {
-        var n = 1
-        var x = v
-        while x >= 10 {
-            x /= 10
-            n += 1
+    private static func formatBackwards(_ value: UInt64, endingAt end: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = end
+        var v = value
+        while v >= 100 {
+            let (q, r) = v.quotientAndRemainder(dividingBy: 100)
+            let pair = UInt8(truncatingIfNeeded: r)
+            p -= 2
+            p[0] = pair / 10 &+ 48
+            p[1] = pair % 10 &+ 48
+            v = q
         }
-        return n
+        let last = UInt8(truncatingIfNeeded: v)
+        if last >= 10 {
+            p -= 2
+            p[0] = last / 10 &+ 48
+            p[1] = last % 10 &+ 48
+        } else {
+            p -= 1
+            p[0] = last &+ 48
+        }
+        return p
     }
 
     @inline(__always)
     private mutating func decimal(_ value: UInt64) {
-        var v = value
-        let n = Self.digits(v)
-        var i = position + n - 1
-        while true {
-            let (q, r) = v.quotientAndRemainder(dividingBy: 10)
-            base.storeBytes(of: UInt8(truncatingIfNeeded: r) &+ 48, toByteOffset: i, as: UInt8.self)
-            v = q
-            if q == 0 { break }
-            i -= 1
+        if value < 10 {
+            base.storeBytes(of: UInt8(truncatingIfNeeded: value) &+ 48, toByteOffset: position, as: UInt8.self)
+            position += 1
+            return
         }
-        position += n
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { tmp in
+            let end = tmp.baseAddress! + 20
+            let start = Self.formatBackwards(value, endingAt: end)
+            (base + position).copyMemory(from: start, byteCount: end - start)
+            position += end - start
+        }
     }
 }
 
