@@ -75,6 +75,27 @@ public struct ByteWriter: Sendable {
         for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: v >> UInt64(8 * i)) }
     }
 
+    /// Appends `count` bytes that `body` writes in place (zeroed before it runs): one capacity
+    /// check for a whole record instead of one per byte.
+    @inlinable public mutating func writeInPlace(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes.withUnsafeMutableBytes { all in body(UnsafeMutableRawBufferPointer(rebasing: all[start..<(start + count)])) }
+    }
+
+    /// Stores `value` as a varint at `offset` of `p`; returns the offset after it.
+    @inlinable public static func putVarint(_ value: UInt64, _ p: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        var v = value
+        var o = offset
+        while v >= 0x80 {
+            p[o] = UInt8(truncatingIfNeeded: v) | 0x80
+            v >>= 7
+            o += 1
+        }
+        p[o] = UInt8(v)
+        return o + 1
+    }
+
     /// Size in bytes of `value` as a varint.
     @inlinable public static func varintSize(_ value: UInt64) -> Int {
         var v = value

@@ -65,12 +65,17 @@ public enum JournalFormat {
 
     /// Appends the encoded `record` to `w`.
     public static func encode(_ record: Record, into w: inout ByteWriter) {
-        let start = FileFraming.beginRecord(&w, kind: record.kind)
         switch record {
         case .entry(let e), .carry(let e):
-            w.writeID(e.id)
-            w.writeVarint(UInt64(e.pairCount))
-            for f in e.fields { w.writeLengthPrefixed(f) }
+            encodeEntry(e, kind: record.kind, into: &w)
+            return
+        default:
+            break
+        }
+        let start = FileFraming.beginRecord(&w, kind: record.kind)
+        switch record {
+        case .entry, .carry:
+            preconditionFailure("encoded above")
         case .delete(let ids):
             w.writeVarint(UInt64(ids.count))
             for id in ids { w.writeID(id) }
@@ -82,6 +87,31 @@ public enum JournalFormat {
             w.writeID(maxDeleted)
         }
         FileFraming.finishRecord(&w, start: start)
+    }
+
+    /// ENTRY and CARRY records, the ones written per append: sized first, then written in place
+    /// (the same bytes `FileFraming.beginRecord`/`finishRecord` frame, without a capacity check
+    /// per byte).
+    static func encodeEntry(_ e: StreamEntry, kind: UInt8, into w: inout ByteWriter) {
+        var body = 1 + ByteWriter.varintSize(e.id.ms) + ByteWriter.varintSize(e.id.seq) + ByteWriter.varintSize(UInt64(e.pairCount))
+        for f in e.fields { body += ByteWriter.varintSize(UInt64(f.count)) + f.count }
+        w.writeInPlace(count: FileFraming.recordPrefixSize + body) { p in
+            var o = FileFraming.recordPrefixSize
+            p[o] = kind
+            o = ByteWriter.putVarint(e.id.ms, p, at: o + 1)
+            o = ByteWriter.putVarint(e.id.seq, p, at: o)
+            o = ByteWriter.putVarint(UInt64(e.pairCount), p, at: o)
+            for f in e.fields {
+                o = ByteWriter.putVarint(UInt64(f.count), p, at: o)
+                f.withUnsafeBytes { src in
+                    if let base = src.baseAddress, src.count > 0 { (p.baseAddress! + o).copyMemory(from: base, byteCount: src.count) }
+                }
+                o += f.count
+            }
+            p.storeBytes(of: UInt32(body).littleEndian, toByteOffset: 4, as: UInt32.self)
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[4...]))
+            p.storeBytes(of: crc.littleEndian, toByteOffset: 0, as: UInt32.self)
+        }
     }
 
     /// Encodes one record.

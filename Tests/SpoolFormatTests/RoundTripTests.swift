@@ -192,6 +192,10 @@ import TestSupport
         for r in records {
             JournalFormat.encode(r, into: &w)
             ends.append(w.count)
+            // ENTRY and CARRY records are written in place: the same bytes as framing them
+            // field by field (FORMAT.md §5).
+            if case .entry(let e) = r { #expect(JournalFormat.encode(r) == Self.framedEntry(e, kind: 1)) }
+            if case .carry(let e) = r { #expect(JournalFormat.encode(r) == Self.framedEntry(e, kind: 2)) }
         }
         let bytes = w.bytes
         try bytes.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws -> Void in
@@ -217,6 +221,17 @@ import TestSupport
                 }
             }
         }
+    }
+
+    /// An ENTRY/CARRY record built with the framing primitives, field by field.
+    static func framedEntry(_ e: StreamEntry, kind: UInt8) -> [UInt8] {
+        var w = ByteWriter()
+        let start = FileFraming.beginRecord(&w, kind: kind)
+        w.writeID(e.id)
+        w.writeVarint(UInt64(e.pairCount))
+        for f in e.fields { w.writeLengthPrefixed(f) }
+        FileFraming.finishRecord(&w, start: start)
+        return w.bytes
     }
 
     // MARK: Checkpoint and name file
