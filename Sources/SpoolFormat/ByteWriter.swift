@@ -79,9 +79,16 @@ public struct ByteWriter: Sendable {
     /// check for a whole record instead of one per byte.
     @inlinable public mutating func writeInPlace(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
         let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: count))
+        var left = count
+        while left > 0 {  // copies of a zero block: a memcpy, where a generic fill goes byte by byte
+            let n = min(left, ByteWriter.zeros.count)
+            bytes.append(contentsOf: ByteWriter.zeros[0..<n])
+            left -= n
+        }
         bytes.withUnsafeMutableBytes { all in body(UnsafeMutableRawBufferPointer(rebasing: all[start..<(start + count)])) }
     }
+
+    @usableFromInline static let zeros = [UInt8](repeating: 0, count: 4096)
 
     /// Stores `value` as a varint at `offset` of `p`; returns the offset after it.
     @inlinable public static func putVarint(_ value: UInt64, _ p: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
