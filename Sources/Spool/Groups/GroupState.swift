@@ -117,17 +117,18 @@ struct GroupSet: Sendable {
             guard groups[d.group] != nil else { return }
             groups[d.group]!.applyDelivery(d)
         case .ack(let name, let ids):
-            guard groups[name] != nil else { return }
-            for id in ids { groups[name]!.removePending(id) }
+            // One lookup of the group per record, not per ID (a name hashes byte by byte).
+            guard let i = groups.index(forKey: name) else { return }
+            for id in ids { groups.values[i].removePending(id) }
         case .deadLettered(let name, let ids):
-            guard groups[name] != nil else { return }
-            for id in ids where groups[name]!.removePending(id) { groups[name]!.deadLettered += 1 }
+            guard let i = groups.index(forKey: name) else { return }
+            for id in ids where groups.values[i].removePending(id) { groups.values[i].deadLettered += 1 }
         case .deadLetterConfig(let name, let max, let stream):
             groups[name]?.maxDeliveries = max
             groups[name]?.deadLetterStream = stream
         case .dropReferences(let ids):
-            for name in Array(groups.keys) {
-                for id in ids { groups[name]!.removePending(id) }
+            for i in groups.indices {
+                for id in ids { groups.values[i].removePending(id) }
             }
         }
     }
