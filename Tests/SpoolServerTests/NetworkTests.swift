@@ -148,7 +148,7 @@ final class RawClient {
     }
 
     /// Under `always` a reply waits for the fdatasync that covers its write, and so does the
-    /// reply of a later round that read the write; the sync runs beside those rounds.
+    /// reply of a later request that read the write.
     @Test func alwaysHoldsRepliesUntilTheSyncCoveringThem() async throws {
         var dir = ""
         try await withServer({ dir = $0.directory }) { _, port in

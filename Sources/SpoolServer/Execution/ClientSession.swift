@@ -200,9 +200,6 @@ final class ClientSession {
     var dropOutput = false
     /// Replies not yet handed to the connection.
     var outbox = ByteBuffer()
-    /// Bytes of replies taken from `outbox` and held until a sync makes what they acknowledge
-    /// durable (policy `always`); counted as output, as Redis counts its reply list.
-    var heldBytes = 0
     /// Close after the outbox is delivered.
     var closing = false
 

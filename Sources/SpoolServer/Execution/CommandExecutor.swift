@@ -34,8 +34,6 @@ public final class CommandExecutor: Sendable {
     /// Touched only by the executor thread; the lock is never contended.
     private let engine: Mutex<Engine>
     private let pool: NIOThreadPool
-    /// Runs the engine's fdatasyncs (policy `always`) beside the executor thread.
-    private let syncPool: NIOThreadPool
     private let timerLoop: any EventLoop
     private let timer = Mutex<(deadline: NIODeadline, task: Scheduled<Void>)?>(nil)
     private let everysec = Mutex<RepeatedTask?>(nil)
@@ -49,18 +47,6 @@ public final class CommandExecutor: Sendable {
         self.timerLoop = timerLoop
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        syncPool = NIOThreadPool(numberOfThreads: 1)
-        syncPool.start()
-        let syncs = syncPool
-        engine.withLock { e in
-            e.runSync = { [weak self] work, then in
-                guard let executor = self else { return work() }
-                syncs.submit { _ in
-                    work()
-                    executor.submit(.task(then))
-                }
-            }
-        }
         let cron = timerLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
             submit(.clientsCron)
         }
@@ -112,7 +98,6 @@ public final class CommandExecutor: Sendable {
         everysec.withLock { $0?.cancel(); $0 = nil }
         clientsCron.withLock { $0?.cancel(); $0 = nil }
         try? await pool.shutdownGracefully()
-        try? await syncPool.shutdownGracefully()
     }
 
     private func submit(_ job: Job) { submit([job]) }

@@ -5,7 +5,6 @@ import Glibc
 import NIOCore
 import RESP
 import Spool
-import SpoolIO
 
 /// Counters reported by INFO.
 struct ServerStats {
@@ -67,15 +66,6 @@ final class Engine {
     /// A write touched streams not in `dirtyStreams` (dead-lettering): sync everything dirty.
     var needsFullSync = false
     private var withOutput: [ClientSession] = []
-    /// Writes not yet being synced, and the replies waiting for them (policy `always`).
-    private var pendingSync = PendingSync()
-    /// The sync running off this thread, and the replies waiting for it.
-    private var syncInFlight: (serial: Int, pending: PendingSync)? = nil
-    private var syncSerial = 0
-    let syncResults = SyncResults()
-    /// Runs a sync off the executor thread, then `then` on it (set by ``CommandExecutor``;
-    /// nil: syncs run inline, as in tests that drive an engine directly).
-    var runSync: ((@escaping @Sendable () -> Void, @escaping @Sendable (Engine) -> Void) -> Void)? = nil
     private var toResume: [ClientSession] = []
     /// Per second of uptime, the largest client query and output buffers seen in it: INFO's
     /// `client_recent_max_input_buffer` / `client_recent_max_output_buffer` over the last 8 s.
@@ -166,7 +156,7 @@ final class Engine {
     /// Bytes of replies `c` has not received yet: produced this round, or handed to the
     /// connection and not yet written to its socket.
     func outputBytes(_ c: ClientSession) -> Int {
-        c.outbox.readableBytes + c.heldBytes + c.connection.buffers.unwrittenBytes.load(ordering: .relaxed)
+        c.outbox.readableBytes + c.connection.buffers.unwrittenBytes.load(ordering: .relaxed)
     }
 
     /// The size of Redis's fixed per-client reply buffer (`PROTO_REPLY_CHUNK_BYTES`).
@@ -511,164 +501,69 @@ final class Engine {
 
     // MARK: - End of a round
 
-    /// A reply ready to leave: the connection's deliver call, the bytes, whether to close after.
-    struct Delivery {
-        let client: ClientSession
-        let bytes: ByteBuffer
-        let close: Bool
-    }
-
-    /// Writes of rounds not yet synced (policy `always`), and the replies waiting for them.
-    struct PendingSync {
-        var streams: [ObjectIdentifier: SpoolStream] = [:]
-        /// Sync every stream with unsynced writes (a write reached streams not listed).
-        var everything = false
-        var held: [Delivery] = []
-    }
-
-    /// Group commit: the journal records of a round are written at its end (one pwrite per
-    /// stream); under `always`, its replies — and those of every later round, which may have
-    /// read what it wrote — are released only once an fdatasync per written stream has made
-    /// them durable: nothing is acknowledged that a killed process or a power loss would lose.
-    ///
-    /// The syncs run on their own thread while the next rounds run (pipelined): writes that
-    /// arrive during a sync are synced together by the next one, which starts as soon as the
-    /// running one ends. A failure means acknowledging would lie, so, as Redis does with
-    /// appendfsync always, the server stops; reopening recovers every acknowledged write.
+    /// Group commit: one fdatasync per written stream covers every write of the round; only then
+    /// are the round's replies released (policy `always`). Other policies reply at once.
     func finishRound() {
         resumeUnblocked()
+        // Journal records of the round are written (one pwrite per stream) and, under `always`,
+        // synced before any reply of the round leaves: nothing is acknowledged that a killed
+        // process would lose. A failure here means acknowledging would lie, so, as Redis does
+        // with appendfsync always, the server stops; reopening recovers every acknowledged write.
         let always = settings.appendfsync == .always
         do throws(SpoolError) {
             if needsFullSync {
-                if always { pendingSync.everything = true } else { try storeOrNil?.flushAllPending() }
                 needsFullSync = false
+                if always { try storeOrNil?.syncAll() } else { try storeOrNil?.flushAllPending() }
             }
-            for (key, s) in dirtyStreams {
-                try s.flushPending()
-                if always { pendingSync.streams[key] = s }
+            if !dirtyStreams.isEmpty {
+                let start = NIODeadline.now()
+                for s in dirtyStreams.values {
+                    if always {
+                        try s.syncPending()
+                        stats.fsyncs += 1
+                    } else {
+                        try s.flushPending()
+                    }
+                }
+                if always { stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000 }
+                dirtyStreams.removeAll(keepingCapacity: true)
             }
-            dirtyStreams.removeAll(keepingCapacity: true)
         } catch {
-            logger.critical("journal write failed; exiting without acknowledging the round", metadata: ["error": "\(error)"])
+            logger.critical("journal write or fsync failed; exiting without acknowledging the round",
+                            metadata: ["error": "\(error)"])
             exit(1)
         }
-        let out = collectOutput()
-        let unsynced = pendingSync.everything || !pendingSync.streams.isEmpty || !pendingSync.held.isEmpty
-        if unsynced {
-            hold(out, in: &pendingSync)
-        } else if syncInFlight != nil {
-            hold(out, in: &syncInFlight!.pending)
-        } else {
-            deliver(out)
-        }
-        startSyncIfIdle()
+        flushOutput()
     }
 
-    private func hold(_ out: [Delivery], in batch: inout PendingSync) {
-        for d in out { d.client.heldBytes += d.bytes.readableBytes }
-        batch.held.append(contentsOf: out)
-    }
-
-    /// Starts syncing what earlier rounds wrote, unless a sync is running.
-    private func startSyncIfIdle() {
-        guard syncInFlight == nil else { return }
-        let batch = pendingSync
-        guard batch.everything || !batch.streams.isEmpty || !batch.held.isEmpty else { return }
-        pendingSync = PendingSync()
-        syncSerial += 1
-        let serial = syncSerial
-        syncInFlight = (serial, batch)
-        let streams = Array(batch.streams.values)
-        let everything = batch.everything
-        let store = storeOrNil
-        let results = syncResults
-        let work: @Sendable () -> Void = {
-            let start = NIODeadline.now()
-            var result: Result<Int, SpoolError> = .success(0)
-            do throws(SpoolError) {
-                if everything { try store?.syncAll() }
-                for s in streams { try s.syncPending() }
-                result = .success(everything ? max(1, streams.count) : streams.count)
-            } catch {
-                result = .failure(error)
-            }
-            results.post(serial, result, micros: (NIODeadline.now() - start).nanoseconds / 1000)
-        }
-        if let runSync {
-            runSync(work) { e in e.syncFinished(serial) }
-        } else {
-            work()
-            syncFinished(serial)
-        }
-    }
-
-    /// A sync ended: its replies leave, and the next sync starts if writes are waiting.
-    func syncFinished(_ serial: Int) {
-        guard let running = syncInFlight, running.serial == serial else { return }  // handled by waitForSyncs
-        let (result, micros) = syncResults.take(serial)
-        switch result {
-        case .failure(let error):
-            logger.critical("fsync failed; exiting without acknowledging the writes it covered", metadata: ["error": "\(error)"])
-            exit(1)
-        case .success(let files):
-            stats.fsyncs += files
-            stats.fsyncMicroseconds += micros
-        }
-        syncInFlight = nil
-        for d in running.pending.held { d.client.heldBytes -= d.bytes.readableBytes }
-        deliver(running.pending.held)
-        startSyncIfIdle()
-    }
-
-    /// Blocks until every write so far is synced and its replies have left (closing the store).
-    func waitForSyncs() {
-        while let running = syncInFlight {
-            syncResults.wait(running.serial)
-            syncFinished(running.serial)
-        }
-    }
-
-    /// Takes every pending reply out of the clients' outboxes.
-    private func collectOutput() -> [Delivery] {
+    /// Hands every pending reply to its connection (one write and flush per client), in one
+    /// task per event loop: a reply written from off the loop would cost a hop (and a wake-up)
+    /// of its own.
+    func flushOutput() {
         let list = withOutput
         withOutput = []
-        var out: [Delivery] = []
-        out.reserveCapacity(list.count)
+        typealias Delivery = (deliver: @Sendable (ByteBuffer, Bool) -> Void, bytes: ByteBuffer, close: Bool)
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, deliveries: [Delivery])] = [:]
         for c in list {
             let closing = c.closing
+            let delivery: Delivery
             if c.dropOutput {
                 c.outbox.clear()
-                out.append(Delivery(client: c, bytes: ByteBuffer(), close: true))
+                delivery = (c.connection.deliver, ByteBuffer(), true)
             } else {
                 guard c.outbox.readableBytes > 0 || closing else { continue }
-                out.append(Delivery(client: c, bytes: c.outbox, close: closing))
+                delivery = (c.connection.deliver, c.outbox, closing)
                 c.outbox = ByteBuffer()
             }
-        }
-        return out
-    }
-
-    /// Hands replies to their connections (one write and flush per client), in one task per
-    /// event loop: a reply written from off the loop would cost a hop (and a wake-up) of its own.
-    private func deliver(_ out: [Delivery]) {
-        typealias Call = (deliver: @Sendable (ByteBuffer, Bool) -> Void, bytes: ByteBuffer, close: Bool)
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, calls: [Call])] = [:]
-        for d in out {
-            let call: Call = (d.client.connection.deliver, d.bytes, d.close)
-            if let loop = d.client.connection.eventLoop {
-                byLoop[ObjectIdentifier(loop), default: (loop, [])].calls.append(call)
+            if let loop = c.connection.eventLoop {
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].deliveries.append(delivery)
             } else {
-                call.deliver(call.bytes, call.close)
+                delivery.deliver(delivery.bytes, delivery.close)
             }
         }
-        for (loop, calls) in byLoop.values {
-            loop.execute { for c in calls { c.deliver(c.bytes, c.close) } }
+        for (loop, deliveries) in byLoop.values {
+            loop.execute { for d in deliveries { d.deliver(d.bytes, d.close) } }
         }
-    }
-
-    /// Releases every pending reply now (closing: after `waitForSyncs`).
-    func flushOutput() {
-        deliver(collectOutput())
     }
 
     // MARK: - Buffer peaks
@@ -712,7 +607,6 @@ final class Engine {
 
     /// DEBUG RELOAD: close the store and open it again from disk.
     func reloadStore() throws(SpoolError) {
-        waitForSyncs()
         syncAll()
         storeOrNil?.close()
         storeOrNil = nil
@@ -726,7 +620,6 @@ final class Engine {
 
     /// Closes the store (shutdown).
     func close() {
-        waitForSyncs()
         for c in clients.values where !c.closing {
             c.closing = true
             withOutput.append(c)
@@ -734,30 +627,5 @@ final class Engine {
         flushOutput()
         storeOrNil?.close()
         storeOrNil = nil
-    }
-}
-
-/// Results of syncs that ran off the executor thread, by serial number: posted by the sync,
-/// taken by the executor (waiting for one only when closing the store).
-///
-/// `@unchecked Sendable`: `done` is read and written only inside `cond`'s critical sections.
-final class SyncResults: @unchecked Sendable {
-    private let cond = ConditionLock()
-    private var done: [Int: (Result<Int, SpoolError>, Int64)] = [:]
-
-    func post(_ serial: Int, _ result: Result<Int, SpoolError>, micros: Int64) {
-        cond.broadcast { done[serial] = (result, micros) }
-    }
-
-    /// Waits until sync `serial` has posted its result.
-    func wait(_ serial: Int) {
-        cond.wait { done[serial] != nil }
-    }
-
-    /// The result of sync `serial`, which has ended (files synced, microseconds).
-    func take(_ serial: Int) -> (Result<Int, SpoolError>, Int64) {
-        var out: (Result<Int, SpoolError>, Int64)?
-        cond.broadcast { out = done.removeValue(forKey: serial) }
-        return out ?? (.success(0), 0)
     }
 }
