@@ -102,6 +102,50 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         store.close()
     }
 
+    /// A stream deleted while appenders wait on its group commit: every appender is answered,
+    /// none with a sync error (a journal closed during a sync keeps its descriptor until the
+    /// sync ends, so no sync ever runs on a closed or reused descriptor), and the store stays
+    /// usable.
+    @Test func deleteDuringGroupCommit() throws {
+        let dir = TemporaryDirectory("groupcommit-delete")
+        defer { dir.remove() }
+        var o = StoreOptions()
+        o.fsync = .always
+        o.databases = 1
+        let store = try SpoolStore(directory: dir.path, options: o)
+        let db = store.database(0)
+        _ = try db.openOrCreate(b("doomed"))
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, _ in
+            if c == .fdatasync { usleep(20_000) }
+            return nil
+        }
+        defer { FaultInjector.shared.set(under: path, nil) }
+        let syncErrors = Atomic(0)
+        onThreads(9) { t in
+            if t == 8 {
+                usleep(30_000)
+                _ = try? db.delete(b("doomed"))
+                return
+            }
+            guard let s = db.stream(b("doomed")) else { return }
+            for i in 0..<10 {
+                do throws(SpoolError) {
+                    _ = try s.append(orderEvent(t * 100 + i))
+                } catch {
+                    if case .io = error { syncErrors.add(1, ordering: .relaxed) }
+                    return  // the stream is gone
+                }
+            }
+        }
+        #expect(syncErrors.load(ordering: .relaxed) == 0)
+        #expect(db.stream(b("doomed")) == nil)
+        let s = try db.openOrCreate(b("doomed"))
+        try s.append(orderEvent(1))
+        #expect(s.length == 1)
+        store.close()
+    }
+
     /// Readers running beside a writer always see a consistent prefix: IDs ascending without
     /// gaps relative to what was appended, never a torn entry.
     @Test func readersSeeConsistentPrefixes() throws {
