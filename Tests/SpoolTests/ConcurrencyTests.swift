@@ -31,14 +31,20 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
 }
 
 @Suite struct ConcurrencyTests {
+    /// One database, durability `fsync`.
+    static func options(_ fsync: FsyncPolicy) -> StoreOptions {
+        var o = StoreOptions()
+        o.fsync = fsync
+        o.databases = 1
+        return o
+    }
+
     /// 32 appenders under `always` share fdatasyncs; every acknowledged entry is there, in order,
     /// after a reopen.
     @Test func groupCommitUnderAlways() throws {
         let dir = TemporaryDirectory("groupcommit")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .always
-        o.databases = 1
+        var o = Self.options(.always)
         o.segmentBytes = 16384
         let acked = Mutex<[StreamID]>([])
         do {
@@ -66,9 +72,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
     @Test func groupCommitSurvivesFailedSyncs() throws {
         let dir = TemporaryDirectory("groupcommit-fail")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .always
-        o.databases = 1
+        let o = Self.options(.always)
         let calls = Atomic(0)
         let acked = Mutex<[StreamID]>([])
         let failed = Atomic(0)
@@ -109,9 +113,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
     @Test func deleteDuringGroupCommit() throws {
         let dir = TemporaryDirectory("groupcommit-delete")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .always
-        o.databases = 1
+        let o = Self.options(.always)
         let store = try SpoolStore(directory: dir.path, options: o)
         let db = store.database(0)
         _ = try db.openOrCreate(b("doomed"))
@@ -151,9 +153,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
     @Test func readersSeeConsistentPrefixes() throws {
         let dir = TemporaryDirectory("readers")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .no
-        o.databases = 1
+        var o = Self.options(.no)
         o.segmentBytes = 8192
         o.nodeMaxEntries = 7
         let store = try SpoolStore(directory: dir.path, options: o)
