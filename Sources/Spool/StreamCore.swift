@@ -106,6 +106,18 @@ struct StreamCore {
         try journal.reserve(capacity: journal.size + StoreOptions.firstJournalReservation, options.journalReservation)
     }
 
+    /// The same when opening an existing journal: a full disk must not keep the store from
+    /// opening (every acknowledged entry is readable), so a failed reservation is logged and
+    /// retried by the next append, which fails with the error if the disk is still full.
+    static func reserveJournalAtOpen(_ journal: AppendFile, options: StoreOptions, logger: Logger) {
+        do {
+            try reserveJournal(journal, options: options)
+        } catch {
+            logger.warning("could not reserve journal space; appends will try again", metadata: [
+                "file": "\(journal.path)", "error": "\(error)"])
+        }
+    }
+
     /// Creates the files of a new, empty stream in `directory` (which exists and is empty but
     /// for the name file).
     static func create(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
@@ -272,7 +284,7 @@ struct StreamCore {
                 // read as records once new ones reach them. It is reserved again, zeroed.
                 try journalFile.truncate(to: Int64(validEnd))
             }
-            try Self.reserveJournal(journalFile, options: options)
+            Self.reserveJournalAtOpen(journalFile, options: options, logger: logger)
         } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch let e as SpoolError { throw e } catch { throw SpoolError.closed("\(error)") }
 
         var core = StreamCore(directory: directory, options: options, logger: logger, active: activeSegment!,

@@ -163,6 +163,38 @@ import Logging
         store.close()
     }
 
+    /// A disk full when the store opens: it opens and reads every entry and group (the journals
+    /// cannot reserve their space, which is logged), appends fail with the error while the disk
+    /// stays full, and succeed once it has room again.
+    @Test(arguments: [JournalFault.fallocateReserve, .zeroFillReserve])
+    func fullDiskAtOpen(fault: JournalFault) throws {
+        let dir = TemporaryDirectory("enospc-open")
+        defer { dir.remove() }
+        let o = options(failing: fault)
+        var written: [StreamEntry] = []
+        do {
+            let store = try SpoolStore(directory: dir.path, options: o)
+            let s = try store.database(0).openOrCreate(b("orders"))
+            for i in 0..<20 { try s.append(orderEvent(i)) }
+            try store.database(0).createGroup(b("orders"), b("g"), at: .id(.zero))
+            _ = try store.database(0).readGroup(group: b("g"), consumer: b("c"), streams: [(b("orders"), .new)], count: 5)
+            written = try s.range()
+            store.close()
+        }
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in c == fault.call && p.hasPrefix(path) ? .noSpace : nil }
+        let store = try SpoolStore(directory: dir.path, options: o)
+        let db = store.database(0)
+        let s = try #require(db.stream(b("orders")))
+        #expect(try s.range() == written)
+        #expect(try db.pendingSummary(b("orders"), b("g")).count == 5)
+        #expect(throws: SpoolError.self) { try s.append(orderEvent(99)) }
+        FaultInjector.shared.set(under: path, nil)
+        try s.append(orderEvent(100))
+        #expect(s.length == written.count + 1)
+        store.close()
+    }
+
     /// A deferred journal write that fails leaves memory ahead of the files: the stream is
     /// reloaded from disk, so what it shows is exactly what was written.
     /// With a mapped journal the deferred records outgrow its reservation, and reserving more

@@ -205,7 +205,7 @@ struct GroupSet: Sendable {
                 // Also drops reserved space (stale bytes past a torn record must never be read
                 // as records once new ones reach them); it is reserved again, zeroed.
                 if Int64(scan.validEnd) < file.size { try file.truncate(to: Int64(scan.validEnd)); try file.sync() }
-                try set.reserve(file)
+                set.reserveAtOpen(file, logger: logger)
                 set.journal = file
             } else {
                 if let scan = files.journal, scan.fileSize > 0 {
@@ -213,7 +213,7 @@ struct GroupSet: Sendable {
                 }
                 let file = try AppendFile(creating: path, truncate: true)
                 try file.append(GroupJournalFormat.encodeHeader(generation: set.generation))
-                try set.reserve(file)
+                set.reserveAtOpen(file, logger: logger)
                 try file.sync()
                 set.journal = file
             }
@@ -255,6 +255,17 @@ struct GroupSet: Sendable {
             journal = file
             generation = gen
         } catch { throw error.spool }
+    }
+
+    /// `reserve` when opening: a failure (a full disk) is logged, not thrown, so that the
+    /// store still opens; the next append tries again.
+    func reserveAtOpen(_ file: AppendFile, logger: Logger) {
+        do {
+            try reserve(file)
+        } catch {
+            logger.warning("could not reserve group journal space; appends will try again", metadata: [
+                "file": "\(file.path)", "error": "\(error)"])
+        }
     }
 
     /// Reserves space ahead of the appends to a group journal, as stream journals do.
