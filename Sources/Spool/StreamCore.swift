@@ -85,7 +85,8 @@ struct StreamCore {
     var deletedFiles = false
     /// Journal records not yet written (`deferJournalWrites`).
     var pendingJournal = ByteWriter()
-    /// Reused buffer of `log`'s record encoding (one allocation per stream, not per append).
+    /// Reused buffer of `log`'s and `commitGroup`'s record encoding (one allocation per stream,
+    /// not per record).
     var scratch = ByteWriter()
     /// A deferred write failed: memory is ahead of the files, and the stream must be reloaded
     /// from disk before it is used again.
@@ -519,7 +520,11 @@ struct StreamCore {
         }
         scratch.bytes.removeAll(keepingCapacity: true)
         JournalFormat.encode(record, into: &scratch)
-        let file = journal
+        return try appendScratch(to: journal)
+    }
+
+    /// Appends what `scratch` holds to `file`; returns the file's new end.
+    func appendScratch(to file: AppendFile) throws(SpoolError) -> Int64 {
         let r: Result<Int64, IOError> = scratch.bytes.withUnsafeBytes { b in
             do throws(IOError) { return .success(try file.append(b)) } catch { return .failure(error) }
         }

@@ -106,8 +106,9 @@ extension StreamCore {
             groups.reservation = options.journalReservation
             try groups.createFiles(directory: directory)
         }
-        let end: Int64
-        do { end = try groups.journal!.append(GroupJournalFormat.encode(record)) } catch { throw error.spool }
+        scratch.bytes.removeAll(keepingCapacity: true)
+        GroupJournalFormat.encode(record, into: &scratch)
+        let end = try appendScratch(to: groups.journal!)
         groups.apply(record)
         return end
     }
