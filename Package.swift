@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolServerTests",
-            dependencies: ["SpoolServer", "Spool", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SpoolServer", "Spool", "SpoolFormat", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -44,6 +44,11 @@ public struct RESPRawWriter: ~Copyable {
         crlf()
     }
 
+    /// `$n\r\n` + bytes + `\r\n`, from borrowed bytes.
+    public mutating func bulk(_ bytes: RawSpan) {
+        bytes.withUnsafeBytes { b in bulk(b) }
+    }
+
     /// A bulk string of the text `a<separator>b` (a stream ID is `ms-seq`).
     public mutating func bulkDecimalPair(_ a: UInt64, _ separator: UInt8, _ b: UInt64) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 41) { tmp in

@@ -229,10 +229,35 @@ extension CommandTable {
         if count == 0 { return .reply(.nullArray) }
         if start > end { return .reply(.array([])) }
         let limit: Int? = count < 0 ? nil : Int(count)
-        let entries = try spool { () throws(SpoolError) in
-            reverse ? try stream.reverseRange(from: end, to: start, count: limit) : try stream.range(from: start, to: end, count: limit)
-        }
+        if !reverse { return .reply(try entriesReply(stream, from: start, to: end, limit: limit)) }
+        let entries = try spool { () throws(SpoolError) in try stream.reverseRange(from: end, to: start, count: limit) }
         return .reply(entriesReply(entries))
+    }
+
+    /// The reply of an ascending range, written straight from the blocks' bytes (`scanViews`:
+    /// no entry or field array is built, only the reply).
+    static func entriesReply(_ stream: SpoolStream, from start: StreamID, to end: StreamID, limit: Int?) throws(CommandError) -> RESPValue {
+        var body = ByteBuffer()
+        var n = 0
+        try spool { () throws(SpoolError) in
+            try stream.scanViews(from: start, to: end) { v in
+                var size = 2 * RESPRawWriter.headerSize + RESPRawWriter.decimalPairBulkSize
+                for i in 0..<v.count { size += RESPRawWriter.bulkSize(v.length(i)) }
+                RESPEncoder.withRawWriter(maxBytes: size, into: &body) { w in
+                    w.arrayHeader(2)
+                    w.bulkDecimalPair(v.id.ms, UInt8(ascii: "-"), v.id.seq)
+                    w.arrayHeader(v.count)
+                    for i in 0..<v.count { v.withBytes(i) { w.bulk($0) } }
+                }
+                n += 1
+                return limit.map { n < $0 } ?? true
+            }
+        }
+        var out = ByteBuffer()
+        out.reserveCapacity(body.readableBytes + RESPRawWriter.headerSize)
+        RESPEncoder.writeArrayHeader(n, into: &out)
+        out.writeBuffer(&body)
+        return .preencoded(out)
     }
 
     @Sendable static func xdel(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
