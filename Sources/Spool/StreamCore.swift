@@ -100,34 +100,14 @@ struct StreamCore {
 
     // MARK: Creation and recovery
 
-    /// Reserves journal space as `options.journalReservation` says (FORMAT.md: the reserved
-    /// space after the last record is zero bytes).
-    static func reserveJournal(_ journal: AppendFile, options: StoreOptions) throws(IOError) {
-        guard options.journalReservation != .none else { return }
-        try journal.reserve(capacity: journal.size + StoreOptions.firstJournalReservation, options.journalReservation)
-    }
-
-    /// The same when opening an existing journal: a full disk must not keep the store from
-    /// opening (every acknowledged entry is readable), so a failed reservation is logged and
-    /// retried by the next append, which fails with the error if the disk is still full.
-    static func reserveJournalAtOpen(_ journal: AppendFile, options: StoreOptions, logger: Logger) {
-        do {
-            try reserveJournal(journal, options: options)
-        } catch {
-            logger.warning("could not reserve journal space; appends will try again", metadata: [
-                "file": "\(journal.path)", "error": "\(error)"])
-        }
-    }
-
     /// Creates the files of a new, empty stream in `directory` (which exists and is empty but
     /// for the name file).
     static func create(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
         do {
             let seg = try Segment.create(directory: directory, number: 1)
-            let journal = try AppendFile(creating: directory + "/" + JournalFormat.fileName(1), truncate: true)
-            try journal.append(JournalFormat.encodeHeader(generation: 1))
-            try reserveJournal(journal, options: options)
-            try journal.sync()
+            let journal = try AppendFile.createJournal(at: directory + "/" + JournalFormat.fileName(1),
+                                                       initial: JournalFormat.encodeHeader(generation: 1),
+                                                       reservation: options.journalReservation)
             let cp = StreamCheckpoint(journalGeneration: 1, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
                                       trimmedThrough: nil, droppedBlocks: [], tombstones: [])
             try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
@@ -285,7 +265,7 @@ struct StreamCore {
                 // read as records once new ones reach them. It is reserved again, zeroed.
                 try journalFile.truncate(to: Int64(validEnd))
             }
-            Self.reserveJournalAtOpen(journalFile, options: options, logger: logger)
+            journalFile.reserveJournalSpaceAtOpen(options.journalReservation, logger: logger)
         } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch let e as SpoolError { throw e } catch { throw SpoolError.closed("\(error)") }
 
         var core = StreamCore(directory: directory, options: options, logger: logger, active: activeSegment!,
@@ -525,10 +505,7 @@ struct StreamCore {
 
     /// Appends what `scratch` holds to `file`; returns the file's new end.
     func appendScratch(to file: AppendFile) throws(SpoolError) -> Int64 {
-        let r: Result<Int64, IOError> = scratch.bytes.withUnsafeBytes { b in
-            do throws(IOError) { return .success(try file.append(b)) } catch { return .failure(error) }
-        }
-        do { return try r.get() } catch { throw error.spool }
+        do { return try file.append(scratch.bytes) } catch { throw error.spool }
     }
 
     /// Appends already-encoded journal records, in order with `log`.
@@ -827,13 +804,10 @@ struct StreamCore {
             try active.sync()
             let gen = journalGeneration + 1
             let path = directory + "/" + JournalFormat.fileName(gen)
-            let newJournal = try AppendFile(creating: path, truncate: true)
             var w = ByteWriter(capacity: 4096)
             w.writeBytes(JournalFormat.encodeHeader(generation: gen))
             for e in open.entries { JournalFormat.encode(.carry(e), into: &w) }
-            try newJournal.append(w.bytes)
-            try Self.reserveJournal(newJournal, options: options)
-            try newJournal.sync()
+            let newJournal = try AppendFile.createJournal(at: path, initial: w.bytes, reservation: options.journalReservation)
             var tombs: [StreamID] = []
             for (_, set) in blockTombstones { tombs.append(contentsOf: set) }
             tombs.append(contentsOf: open.deleted)

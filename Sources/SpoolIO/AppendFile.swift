@@ -115,23 +115,16 @@ public final class AppendFile: Sendable {
     private func zeroFill(to capacity: Int64) throws(IOError) {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw IOError("fstat", path, lastErrno()) }
-        var from = Int64(st.st_size)
+        let from = Int64(st.st_size)
         guard from < capacity else { return }
-        let chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while from < capacity {
-            let n = Int(min(Int64(chunk.count), capacity - from))
-            let r: Result<Void, IOError> = chunk.withUnsafeBytes { b in
-                do throws(IOError) { try write(UnsafeRawBufferPointer(rebasing: b[..<n]), at: from); return .success(()) } catch { return .failure(error) }
-            }
-            try r.get()
-            from += Int64(n)
-        }
+        try write([UInt8](repeating: 0, count: Int(capacity - from)), at: from)
         if case .failure(let e) = system_fdatasync(fd, path: path) { throw IOError("fdatasync", path, e) }
     }
 
     private static let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// Drops the mapping and forgets the reservation; appends go through `pwrite` again.
+    /// Drops the mapping and the reserved capacity (the next append that needs space reserves
+    /// it again, unless the reservation kind is `.none`).
     private func unmap() {
         state.withLock { s in
             if let m = s.mapping { munmap(m, Int(s.capacity)) }

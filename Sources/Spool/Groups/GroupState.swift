@@ -205,16 +205,15 @@ struct GroupSet: Sendable {
                 // Also drops reserved space (stale bytes past a torn record must never be read
                 // as records once new ones reach them); it is reserved again, zeroed.
                 if Int64(scan.validEnd) < file.size { try file.truncate(to: Int64(scan.validEnd)); try file.sync() }
-                set.reserveAtOpen(file, logger: logger)
+                file.reserveJournalSpaceAtOpen(set.reservation, logger: logger)
                 set.journal = file
             } else {
                 if let scan = files.journal, scan.fileSize > 0 {
                     logger.warning("group journal header damaged; starting it anew", metadata: ["file": "\(path)", "bytes": "\(scan.fileSize)"])
                 }
-                let file = try AppendFile(creating: path, truncate: true)
-                try file.append(GroupJournalFormat.encodeHeader(generation: set.generation))
-                set.reserveAtOpen(file, logger: logger)
-                try file.sync()
+                let file = try AppendFile.createJournal(at: path, initial: GroupJournalFormat.encodeHeader(generation: set.generation),
+                                                        reservation: .none)
+                file.reserveJournalSpaceAtOpen(set.reservation, logger: logger)
                 set.journal = file
             }
         } catch { throw error.spool }
@@ -248,30 +247,15 @@ struct GroupSet: Sendable {
         do {
             let gen = generation + 1
             try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, snapshot(generation: gen).encode())
-            let file = try AppendFile(creating: directory + "/" + GroupJournalFormat.fileName(gen), truncate: true)
-            try file.append(GroupJournalFormat.encodeHeader(generation: gen))
-            try reserve(file)
-            try file.sync()
-            journal = file
+            journal = try newJournal(directory: directory, generation: gen)
             generation = gen
         } catch { throw error.spool }
     }
 
-    /// `reserve` when opening: a failure (a full disk) is logged, not thrown, so that the
-    /// store still opens; the next append tries again.
-    func reserveAtOpen(_ file: AppendFile, logger: Logger) {
-        do {
-            try reserve(file)
-        } catch {
-            logger.warning("could not reserve group journal space; appends will try again", metadata: [
-                "file": "\(file.path)", "error": "\(error)"])
-        }
-    }
-
-    /// Reserves space ahead of the appends to a group journal, as stream journals do.
-    func reserve(_ file: AppendFile) throws(IOError) {
-        guard reservation != .none else { return }
-        try file.reserve(capacity: file.size + StoreOptions.firstJournalReservation, reservation)
+    /// A new, empty group journal of generation `generation`, its space reserved, synced.
+    func newJournal(directory: String, generation: UInt64) throws(IOError) -> AppendFile {
+        try AppendFile.createJournal(at: directory + "/" + GroupJournalFormat.fileName(generation),
+                                     initial: GroupJournalFormat.encodeHeader(generation: generation), reservation: reservation)
     }
 
     /// Writes a checkpoint of the current state and starts a new journal generation.
@@ -280,10 +264,7 @@ struct GroupSet: Sendable {
         do {
             try old.sync()
             let gen = generation + 1
-            let file = try AppendFile(creating: directory + "/" + GroupJournalFormat.fileName(gen), truncate: true)
-            try file.append(GroupJournalFormat.encodeHeader(generation: gen))
-            try reserve(file)
-            try file.sync()
+            let file = try newJournal(directory: directory, generation: gen)
             try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, snapshot(generation: gen).encode())
             old.close()
             journal = file
