@@ -65,23 +65,19 @@ public enum JournalFormat {
 
     /// Appends the encoded `record` to `w`.
     public static func encode(_ record: Record, into w: inout ByteWriter) {
+        let start = w.count
         switch record {
         case .entry(let e), .carry(let e):
-            encodeEntry(e, kind: record.kind, into: &w)
-            return
-        default:
-            break
-        }
-        let start = FileFraming.beginRecord(&w, kind: record.kind)
-        switch record {
-        case .entry, .carry:
-            preconditionFailure("encoded above")
+            writeEntry(e, kind: record.kind, into: &w)
         case .delete(let ids):
+            _ = FileFraming.beginRecord(&w, kind: record.kind)
             w.writeVarint(UInt64(ids.count))
             for id in ids { w.writeID(id) }
         case .trim(let through):
+            _ = FileFraming.beginRecord(&w, kind: record.kind)
             w.writeID(through)
         case .setMeta(let last, let added, let maxDeleted):
+            _ = FileFraming.beginRecord(&w, kind: record.kind)
             w.writeID(last)
             w.writeVarint(added)
             w.writeID(maxDeleted)
@@ -89,10 +85,10 @@ public enum JournalFormat {
         FileFraming.finishRecord(&w, start: start)
     }
 
-    /// ENTRY and CARRY records, the ones written per append: sized first, then written in place
-    /// (the same bytes `FileFraming.beginRecord`/`finishRecord` frame, without a capacity check
-    /// per byte).
-    static func encodeEntry(_ e: StreamEntry, kind: UInt8, into w: inout ByteWriter) {
+    /// The prefix (left for `finishRecord`), kind and body of an ENTRY or CARRY record, the
+    /// records written per append: sized first, then written in place, without a capacity
+    /// check per byte.
+    static func writeEntry(_ e: StreamEntry, kind: UInt8, into w: inout ByteWriter) {
         var body = 1 + ByteWriter.varintSize(e.id.ms) + ByteWriter.varintSize(e.id.seq) + ByteWriter.varintSize(UInt64(e.pairCount))
         for f in e.fields { body += ByteWriter.varintSize(UInt64(f.count)) + f.count }
         w.writeInPlace(count: FileFraming.recordPrefixSize + body) { p in
@@ -108,9 +104,6 @@ public enum JournalFormat {
                 }
                 o += f.count
             }
-            p.storeBytes(of: UInt32(body).littleEndian, toByteOffset: 4, as: UInt32.self)
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[4...]))
-            p.storeBytes(of: crc.littleEndian, toByteOffset: 0, as: UInt32.self)
         }
     }
 
