@@ -83,13 +83,20 @@ extension CommandTable {
     }
 
     static func writeEntry(_ e: StreamEntry, into buffer: inout ByteBuffer) {
+        writeEntry(id: e.id, count: e.fields.count, length: { e.fields[$0].count }, into: &buffer) { i, w in w.bulk(e.fields[i]) }
+    }
+
+    /// `[id, [f, v, …]]` through one raw writer: `count` fields and values of the given lengths,
+    /// each written by `field`.
+    static func writeEntry(id: StreamID, count: Int, length: (Int) -> Int, into buffer: inout ByteBuffer,
+                           field: (Int, inout RESPRawWriter) -> Void) {
         var size = 2 * RESPRawWriter.headerSize + RESPRawWriter.decimalPairBulkSize
-        for f in e.fields { size += RESPRawWriter.bulkSize(f.count) }
+        for i in 0..<count { size += RESPRawWriter.bulkSize(length(i)) }
         RESPEncoder.withRawWriter(maxBytes: size, into: &buffer) { w in
             w.arrayHeader(2)
-            w.bulkDecimalPair(e.id.ms, UInt8(ascii: "-"), e.id.seq)
-            w.arrayHeader(e.fields.count)
-            for f in e.fields { w.bulk(f) }
+            w.bulkDecimalPair(id.ms, UInt8(ascii: "-"), id.seq)
+            w.arrayHeader(count)
+            for i in 0..<count { field(i, &w) }
         }
     }
 
@@ -241,14 +248,7 @@ extension CommandTable {
         var n = 0
         try spool { () throws(SpoolError) in
             try stream.scanViews(from: start, to: end) { v in
-                var size = 2 * RESPRawWriter.headerSize + RESPRawWriter.decimalPairBulkSize
-                for i in 0..<v.count { size += RESPRawWriter.bulkSize(v.length(i)) }
-                RESPEncoder.withRawWriter(maxBytes: size, into: &body) { w in
-                    w.arrayHeader(2)
-                    w.bulkDecimalPair(v.id.ms, UInt8(ascii: "-"), v.id.seq)
-                    w.arrayHeader(v.count)
-                    for i in 0..<v.count { v.withBytes(i) { w.bulk($0) } }
-                }
+                writeEntry(id: v.id, count: v.count, length: { v.length($0) }, into: &body) { i, w in v.withBytes(i) { w.bulk($0) } }
                 n += 1
                 return limit.map { n < $0 } ?? true
             }

@@ -110,10 +110,11 @@ public final class ConnectionBuffers: Sendable {
         outputPeak.max(total, ordering: .relaxed)
     }
 
-    /// Event loop: after a write, what the channel still holds unwritten (its buffered bytes,
-    /// and the writes they belong to, at most `writes`).
-    func channelHolds(bytes: Int, writes: Int) {
+    /// Event loop: after a write, what the channel still holds unwritten: its buffered bytes,
+    /// and at most the writes queued so far (none when nothing is left).
+    func channelHolds(bytes: Int) {
         unwrittenBytes.store(bytes, ordering: .relaxed)
+        let writes = unwrittenWrites.load(ordering: .relaxed)
         unwrittenWrites.store(bytes == 0 ? 0 : max(1, writes), ordering: .relaxed)
     }
 }

@@ -78,7 +78,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     /// omem); with `watch`, looks again once it has written it.
     static func countUnwritten(_ channel: any Channel, _ buffers: ConnectionBuffers, watch: Bool) {
         let held = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        buffers.channelHolds(bytes: held, writes: buffers.unwrittenWrites.load(ordering: .relaxed))
+        buffers.channelHolds(bytes: held)
         guard held > 0, watch, !buffers.drainWatched.load(ordering: .relaxed) else { return }
         buffers.drainWatched.store(true, ordering: .relaxed)
         channel.writeAndFlush(ByteBuffer()).whenComplete { _ in
