@@ -31,20 +31,12 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
 }
 
 @Suite struct ConcurrencyTests {
-    /// One database, durability `fsync`.
-    static func options(_ fsync: FsyncPolicy) -> StoreOptions {
-        var o = StoreOptions()
-        o.fsync = fsync
-        o.databases = 1
-        return o
-    }
-
     /// 32 appenders under `always` share fdatasyncs; every acknowledged entry is there, in order,
     /// after a reopen.
     @Test func groupCommitUnderAlways() throws {
         let dir = TemporaryDirectory("groupcommit")
         defer { dir.remove() }
-        var o = Self.options(.always)
+        var o = storeOptions(.always)
         o.segmentBytes = 16384
         let acked = Mutex<[StreamID]>([])
         do {
@@ -72,7 +64,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
     @Test func groupCommitSurvivesFailedSyncs() throws {
         let dir = TemporaryDirectory("groupcommit-fail")
         defer { dir.remove() }
-        let o = Self.options(.always)
+        let o = storeOptions(.always)
         let calls = Atomic(0)
         let acked = Mutex<[StreamID]>([])
         let failed = Atomic(0)
@@ -113,7 +105,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
     @Test func deleteDuringGroupCommit() throws {
         let dir = TemporaryDirectory("groupcommit-delete")
         defer { dir.remove() }
-        let o = Self.options(.always)
+        let o = storeOptions(.always)
         let store = try SpoolStore(directory: dir.path, options: o)
         let db = store.database(0)
         _ = try db.openOrCreate(b("doomed"))
@@ -153,7 +145,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
     @Test func readersSeeConsistentPrefixes() throws {
         let dir = TemporaryDirectory("readers")
         defer { dir.remove() }
-        var o = Self.options(.no)
+        var o = storeOptions(.no)
         o.segmentBytes = 8192
         o.nodeMaxEntries = 7
         let store = try SpoolStore(directory: dir.path, options: o)

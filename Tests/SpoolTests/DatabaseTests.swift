@@ -6,9 +6,7 @@ import TestSupport
 
 @Suite struct DatabaseTests {
     func open(_ dir: TemporaryDirectory) throws -> SpoolStore {
-        var o = StoreOptions()
-        o.fsync = .no
-        o.databases = 3
+        var o = storeOptions(.no, databases: 3)
         o.segmentBytes = 4096
         return try SpoolStore(directory: dir.path, options: o)
     }

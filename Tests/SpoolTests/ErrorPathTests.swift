@@ -8,9 +8,7 @@ import Logging
 
 @Suite struct ErrorPathTests {
     func options(segmentBytes: Int = 64 << 20) -> StoreOptions {
-        var o = StoreOptions()
-        o.fsync = .always
-        o.databases = 2
+        var o = storeOptions(.always, databases: 2)
         o.segmentBytes = segmentBytes
         return o
     }

@@ -27,9 +27,7 @@ import TestSupport
     func failingGroupFilesKeepAcknowledgedState(call: Syscall, errno: Errno) throws {
         let dir = TemporaryDirectory("group-enospc")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .always
-        o.databases = 1
+        var o = storeOptions(.always)
         o.journalBytes = 1024  // group checkpoints (new journal, atomic rename) every few operations
         let key = b("jobs"), group = b("g")
         let consumers = [b("a"), b("b")]

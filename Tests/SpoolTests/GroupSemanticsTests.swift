@@ -7,9 +7,7 @@ import TestSupport
 func withGroupStore(_ label: String = "groups", policy: FsyncPolicy = .no, _ body: (inout Database, () throws -> Database) throws -> Void) throws {
     let dir = TemporaryDirectory(label)
     defer { dir.remove() }
-    var options = StoreOptions()
-    options.fsync = policy
-    options.databases = 1
+    let options = storeOptions(policy)
     var store: SpoolStore? = try SpoolStore(directory: dir.path, options: options)
     var db = store!.database(0)
     try body(&db) {
@@ -232,9 +230,7 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
     @Test func seenTimeOfEmptyReadsSurvivesACleanRestart() throws {
         let dir = TemporaryDirectory("groups-seen")
         defer { dir.remove() }
-        var options = StoreOptions()
-        options.fsync = .no
-        options.databases = 1
+        let options = storeOptions(.no)
         let k = b("s")
         do {
             let store = try SpoolStore(directory: dir.path, options: options)
@@ -257,9 +253,7 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
     @Test func tornGroupJournalAndReconcile() throws {
         let dir = TemporaryDirectory("groups-torn")
         defer { dir.remove() }
-        var options = StoreOptions()
-        options.fsync = .no
-        options.databases = 1
+        let options = storeOptions(.no)
         var store: SpoolStore? = try SpoolStore(directory: dir.path, options: options)
         var db = store!.database(0)
         let k = b("s")

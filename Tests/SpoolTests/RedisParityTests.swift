@@ -8,9 +8,7 @@ import TestSupport
     func withStream(maxEntries: Int = 100, _ body: (SpoolStream) throws -> Void) throws {
         let dir = TemporaryDirectory("parity")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .no
-        o.databases = 1
+        var o = storeOptions(.no)
         o.nodeMaxEntries = maxEntries
         let store = try SpoolStore(directory: dir.path, options: o)
         try body(try store.database(0).openOrCreate(b("mystream")))
@@ -61,9 +59,7 @@ import TestSupport
     @Test func lastIDMovedBackOnAnEmptiedStream() throws {
         let dir = TemporaryDirectory("setid")
         defer { dir.remove() }
-        var o = StoreOptions()
-        o.fsync = .no
-        o.databases = 1
+        var o = storeOptions(.no)
         o.nodeMaxEntries = 2
         do {
             let store = try SpoolStore(directory: dir.path, options: o)

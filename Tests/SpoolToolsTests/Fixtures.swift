@@ -8,9 +8,7 @@ import TestSupport
 
 /// Options that make many small blocks and segments, so a few hundred entries seal segments.
 func smallOptions(segmentBytes: Int = 4096) -> StoreOptions {
-    var o = StoreOptions()
-    o.fsync = .no
-    o.databases = 2
+    var o = storeOptions(.no, databases: 2)
     o.nodeMaxEntries = 10
     o.segmentBytes = segmentBytes
     return o
