@@ -117,11 +117,12 @@ scan)
     stop_redis
     ;;
 10m)
-    if [ ! -e "$STORE10M/BUILT" ]; then
+    # BUILT-2: built since checkpoints list the active segment's blocks (FORMAT.md §6, state v2).
+    if [ ! -e "$STORE10M/BUILT-2" ]; then
         echo "building the 10M-entry store in $STORE10M (once)…" >&2
         rm -rf "$STORE10M"
         "$FIG" build "$STORE10M" 10000000 >&2
-        touch "$STORE10M/BUILT"
+        touch "$STORE10M/BUILT-2"
     fi
     for _ in $(seq "$REPEATS"); do
         out=$("$FIG" open "$STORE10M")

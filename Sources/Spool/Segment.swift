@@ -194,18 +194,19 @@ final class Segment: Sendable {
 
     /// Result of scanning an unsealed segment.
     struct ScanResult {
-        var blocks: [(SegmentFormat.FooterEntry, entriesAdded: UInt64)]
+        var blocks: [SegmentFormat.FooterEntry]
         var validEnd: Int64
         var cut: FormatError?
     }
 
-    /// Scans the frames of an unsealed segment file from its header on, stopping at the first
-    /// frame that is torn or fails its checksums.
-    static func scan(_ bytes: UnsafeRawBufferPointer, file: String) -> ScanResult {
-        var blocks: [(SegmentFormat.FooterEntry, entriesAdded: UInt64)] = []
-        var offset = SegmentFormat.headerSize
-        var previousLast: StreamID? = nil
-        var previousFirst: StreamID? = nil
+    /// Scans the frames of an unsealed segment file, stopping at the first frame that is torn or
+    /// fails its checksums. `known` are blocks already known good (a checkpoint's list of the
+    /// segment's synced blocks): the scan starts after the last of them instead of at the header.
+    static func scan(_ bytes: UnsafeRawBufferPointer, file: String, known: [SegmentFormat.FooterEntry] = []) -> ScanResult {
+        var blocks = known
+        var offset = known.last.map { Int($0.offset) + Int($0.frameLength) } ?? SegmentFormat.headerSize
+        var previousLast: StreamID? = known.last?.lastID
+        var previousFirst: StreamID? = known.last?.firstID
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard rest.count >= SegmentFormat.blockHeaderSize else {
@@ -227,8 +228,8 @@ final class Segment: Sendable {
             }
             previousLast = header.lastID
             previousFirst = header.firstID
-            blocks.append((SegmentFormat.FooterEntry(offset: UInt64(offset), frameLength: UInt32(header.frameLength), count: header.count,
-                                                     firstID: header.firstID, lastID: header.lastID), header.entriesAdded))
+            blocks.append(SegmentFormat.FooterEntry(offset: UInt64(offset), frameLength: UInt32(header.frameLength), count: header.count,
+                                                    firstID: header.firstID, lastID: header.lastID))
             offset += header.frameLength
         }
         return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: nil)

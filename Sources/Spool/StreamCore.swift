@@ -154,6 +154,19 @@ struct StreamCore {
         }
         let segmentNumbers = names.compactMap { SegmentFormat.number(fromFileName: $0) }.sorted()
 
+        // The active segment's blocks listed by the checkpoint were synced before it was
+        // written: its scan starts after them. A file shorter than the list (damage, or a copy
+        // cut short) is scanned whole.
+        func checkpointedBlocks(of number: UInt64, size: Int) -> [SegmentFormat.FooterEntry] {
+            guard let a = checkpoint.activeBlocks, a.segment == number else { return [] }
+            guard a.end <= UInt64(size) else {
+                logger.warning("active segment is shorter than its blocks listed in the checkpoint; scanning it whole",
+                               metadata: ["file": "\(directory)/\(SegmentFormat.fileName(number))", "size": "\(size)", "listed-end": "\(a.end)"])
+                return []
+            }
+            return a.blocks
+        }
+
         // Segments.
         var loaded: [(Segment, [SegmentFormat.FooterEntry])] = []
         var activeSegment: Segment? = nil
@@ -176,7 +189,7 @@ struct StreamCore {
                     if let footer = try? SegmentFormat.decodeFooter(b, file: path) {
                         return (footer.entries, nil)
                     }
-                    return (nil, Segment.scan(b, file: path))
+                    return (nil, Segment.scan(b, file: path, known: checkpointedBlocks(of: number, size: b.count)))
                 }
             }
             if let sealed = result.sealed {
@@ -201,13 +214,13 @@ struct StreamCore {
             do { seg = try Segment.openActive(path: path, number: number, validEnd: scan.validEnd) } catch { throw error.spool }
             if isLast {
                 activeSegment = seg
-                activeBlocks = scan.blocks.map(\.0)
+                activeBlocks = scan.blocks
                 loaded.append((seg, activeBlocks))
             } else {
                 // An older segment that lost its footer: seal it now.
                 logger.warning("sealing segment that had no footer", metadata: ["file": "\(path)"])
-                do { try seg.seal(blocks: scan.blocks.map(\.0)) } catch { throw error.spool }
-                loaded.append((seg, scan.blocks.map(\.0)))
+                do { try seg.seal(blocks: scan.blocks) } catch { throw error.spool }
+                loaded.append((seg, scan.blocks))
             }
         }
         var lastSealed = false
@@ -814,7 +827,8 @@ struct StreamCore {
             tombs.sort()
             let cp = StreamCheckpoint(journalGeneration: gen, lastID: meta.lastID, entriesAdded: meta.entriesAdded,
                                       maxDeletedID: meta.maxDeletedID, trimmedThrough: trimmedThrough,
-                                      droppedBlocks: droppedBlocks.keys.sorted(), tombstones: tombs)
+                                      droppedBlocks: droppedBlocks.keys.sorted(), tombstones: tombs,
+                                      activeBlocks: activeSealed ? nil : .init(segment: active.number, blocks: activeBlocks))
             try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
             let oldPath = journal.path
             journal.close()

@@ -12,13 +12,19 @@ public enum FileFraming {
 
     /// Reads and checks a preamble written by `writePreamble`; `kind` names the file in errors.
     public static func readPreamble(_ r: inout ByteReader, magic: [UInt8], version: UInt16, kind: String) throws(FormatError) {
+        _ = try readPreamble(&r, magic: magic, versions: version...version, kind: kind)
+    }
+
+    /// Reads and checks a preamble whose version may be any of `versions`; returns the version.
+    public static func readPreamble(_ r: inout ByteReader, magic: [UInt8], versions: ClosedRange<UInt16>, kind: String) throws(FormatError) -> UInt16 {
         let start = r.baseOffset + UInt64(r.offset)
         guard try r.readBytes(8, "\(kind) magic") == magic else { throw FormatError(file: r.file, offset: start, "bad \(kind) magic") }
         let v = try r.readUInt16()
-        guard v == version else { throw FormatError(file: r.file, offset: start + 8, "unsupported \(kind) version \(v)") }
+        guard versions.contains(v) else { throw FormatError(file: r.file, offset: start + 8, "unsupported \(kind) version \(v)") }
         let flags = try r.readUInt16()
         guard flags == 0 else { throw FormatError(file: r.file, offset: start + 10, "unknown \(kind) flags \(flags)") }
         _ = try r.readUInt32()
+        return v
     }
 
     /// Size of a log file's header.

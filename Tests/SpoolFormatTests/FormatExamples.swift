@@ -50,12 +50,14 @@ enum FormatExamples {
         .setMeta(lastID: id(1_699_958_540_000, 0), entriesAdded: 9, maxDeletedID: id(1_699_958_538_000, 2)),
     ]
 
-    /// The checkpoint that starts journal generation 2.
+    /// The checkpoint that starts journal generation 2, taken while segment 1 was still the
+    /// active segment with its two blocks (it was sealed later).
     static let checkpoint = StreamCheckpoint(
         journalGeneration: 2, lastID: id(1_699_958_539_000, 0), entriesAdded: 8,
         maxDeletedID: id(1_699_958_538_000, 1), trimmedThrough: nil,
         droppedBlocks: [],
-        tombstones: [id(1_699_958_537_443, 1), id(1_699_958_538_000, 0), id(1_699_958_538_000, 1)])
+        tombstones: [id(1_699_958_537_443, 1), id(1_699_958_538_000, 0), id(1_699_958_538_000, 1)],
+        activeBlocks: .init(segment: segmentNumber, blocks: realSegmentParts().footer))
 
     /// The stream directory's name file.
     static let nameFile = StreamNameFile(name: Array("orders".utf8), generation: 1)
@@ -70,7 +72,9 @@ enum FormatExamples {
     }
 
     /// What the engine's segment writer produces: header, frames, footer and trailer.
-    static func realSegment() -> [UInt8] {
+    static func realSegment() -> [UInt8] { realSegmentParts().bytes }
+
+    static func realSegmentParts() -> (bytes: [UInt8], footer: [SegmentFormat.FooterEntry]) {
         var out = SegmentFormat.encodeHeader(number: segmentNumber)
         var footer: [SegmentFormat.FooterEntry] = []
         for (entries, added, compress) in blocks {
@@ -85,7 +89,7 @@ enum FormatExamples {
             out += stored
         }
         out += SegmentFormat.encodeFooter(footer, footerOffset: UInt64(out.count))
-        return out
+        return (out, footer)
     }
 
     static func realJournal() -> [UInt8] {
@@ -248,7 +252,7 @@ enum FormatExamples {
         let c = checkpoint
         var d = AnnotatedDump()
         d.ascii("SPOOLSTA", "checkpoint magic")
-        d.u16(1, "version 1")
+        d.u16(2, "version 2")
         d.u16(0, "flags: none")
         d.u32(0, "reserved")
         d.u64(c.journalGeneration, "journal generation \(c.journalGeneration)")
@@ -266,6 +270,26 @@ enum FormatExamples {
                 d.varint(msDelta == 0 ? id.seq - prev.seq : id.seq, msDelta == 0 ? "seq delta \(id.seq - prev.seq)" : "seq \(id.seq) (ms changed)")
                 prev = id
             }
+        }
+        if let a = c.activeBlocks {
+            d.u8(1, "active-segment block list: present")
+            d.u64(a.segment, "segment \(a.segment)")
+            d.varint(UInt64(a.blocks.count), "block count \(a.blocks.count)")
+            var prevFirst = StreamID.zero
+            var offset = 32
+            for (i, b) in a.blocks.enumerated() {
+                d.varint(UInt64(b.frameLength), "block \(i + 1) (at 0x\(String(offset, radix: 16))): frame length \(b.frameLength)")
+                d.varint(UInt64(b.count), "entries \(b.count)")
+                for (what, from, to) in [("first ID", prevFirst, b.firstID), ("last ID", b.firstID, b.lastID)] {
+                    let msDelta = to.ms - from.ms
+                    d.varint(msDelta, "\(what) \(to): ms delta \(msDelta)")
+                    d.varint(msDelta == 0 ? to.seq - from.seq : to.seq, msDelta == 0 ? "seq delta \(to.seq - from.seq)" : "seq \(to.seq) (ms changed)")
+                }
+                prevFirst = b.firstID
+                offset += Int(b.frameLength)
+            }
+        } else {
+            d.u8(0, "active-segment block list: none")
         }
         d.crc(0..<d.count, "CRC-32C of bytes 0x00-0x\(String(d.count - 1, radix: 16))")
         return d

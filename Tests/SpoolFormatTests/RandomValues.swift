@@ -103,7 +103,27 @@ extension SeededRNG {
         StreamCheckpoint(journalGeneration: interestingUInt64(), lastID: interestingID(), entriesAdded: interestingUInt64(),
                          maxDeletedID: interestingID(), trimmedThrough: chance(0.5) ? interestingID() : nil,
                          droppedBlocks: increasingIDs(int(0...5), from: interestingID()),
-                         tombstones: increasingIDs(int(0...40), from: interestingID()))
+                         tombstones: increasingIDs(int(0...40), from: interestingID()),
+                         activeBlocks: chance(0.3) ? nil : activeBlocks())
+    }
+
+    /// A checkpoint's list of active-segment blocks: frames back to back from the header,
+    /// first IDs ascending (a repeated first ID is a reopened block sealed again).
+    mutating func activeBlocks() -> StreamCheckpoint.ActiveSegmentBlocks {
+        let firsts = increasingIDs(int(0...30), from: interestingID())
+        var blocks: [SegmentFormat.FooterEntry] = []
+        var offset = UInt64(SegmentFormat.headerSize)
+        for (i, first) in firsts.enumerated() {
+            let next = i + 1 < firsts.count ? firsts[i + 1] : StreamID.max
+            let last = chance(0.5) ? first : (chance(0.5) ? next : StreamID.max)
+            let frame = UInt32(int(SegmentFormat.blockHeaderSize...70_000))
+            let count = UInt32(chance(0.1) ? Int(UInt32.max) : int(1...100))
+            for _ in 0..<(chance(0.1) ? 2 : 1) {
+                blocks.append(SegmentFormat.FooterEntry(offset: offset, frameLength: frame, count: count, firstID: first, lastID: last))
+                offset += UInt64(frame)
+            }
+        }
+        return .init(segment: interestingUInt64(), blocks: blocks)
     }
 }
 

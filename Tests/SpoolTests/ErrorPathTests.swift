@@ -266,6 +266,68 @@ import Logging
         store.close()
     }
 
+    /// Open takes the active segment's blocks listed by the checkpoint without reading them: a
+    /// damaged listed block is found when it is read (file and offset), like a sealed one, and
+    /// the blocks after it stay. A segment shorter than its list is scanned whole.
+    @Test func checkpointListsTheActiveSegmentsBlocks() throws {
+        let base = TemporaryDirectory("listed")
+        defer { base.remove() }
+        var o = options()
+        o.fsync = .no
+        do {
+            let store = try SpoolStore(directory: base.path, options: o)
+            let s = try store.database(0).openOrCreate(b("orders"))
+            for i in 0..<2000 { try s.append(orderEvent(i)) }
+            try s.checkpoint()
+            for i in 2000..<2030 { try s.append(orderEvent(i)) }
+            store.close()
+        }
+        let sdir = base.path + "/db0/" + listDirectory(base.path + "/db0")[0]
+        let segName = try #require(listDirectory(sdir).first { $0.hasSuffix(".seg") })
+        let cp = try FileSystem.readFile(sdir + "/state").withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: "state") }
+        let listed = try #require(cp.activeBlocks)
+        let listedEntries = listed.blocks.reduce(0) { $0 + Int($1.count) }
+        #expect(listedEntries > 1900 && listedEntries <= 2000)
+
+        do {  // a flipped byte in the first listed block
+            let dir = TemporaryDirectory("listed-flip")
+            defer { dir.remove() }
+            _ = copyTree(base.path, dir.path)
+            let segPath = dir.path + sdir.dropFirst(base.path.count) + "/" + segName
+            flipByte(segPath, at: SegmentFormat.headerSize + SegmentFormat.blockHeaderSize + 5)
+            let store = try SpoolStore(directory: dir.path, options: o)
+            let s = try #require(store.database(0).stream(b("orders")))
+            #expect(s.length == 2030)
+            do throws(SpoolError) {
+                _ = try s.range(count: 10)
+                Issue.record("read of a corrupt block succeeded")
+            } catch let e {
+                guard case .corrupt(let f) = e else { Issue.record("wrong error \(e)"); return }
+                #expect(f.file == segPath)
+                #expect(f.offset == UInt64(SegmentFormat.headerSize + SegmentFormat.blockHeaderSize))
+            }
+            #expect(try s.reverseRange(count: 100).count == 100)
+            try s.append(orderEvent(3000))
+            #expect(s.length == 2031)
+            store.close()
+        }
+        do {  // cut inside the listed blocks: scanned whole, a prefix of the blocks survives
+            let dir = TemporaryDirectory("listed-cut")
+            defer { dir.remove() }
+            _ = copyTree(base.path, dir.path)
+            let segPath = dir.path + sdir.dropFirst(base.path.count) + "/" + segName
+            let keep = listed.blocks[listed.blocks.count / 2]
+            truncateFile(segPath, to: Int(keep.offset) + 10)
+            let store = try SpoolStore(directory: dir.path, options: o)
+            let s = try #require(store.database(0).stream(b("orders")))
+            let all = try s.range()
+            let sealed = listed.blocks[..<(listed.blocks.count / 2)].reduce(0) { $0 + Int($1.count) }
+            #expect(Array(all.prefix(sealed).map(\.id)) == Array(all.prefix(sealed).map(\.id)).sorted())
+            #expect(all.count == sealed + 2030 - listedEntries, "the listed blocks before the cut and the journal's entries (carried and new)")
+            store.close()
+        }
+    }
+
     /// Flipped bytes anywhere in any file: open and reads either work or throw; never a crash.
     @Test func flippedBytesNeverCrash() throws {
         var rng = SeededRNG(seed: 99)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Spool
 import SpoolFormat
+import SpoolIO
 import SpoolTools
 import Testing
 import TestSupport
@@ -112,6 +113,42 @@ struct FsckTests {
         #expect(second.exitCode == 0, "\(second.problems.map(\.line))")
         #expect(second.streams.first?.length == 390)
         #expect(try engineEntries(tmp.path).count == 390)
+    }
+
+    @Test("a flipped byte in a block the checkpoint lists for the active segment: the list is dropped with the block")
+    func flippedByteInListedActiveBlock() throws {
+        let tmp = TemporaryDirectory("fsck-listed")
+        defer { tmp.remove() }
+        try makeStore(tmp.path, count: 400)
+        let sdir = streamDirectory(tmp.path)
+        let last = try #require(segmentFiles(sdir).last)
+        let path = sdir + "/" + last
+        #expect(footerOffset(path) == nil, "the last segment should be the unsealed active one")
+        let frames = frameOffsets(path)
+        try #require(frames.count >= 2)
+        let state = try FileSystem.readFile(sdir + "/state")
+        let cp = try state.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: "state") }
+        #expect(cp.activeBlocks?.blocks.map { Int($0.offset) } == frames, "the checkpoint lists every block of the active segment")
+        // Unchanged files: no finding about the list.
+        #expect(problems(fsck(tmp.path)).isEmpty)
+
+        flipByte(path, at: frames[0] + 72 + 3)
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 4)
+        let found = problems(r)
+        #expect(found.count == 2, "\(r.problems.map(\.line))")
+        #expect(found.contains { $0.file.hasSuffix("/" + last) && $0.offset == UInt64(frames[0]) })
+        #expect(found.contains { $0.file.hasSuffix("/state") && $0.what.contains("from block 0 at offset 32") })
+
+        let fixed = fsck(tmp.path, repair: true)
+        #expect(fixed.exitCode == 1)
+        #expect(fixed.problems.allSatisfy { $0.severity == .note || $0.repaired }, "\(fixed.problems.map(\.line))")
+        let second = fsck(tmp.path)
+        #expect(second.exitCode == 0, "\(second.problems.map(\.line))")
+        let after = try FileSystem.readFile(sdir + "/state")
+        #expect(try after.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: "state") }.activeBlocks == nil)
+        // The engine scans the rewritten segment and reads every block left.
+        #expect(try engineEntries(tmp.path).count == second.streams.first?.length)
     }
 
     @Test("a missing footer: found at the end of the blocks, rebuilt byte for byte")

@@ -35,6 +35,7 @@ extension StreamCheck {
 
         var kept: [SegmentScan.Frame] = []
         var liveBlocksHere = 0
+        if number == walk.listedSegment, !scan.isSealed { walk.listedSegmentUnsealed = true }
         let state = walk.state
         for frame in scan.frames {
             let h = frame.header
@@ -47,7 +48,12 @@ extension StreamCheck {
                 do { try SegmentScan.walk(b, frame, file: srel, scratch: &scratch, into: &census) } catch { damage = error }
             }
             progress.advance(work: h.frameLength, items: Int(h.count))
+            if number == walk.listedSegment, !scan.isSealed, damage == nil, walk.listedSegmentFramesIntact {
+                walk.listedSegmentFrames.append(SegmentFormat.FooterEntry(offset: UInt64(frame.offset), frameLength: UInt32(h.frameLength), count: h.count,
+                                                                          firstID: h.firstID, lastID: h.lastID))
+            }
             if let d = damage {
+                if number == walk.listedSegment { walk.listedSegmentFramesIntact = false }
                 rewrite = true
                 report(srel, UInt64(frame.offset), "block at \(frame.offset): \(d.reason)\(d.offset != UInt64(frame.offset) && d.file == srel ? " (at \(d.offset))" : "")",
                        affects: "\(h.count) entries \(h.firstID)..\(h.lastID) of \(label), which cannot be read", repair: "")

@@ -147,6 +147,7 @@ struct StreamCheck {
 
         // Segments.
         var seg = SegmentWalk(state: state)
+        seg.listedSegment = checkpoint?.activeBlocks?.segment
         for (i, number) in segmentNumbers.enumerated() {
             guard let bytes = segmentBytes[number] else { continue }
             checkSegment(number: number, bytes: bytes, isLast: i == segmentNumbers.count - 1, walk: &seg)
@@ -187,7 +188,8 @@ struct StreamCheck {
                    repair: repairText, action: .replace(path: statePath, relativePath: stateRel, bytes: rebuilt.encode(), keepOriginal: true))
             state = StreamLogicalState(checkpoint: rebuilt, items: journal?.items ?? [])
         } else if let cp = checkpoint {
-            checkCounters(cp, state: state, length: length, maxPresent: maxPresent, statePath: statePath, stateRel: stateRel)
+            checkCounters(cp, state: state, length: length, maxPresent: maxPresent, statePath: statePath, stateRel: stateRel,
+                          listedBlocksDiffer: listedBlocksDiffer(cp, seg))
             for id in cp.tombstones where !seg.matchedTombstones.contains(id) {
                 report(stateRel, nil, "tombstone \(id) names no entry on disk", affects: "nothing (the engine ignores it)", severity: .note)
             }
@@ -287,10 +289,28 @@ struct StreamCheck {
 
     // MARK: Counters
 
+    /// Whether the checkpoint's list of the active segment's blocks (which open trusts instead
+    /// of scanning them) disagrees with the blocks in that segment, when it is still unsealed.
+    func listedBlocksDiffer(_ cp: StreamCheckpoint, _ walk: SegmentWalk) -> (String, String)? {
+        guard let a = cp.activeBlocks, walk.listedSegmentUnsealed else { return nil }
+        let found = walk.listedSegmentFrames
+        for (i, listed) in a.blocks.enumerated() where i >= found.count || found[i] != listed {
+            return ("the checkpoint lists \(a.blocks.count) blocks of segment \(a.segment); from block \(i) at offset \(listed.offset) on they differ from the segment's intact blocks",
+                    "the engine trusts the list instead of scanning those blocks: reads of them fail or miss entries")
+        }
+        return nil
+    }
+
     mutating func checkCounters(_ cp: StreamCheckpoint, state: StreamLogicalState, length: Int, maxPresent: StreamID?,
-                                statePath: String, stateRel: String) {
+                                statePath: String, stateRel: String, listedBlocksDiffer: (String, String)?) {
         var fixed = cp
         var findings: [(String, String)] = []
+        // Dropping the list is always a fix: open then scans the segment, as before checkpoints had it.
+        var listFix: (String, String)? = nil
+        if let d = listedBlocksDiffer {
+            listFix = d
+            fixed.activeBlocks = nil
+        }
         if let m = maxPresent, m > state.lastID {
             findings.append(("last-generated ID \(state.lastID) is below entry \(m) on disk",
                              "new auto IDs: XADD * could produce IDs at or below existing entries"))
@@ -306,14 +326,20 @@ struct StreamCheck {
                              "XINFO STREAM's entries-added and consumer-group lag"))
             fixed.entriesAdded += UInt64(length) - state.entriesAdded
         }
-        guard !findings.isEmpty else { return }
+        guard !findings.isEmpty || listFix != nil else { return }
         // A SETMETA record in the journal overrides the checkpoint's counters: fixing the
         // checkpoint would not help.
         let canFix = !state.hasSetMeta
+        if !canFix { fixed = StreamCheckpoint(journalGeneration: cp.journalGeneration, lastID: cp.lastID, entriesAdded: cp.entriesAdded,
+                                              maxDeletedID: cp.maxDeletedID, trimmedThrough: cp.trimmedThrough,
+                                              droppedBlocks: cp.droppedBlocks, tombstones: cp.tombstones, activeBlocks: fixed.activeBlocks) }
         var action: Int? = nil
-        if canFix {
+        if canFix || listFix != nil {
             actions.append(.replace(path: statePath, relativePath: stateRel, bytes: fixed.encode(), keepOriginal: true))
             action = actions.count - 1
+        }
+        if let (what, affects) = listFix, let action {
+            report(stateRel, nil, what, affects: affects, repair: "drop the list from the checkpoint (open then scans the segment)", sharing: action)
         }
         for (what, affects) in findings {
             if let action {
@@ -343,4 +369,10 @@ struct SegmentWalk {
     /// First IDs of the blocks on disk that the checkpoint lists as dropped.
     var blockFirstIDs = Set<StreamID>()
     var reclaimable: [UInt64] = []
+    /// The segment whose blocks the checkpoint lists (its active segment then), and the intact
+    /// frames found in it from its header on, up to the first damaged one, if it is unsealed.
+    var listedSegment: UInt64? = nil
+    var listedSegmentFrames: [SegmentFormat.FooterEntry] = []
+    var listedSegmentFramesIntact = true
+    var listedSegmentUnsealed = false
 }

@@ -61,6 +61,12 @@ public struct SegmentScan: Sendable {
         return true
     }
 
+    /// Whether the file ends with a valid footer: the engine then takes its blocks from it.
+    public var isSealed: Bool {
+        if case .valid = footer { return true }
+        return false
+    }
+
     /// Scans the whole file `bytes`. Checks the header, every frame header and payload
     /// checksum, and the footer, and compares nothing across segments.
     public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, number: UInt64) -> SegmentScan {
