@@ -176,7 +176,7 @@ struct StreamCore {
             let isLast = i == segmentNumbers.count - 1
             let result: (sealed: [SegmentFormat.FooterEntry]?, scan: Segment.ScanResult?)
             do {
-                result = try withSegmentBytes(path) { (b) throws(SpoolError) in
+                result = try withSegmentBytes(path) { (m, b) throws(SpoolError) in
                     do throws(FormatError) {
                         let n = try SegmentFormat.decodeHeader(b, file: path)
                         guard n == number else { throw FormatError(file: path, offset: 16, "segment number \(n) differs from the file name's \(number)") }
@@ -186,10 +186,19 @@ struct StreamCore {
                         }
                         throw error.spool
                     }
-                    if let footer = try? SegmentFormat.decodeFooter(b, file: path) {
-                        return (footer.entries, nil)
+                    // Only the header and the footer, or the frames after the listed blocks, are
+                    // read. The mapping has readahead off (a fault on the header would read a
+                    // whole readahead window, 8 MiB on some disks), so the ranges read are asked
+                    // for at once.
+                    if let hint = SegmentFormat.footerOffsetHint(b) {
+                        m.willNeed(from: hint)
+                        if let footer = try? SegmentFormat.decodeFooter(b, file: path) {
+                            return (footer.entries, nil)
+                        }
                     }
-                    return (nil, Segment.scan(b, file: path, known: checkpointedBlocks(of: number, size: b.count)))
+                    let known = checkpointedBlocks(of: number, size: b.count)
+                    m.willNeed(from: known.last.map { Int($0.offset) + Int($0.frameLength) } ?? 0)
+                    return (nil, Segment.scan(b, file: path, known: known))
                 }
             }
             if let sealed = result.sealed {
@@ -358,10 +367,11 @@ struct StreamCore {
     }
 
     /// Runs `body` over the bytes of a segment file (mapped for the scan only).
-    private static func withSegmentBytes<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws(SpoolError) -> R) throws(SpoolError) -> R {
+    private static func withSegmentBytes<R>(_ path: String, _ body: (MappedFile, UnsafeRawBufferPointer) throws(SpoolError) -> R) throws(SpoolError) -> R {
         let m: MappedFile
         do { m = try MappedFile(path: path) } catch { throw error.spool }
-        return try m.withBytes(body)
+        m.adviseRandomAccess()  // the body reads ahead what it needs (`willNeed`)
+        return try m.withBytes { (b) throws(SpoolError) in try body(m, b) }
     }
 
     /// Applies one journal record during recovery.

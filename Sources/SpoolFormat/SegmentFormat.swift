@@ -203,6 +203,16 @@ public enum SegmentFormat {
         return w.bytes
     }
 
+    /// Where the footer starts according to the trailer of the whole segment file `bytes`,
+    /// unverified (a hint for reading ahead); nil without a trailer magic.
+    public static func footerOffsetHint(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let n = bytes.count
+        guard n >= headerSize + trailerSize,
+              Array(UnsafeRawBufferPointer(rebasing: bytes[(n - 8)..<n])) == trailerMagic else { return nil }
+        let offset = bytes.loadUnaligned(fromByteOffset: n - trailerSize, as: UInt64.self).littleEndian
+        return offset < UInt64(n) ? Int(offset) : nil
+    }
+
     /// Reads the footer of a whole segment file `bytes`; nil when the file has no trailer
     /// (an unsealed segment). Throws when a trailer is present but the footer is damaged.
     public static func decodeFooter(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> (entries: [FooterEntry], footerOffset: UInt64)? {
