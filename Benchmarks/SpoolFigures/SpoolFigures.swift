@@ -10,7 +10,7 @@ import SpoolBenchSupport
 //   SpoolFigures append-no [entries] [repeats]          one writer, policy no
 //   SpoolFigures append-batch [entries] [batch] [repeats]  one writer, policy no, append(batch:)
 //   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
-//   SpoolFigures groups [entries] [batch]               XREADGROUP + XACK in-process (policy no),
+//   SpoolFigures groups [entries] [batch]               XREADGROUP + XACK in-process (policy no; readGroup and readGroupBatch),
 //                                                       bytes per pending entry, open with them pending
 //   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
 //   SpoolFigures scan [entries] [repeats]               scan from the page cache
@@ -97,6 +97,21 @@ case "groups":
         let t1 = monotonicNanos()
         report("groups_batch", batch)
         report("groups_read_ack_entries_per_s", Double(delivered) / (Double(t1 - t0) / 1e9))
+        // The same through readGroupBatch: entries copied into one buffer, read in place.
+        try db.createGroup(key, Array("b".utf8), at: .id(.zero))
+        var fieldBytes = 0
+        let t4 = monotonicNanos()
+        delivered = 0
+        while true {
+            let got = try db.readGroupBatch(group: Array("b".utf8), consumer: consumer, key: key, count: batch)
+            guard !got.isEmpty else { break }
+            got.forEach { v in fieldBytes &+= v.length(1) }
+            _ = try db.ack(key, Array("b".utf8), got.ids)
+            delivered += got.count
+        }
+        let t5 = monotonicNanos()
+        guard fieldBytes > 0 else { fail("no field bytes seen") }
+        report("groups_batch_read_ack_entries_per_s", Double(delivered) / (Double(t5 - t4) / 1e9))
         // Leave every entry pending: bytes of anonymous memory per pending entry.
         try db.createGroup(key, Array("p".utf8), at: .id(.zero))
         trimHeap()

@@ -17,6 +17,9 @@ final class Segment: Sendable {
     /// life. Small and FIFO: it serves readers that re-read the stream's head or tail.
     private let decoded = Mutex<(order: [UInt64], entries: [UInt64: [StreamEntry]])>(([], [:]))
     static let decodedCapacity = 16
+    /// The last block `rawBlock` decompressed: group reads in small batches read the same
+    /// block several times in a row.
+    private let lastRaw = Mutex<(offset: UInt64, header: SegmentFormat.BlockHeader, raw: [UInt8])?>(nil)
 
     private init(number: UInt64, path: String, storage: Storage) {
         self.number = number
@@ -109,6 +112,14 @@ final class Segment: Sendable {
         var raw: [UInt8] = []
         let header = try readBlock(offset: offset, frameLength: frameLength, into: &raw)
         if raw.count > Int(header.rawLength) { raw.removeLast(raw.count - Int(header.rawLength)) }
+        return (header, raw)
+    }
+
+    /// `readBlock`, served from the last block this method read when it is the same one.
+    func rawBlock(offset: UInt64, frameLength: UInt32) throws(SpoolError) -> (SegmentFormat.BlockHeader, [UInt8]) {
+        if let hit = lastRaw.withLock({ c in c.flatMap { $0.offset == offset ? ($0.header, $0.raw) : nil } }) { return hit }
+        let (header, raw) = try readBlock(offset: offset, frameLength: frameLength)
+        lastRaw.withLock { $0 = (offset, header, raw) }
         return (header, raw)
     }
 

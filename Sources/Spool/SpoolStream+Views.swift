@@ -56,19 +56,79 @@ struct SpanSink: BlockSink {
         return (p - origin, b.count)
     }
     mutating func master(_ bytes: UnsafeRawBufferPointer) { master.append(position(bytes)) }
+    /// The current entry is outside `[lo, hi]` or deleted: its fields are not collected.
+    var skipping = false
     mutating func entry(_ id: StreamID, sameFields: Bool) {
         self.id = id
+        skipping = id < lo || id > hi || tombstones?.contains(id) == true
         spans.removeAll(keepingCapacity: true)
     }
     mutating func value(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        guard !skipping else { return }
         spans.append(master[index])
         spans.append(position(bytes))
     }
-    mutating func field(_ bytes: UnsafeRawBufferPointer) { spans.append(position(bytes)) }
+    mutating func field(_ bytes: UnsafeRawBufferPointer) {
+        guard !skipping else { return }
+        spans.append(position(bytes))
+    }
     mutating func endEntry() {
-        guard !stopped, id >= lo, id <= hi, tombstones?.contains(id) != true else { return }
+        guard !stopped, !skipping else { return }
         let more = spans.withUnsafeBufferPointer { body(EntryView(id: id, base: base, spans: $0)) }
         if !more { stopped = true }
+    }
+    var isDone: Bool { stopped || id >= hi }
+}
+
+/// Entries copied into one buffer: no allocation per entry or field. What a group read
+/// delivers through `Database.readGroupBatch`; `forEach` shows them as `EntryView`s.
+public struct EntryBatch: Sendable {
+    /// The entries' IDs, in order.
+    public private(set) var ids: [StreamID] = []
+    private var bytes: [UInt8] = []
+    /// Fields and values of all entries: (start in `bytes`, length).
+    private var spans: [(Int, Int)] = []
+    /// Where each entry's spans end in `spans`.
+    private var ends: [Int] = []
+
+    /// An empty batch.
+    public init() {}
+
+    /// Number of entries.
+    public var count: Int { ids.count }
+    /// True when there are no entries.
+    public var isEmpty: Bool { ids.isEmpty }
+
+    /// Copies `view` in.
+    mutating func append(_ view: borrowing EntryView) {
+        ids.append(view.id)
+        for i in 0..<view.count {
+            let start = bytes.count
+            view.withBytes(i) { span in span.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+            spans.append((start, bytes.count - start))
+        }
+        ends.append(spans.count)
+    }
+
+    /// Calls `body` with each entry in order, borrowed from the batch.
+    public func forEach(_ body: (borrowing EntryView) throws -> Void) rethrows {
+        try bytes.withUnsafeBytes { b in
+            try spans.withUnsafeBufferPointer { sp in
+                var from = 0
+                for (i, end) in ends.enumerated() {
+                    try body(EntryView(id: ids[i], base: b, spans: UnsafeBufferPointer(rebasing: sp[from..<end])))
+                    from = end
+                }
+            }
+        }
+    }
+
+    /// The entries, copied out.
+    public var entries: [StreamEntry] {
+        var out: [StreamEntry] = []
+        out.reserveCapacity(count)
+        forEach { out.append($0.entry()) }
+        return out
     }
 }
 
@@ -78,8 +138,18 @@ extension SpoolStream {
     /// returns false to stop. One consistent snapshot, like `scan`.
     public func scanViews(from start: StreamID = .zero, to end: StreamID = .max,
                           _ body: (borrowing EntryView) -> Bool) throws(SpoolError) {
+        try snapshot().visitViews(from: start, to: end, body)
+    }
+}
+
+extension StreamSnapshot {
+    /// `scanViews` over this snapshot. `reuseBlocks`: decompressed blocks are taken from and
+    /// left in each segment's one-block cache (for reads that come back to the block they
+    /// stopped in, as group reads in small batches do), instead of one scratch buffer.
+    func visitViews(from start: StreamID, to end: StreamID, reuseBlocks: Bool = false,
+                    _ body: (borrowing EntryView) -> Bool) throws(SpoolError) {
         guard start <= end else { return }
-        let snap = try snapshot()
+        let snap = self
         try withoutActuallyEscaping(body) { (body) throws(SpoolError) in
             var sink = SpanSink(body: body)
             sink.lo = start
@@ -91,10 +161,17 @@ extension SpoolStream {
                 guard let seg = snap.segments[info.segment] else {
                     throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
                 }
-                let header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
+                let header: SegmentFormat.BlockHeader
+                let raw: [UInt8]
+                if reuseBlocks {
+                    (header, raw) = try seg.rawBlock(offset: info.offset, frameLength: info.frameLength)
+                } else {
+                    header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
+                    raw = scratch
+                }
                 sink.tombstones = info.deleted > 0 ? snap.blockTombstones[first] : nil
                 sink.master.removeAll(keepingCapacity: true)
-                let r: Result<Void, FormatError> = scratch.withUnsafeBytes { all in
+                let r: Result<Void, FormatError> = raw.withUnsafeBytes { all in
                     let b = UnsafeRawBufferPointer(rebasing: all[0..<Int(header.rawLength)])
                     sink.base = b
                     do throws(FormatError) {

@@ -130,6 +130,7 @@ public enum BlockCodec {
                 for _ in 0..<(2 * pairs) { sink.field(try string(&r, .field)) }
             }
             sink.endEntry()
+            if sink.isDone { return }
             prev = id
         }
         guard r.isAtEnd else { throw r.error("\(r.remaining) trailing bytes after \(count) entries") }
@@ -165,6 +166,14 @@ public protocol BlockSink {
     mutating func field(_ bytes: UnsafeRawBufferPointer)
     /// The entry is complete.
     mutating func endEntry()
+    /// True once the sink wants no more entries: the walk stops after the current one (the
+    /// rest of the block is not parsed; its payload CRC was checked before).
+    var isDone: Bool { get }
+}
+
+extension BlockSink {
+    /// Walks every entry.
+    @inlinable public var isDone: Bool { false }
 }
 
 /// A sink that materializes each entry and hands it on.

@@ -149,11 +149,22 @@ func step(_ step: Int) throws {
         case 31..<50:  // XREADGROUP >
             let count = Int.random(in: 1...6, using: &rng)
             let noAck = Int.random(in: 0..<8, using: &rng) == 0
+            // Half the reads go through readGroupBatch (entries copied into one buffer).
+            let viaBatch = Bool.random(using: &rng)
             do {
-                let r = try db.readGroup(group: b(g), consumer: b(c), streams: [(key, .new)], count: count, noAck: noAck, nowMs: now)
+                let got: [StreamEntry]
+                if viaBatch {
+                    got = try db.readGroupBatch(group: b(g), consumer: b(c), key: key, count: count, noAck: noAck, nowMs: now).entries
+                } else {
+                    let r = try db.readGroup(group: b(g), consumer: b(c), streams: [(key, .new)], count: count, noAck: noAck, nowMs: now)
+                    got = r.first?.entries.map { StreamEntry(id: $0.id, fields: $0.fields ?? []) } ?? []
+                }
                 var grp = gm.groups[g]!
                 let want = Array(sm.live.filter { $0 > grp.lastID }.prefix(count))
-                #expect((r.first?.entries.map(\.id) ?? []) == want, "seed \(seed) step \(step)")
+                #expect(got.map(\.id) == want, "seed \(seed) step \(step)")
+                if let first = got.first, let last = got.last {
+                    #expect(try db.stream(key)!.range(from: first.id, to: last.id) == got, "seed \(seed) step \(step): fields")
+                }
                 grp.consumers.insert(c)
                 for id in want where !noAck { grp.pel[id] = .init(consumer: c, count: 1, time: now) }
                 if let l = want.last { grp.lastID = l }

@@ -135,6 +135,22 @@ extension Database {
         return out
     }
 
+    /// XREADGROUP `>` on one stream with the delivered entries copied into one buffer instead
+    /// of an array per field: the same delivery (PEL, cursor, consumer, durability) as
+    /// `readGroup(group:consumer:streams: [(key, .new)] ...)`, for consumers that read entries
+    /// in place (`EntryBatch.forEach`). Empty when nothing new was there.
+    public func readGroupBatch(group: [UInt8], consumer: [UInt8], key: [UInt8], count: Int? = nil, noAck: Bool = false,
+                               nowMs: UInt64 = StreamClock.nowMs(), sync: Bool = true) throws(SpoolError) -> EntryBatch {
+        guard let s = stream(key) else { throw NoGroupText.readGroup.error(key: key, group: group) }
+        return try s.groupMutate(sync: sync) { (c) throws(SpoolError) in
+            var batch: EntryBatch? = EntryBatch()
+            // `>` without CLAIM never redelivers, so nothing is dead-lettered.
+            let (_, ends) = try c.readGroup(key: key, group: group, consumer: consumer, position: .new, count: count, noAck: noAck,
+                                            claimMinIdle: nil, nowMs: nowMs, target: .none, batch: &batch)
+            return (batch!, ends)
+        }
+    }
+
     // MARK: XACK
 
     /// XACK: the number of IDs removed from the PEL (0 for a missing key or group).

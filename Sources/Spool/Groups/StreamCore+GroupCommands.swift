@@ -95,8 +95,9 @@ extension StreamCore {
         var delivered = false
     }
 
+    /// `batch`: when non-nil, new entries (`>`) are copied into it instead of `plan.entries`.
     private func planRead(group name: [UInt8], consumer: [UInt8], position: GroupReadPosition, count: Int?, noAck: Bool,
-                          claimMinIdle: UInt64?, nowMs: UInt64) throws(SpoolError) -> ReadPlan {
+                          claimMinIdle: UInt64?, nowMs: UInt64, batch: inout EntryBatch?) throws(SpoolError) -> ReadPlan {
         let g = groups.groups[name]!
         var plan = ReadPlan()
         let me = g.consumerNumbers[consumer]
@@ -144,20 +145,33 @@ extension StreamCore {
                 }
             }
             let remaining = limit - plan.entries.count
+            var fresh = 0
             if remaining > 0, let start = g.lastID.successor {
-                let fresh = try StreamReader(snapshot).range(from: start, to: .max, count: remaining == Int.max ? nil : remaining, reverse: false)
-                if !fresh.isEmpty {
+                var ids: [StreamID] = []
+                if batch != nil {
+                    try snapshot.visitViews(from: start, to: .max, reuseBlocks: true) { v in
+                        batch!.append(v)
+                        ids.append(v.id)
+                        return ids.count < remaining
+                    }
+                } else {
+                    for e in try StreamReader(snapshot).range(from: start, to: .max, count: remaining == Int.max ? nil : remaining, reverse: false) {
+                        ids.append(e.id)
+                        plan.entries.append(GroupReadEntry(id: e.id, fields: e.fields))
+                    }
+                }
+                if !ids.isEmpty {
                     let firstID = try recordedFirstID()
                     var cursor = g.cursor
-                    for e in fresh {
-                        cursor = advance(cursor, to: e.id, firstID: firstID)
-                        plan.entries.append(GroupReadEntry(id: e.id, fields: e.fields))
-                        if !noAck { plan.items.append(Item(e.id, 1)) }
+                    for id in ids {
+                        cursor = advance(cursor, to: id, firstID: firstID)
+                        if !noAck { plan.items.append(Item(id, 1)) }
                     }
                     plan.cursor = cursor
                 }
+                fresh = ids.count
             }
-            plan.delivered = !plan.entries.isEmpty
+            plan.delivered = !plan.entries.isEmpty || fresh > 0
         }
         return plan
     }
@@ -166,9 +180,18 @@ extension StreamCore {
     /// left out of the reply); history reads always return a result.
     mutating func readGroup(key: [UInt8], group: [UInt8], consumer: [UInt8], position: GroupReadPosition, count: Int?,
                             noAck: Bool, claimMinIdle: UInt64?, nowMs: UInt64, target: DeadLetterTarget) throws(SpoolError) -> (GroupReadResult?, DurabilityEnds) {
+        var none: EntryBatch? = nil
+        return try readGroup(key: key, group: group, consumer: consumer, position: position, count: count, noAck: noAck,
+                             claimMinIdle: claimMinIdle, nowMs: nowMs, target: target, batch: &none)
+    }
+
+    /// XREADGROUP; with a `batch`, new entries are copied into it and left out of the result.
+    mutating func readGroup(key: [UInt8], group: [UInt8], consumer: [UInt8], position: GroupReadPosition, count: Int?,
+                            noAck: Bool, claimMinIdle: UInt64?, nowMs: UInt64, target: DeadLetterTarget,
+                            batch: inout EntryBatch?) throws(SpoolError) -> (GroupReadResult?, DurabilityEnds) {
         guard groups.groups[group] != nil else { throw NoGroupText.readGroup.error(key: key, group: group) }
         let plan = try planRead(group: group, consumer: consumer, position: position, count: count, noAck: noAck,
-                                claimMinIdle: claimMinIdle, nowMs: nowMs)
+                                claimMinIdle: claimMinIdle, nowMs: nowMs, batch: &batch)
         var ends = DurabilityEnds()
         let dead = try deadLetter(plan.deadLetters, key: key, group: group, target: target, nowMs: nowMs, ends: &ends)
         if !plan.items.isEmpty || plan.cursor != nil || plan.delivered {
