@@ -256,23 +256,53 @@ extension CommandTable {
             streams.append((args[streamsArg + j].bytes, position))
         }
         let db = ctx.engine.store.database(ctx.db)
-        let results = try spool { () throws(SpoolError) in
-            try db.readGroup(group: group, consumer: consumer, streams: streams, count: count == 0 ? nil : Int(count),
-                             noAck: noAck, claimMinIdleMs: claimMinIdle, sync: false)
-        }
-        for s in streams { groupWrote(ctx, s.key) }
-        for r in results { deadLettered(ctx, r.deadLettered) }
-        if !results.isEmpty {
-            let pairs: [(RESPValue, RESPValue)] = results.map { r in
-                (.bulk(r.key), .array(r.entries.map { groupEntryReply($0, withClaimFields: claimMinIdle != nil) }))
+        if streams.count == 1, case .new = streams[0].position, claimMinIdle == nil {
+            // The common consumer loop: new entries of one stream, written into the reply
+            // straight from one buffer (no array per field).
+            let key = streams[0].key
+            let batch = try spool { () throws(SpoolError) in
+                try db.readGroupBatch(group: group, consumer: consumer, key: key, count: count == 0 ? nil : Int(count), noAck: noAck, sync: false)
             }
-            if ctx.client.protocolVersion == .v3 { return .reply(.map(pairs)) }
-            return .reply(.array(pairs.map { .array([$0.0, $0.1]) }))
+            groupWrote(ctx, key)
+            if !batch.isEmpty { return .reply(batchReply(key: key, batch, protocolVersion: ctx.client.protocolVersion)) }
+        } else {
+            let results = try spool { () throws(SpoolError) in
+                try db.readGroup(group: group, consumer: consumer, streams: streams, count: count == 0 ? nil : Int(count),
+                                 noAck: noAck, claimMinIdleMs: claimMinIdle, sync: false)
+            }
+            for s in streams { groupWrote(ctx, s.key) }
+            for r in results { deadLettered(ctx, r.deadLettered) }
+            if !results.isEmpty {
+                let pairs: [(RESPValue, RESPValue)] = results.map { r in
+                    (.bulk(r.key), .array(r.entries.map { groupEntryReply($0, withClaimFields: claimMinIdle != nil) }))
+                }
+                if ctx.client.protocolVersion == .v3 { return .reply(.map(pairs)) }
+                return .reply(.array(pairs.map { .array([$0.0, $0.1]) }))
+            }
         }
         guard let timeoutMs, ctx.mayBlock else { return .reply(.nullArray) }
         let deadline: NIODeadline? = timeoutMs == 0 ? nil : .now() + .milliseconds(min(timeoutMs, 3_000_000_000_000))
         return .block(BlockRequest(keys: streams.map(\.key), deadline: deadline, arguments: args, timeoutReply: .nullArray))
     }
+
+    /// XREADGROUP's reply for one stream's entries: `[[key, [entry…]]]`, or `{key: [entry…]}`
+    /// under RESP3.
+    static func batchReply(key: [UInt8], _ batch: EntryBatch, protocolVersion: RESPProtocolVersion) -> RESPValue {
+        var out = ByteBuffer()
+        if protocolVersion == .v3 {
+            RESPEncoder.writeAggregateHeader(UInt8(ascii: "%"), count: 1, into: &out)
+        } else {
+            RESPEncoder.writeArrayHeader(1, into: &out)
+            RESPEncoder.writeArrayHeader(2, into: &out)
+        }
+        RESPEncoder.writeBulk(bytes: key, into: &out)
+        RESPEncoder.writeArrayHeader(batch.count, into: &out)
+        batch.forEach { v in
+            writeEntry(id: v.id, count: v.count, length: { v.length($0) }, into: &out) { i, w in v.withBytes(i) { w.bulk($0) } }
+        }
+        return .preencoded(out)
+    }
+
 
     // MARK: - XACK / XPENDING
 
