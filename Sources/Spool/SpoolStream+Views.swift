@@ -7,7 +7,8 @@ public struct EntryView: ~Copyable {
     /// The entry's ID.
     public let id: StreamID
     private let base: UnsafeRawBufferPointer
-    private let spans: UnsafeBufferPointer<(Int, Int)>
+    /// (start in `base`, length) of each field and value.
+    let spans: UnsafeBufferPointer<(Int, Int)>
 
     init(id: StreamID, base: UnsafeRawBufferPointer, spans: UnsafeBufferPointer<(Int, Int)>) {
         self.id = id
@@ -80,16 +81,20 @@ struct SpanSink: BlockSink {
     var isDone: Bool { stopped || id >= hi }
 }
 
-/// Entries copied into one buffer: no allocation per entry or field. What a group read
-/// delivers through `Database.readGroupBatch`; `forEach` shows them as `EntryView`s.
+/// Delivered entries held without an array per entry or field: spans into the decompressed
+/// blocks they came from (shared, not copied: a decoded block never changes) and one buffer of
+/// copies for entries of the in-memory tail block. What `Database.readGroupBatch` returns;
+/// `forEach` shows the entries as `EntryView`s.
 public struct EntryBatch: Sendable {
     /// The entries' IDs, in order.
     public private(set) var ids: [StreamID] = []
-    private var bytes: [UInt8] = []
-    /// Fields and values of all entries: (start in `bytes`, length).
+    private var buffers: [[UInt8]] = []
+    /// Fields and values of all entries: (start in the entry's buffer, length).
     private var spans: [(Int, Int)] = []
-    /// Where each entry's spans end in `spans`.
-    private var ends: [Int] = []
+    /// Per entry: its buffer and where its spans end in `spans`.
+    private var entries: [(buffer: Int, end: Int)] = []
+    /// The buffer that copies go into, once there is one.
+    private var copies: Int? = nil
 
     /// An empty batch.
     public init() {}
@@ -99,32 +104,47 @@ public struct EntryBatch: Sendable {
     /// True when there are no entries.
     public var isEmpty: Bool { ids.isEmpty }
 
-    /// Copies `view` in.
-    mutating func append(_ view: borrowing EntryView) {
+    /// Keeps `buffer` (a decompressed block) for entries that `append(_:in:)` adds; returns its number.
+    mutating func keep(_ buffer: [UInt8]) -> Int {
+        buffers.append(buffer)
+        return buffers.count - 1
+    }
+
+    /// Adds an entry whose view lies in kept buffer `buffer`: only its spans are recorded.
+    mutating func append(_ view: borrowing EntryView, in buffer: Int) {
+        ids.append(view.id)
+        spans.append(contentsOf: view.spans)
+        entries.append((buffer, spans.count))
+    }
+
+    /// Adds an entry by copying its bytes (views into a temporary buffer).
+    mutating func append(copying view: borrowing EntryView) {
+        let b: Int
+        if let c = copies { b = c } else { b = keep([]); copies = b }
         ids.append(view.id)
         for i in 0..<view.count {
-            let start = bytes.count
-            view.withBytes(i) { span in span.withUnsafeBytes { bytes.append(contentsOf: $0) } }
-            spans.append((start, bytes.count - start))
+            let start = buffers[b].count
+            view.withBytes(i) { span in span.withUnsafeBytes { buffers[b].append(contentsOf: $0) } }
+            spans.append((start, buffers[b].count - start))
         }
-        ends.append(spans.count)
+        entries.append((b, spans.count))
     }
 
     /// Calls `body` with each entry in order, borrowed from the batch.
     public func forEach(_ body: (borrowing EntryView) throws -> Void) rethrows {
-        try bytes.withUnsafeBytes { b in
-            try spans.withUnsafeBufferPointer { sp in
-                var from = 0
-                for (i, end) in ends.enumerated() {
-                    try body(EntryView(id: ids[i], base: b, spans: UnsafeBufferPointer(rebasing: sp[from..<end])))
-                    from = end
+        try spans.withUnsafeBufferPointer { sp in
+            var from = 0
+            for (i, e) in entries.enumerated() {
+                try buffers[e.buffer].withUnsafeBytes { b in
+                    try body(EntryView(id: ids[i], base: b, spans: UnsafeBufferPointer(rebasing: sp[from..<e.end])))
                 }
+                from = e.end
             }
         }
     }
 
     /// The entries, copied out.
-    public var entries: [StreamEntry] {
+    public var streamEntries: [StreamEntry] {
         var out: [StreamEntry] = []
         out.reserveCapacity(count)
         forEach { out.append($0.entry()) }
@@ -143,10 +163,23 @@ extension SpoolStream {
 }
 
 extension StreamSnapshot {
-    /// `scanViews` over this snapshot. `reuseBlocks`: decompressed blocks are taken from and
-    /// left in each segment's one-block cache (for reads that come back to the block they
-    /// stopped in, as group reads in small batches do), instead of one scratch buffer.
-    func visitViews(from start: StreamID, to end: StreamID, reuseBlocks: Bool = false,
+    /// The first `limit` live entries with ID ≥ `start`, into `batch` (spans into the blocks).
+    func collect(from start: StreamID, limit: Int, into batch: inout EntryBatch) throws(SpoolError) {
+        var buffer: Int? = nil
+        var n = 0
+        try visitViews(from: start, to: .max, keepingBlocks: true, keep: { raw in buffer = raw.map { batch.keep($0) } }) { v in
+            if let buffer { batch.append(v, in: buffer) } else { batch.append(copying: v) }
+            n += 1
+            return n < limit
+        }
+    }
+
+    /// `scanViews` over this snapshot. When `keepingBlocks`, decompressed blocks come from each
+    /// segment's one-block cache (group reads in small batches come back to the block they
+    /// stopped in) instead of one scratch buffer, and each is handed to `keep` before its
+    /// entries are visited, so views into it may be kept as spans; nil is handed over before
+    /// the views into temporary buffers (the in-memory tail block).
+    func visitViews(from start: StreamID, to end: StreamID, keepingBlocks: Bool = false, keep: ([UInt8]?) -> Void = { _ in },
                     _ body: (borrowing EntryView) -> Bool) throws(SpoolError) {
         guard start <= end else { return }
         let snap = self
@@ -163,8 +196,9 @@ extension StreamSnapshot {
                 }
                 let header: SegmentFormat.BlockHeader
                 let raw: [UInt8]
-                if reuseBlocks {
+                if keepingBlocks {
                     (header, raw) = try seg.rawBlock(offset: info.offset, frameLength: info.frameLength)
+                    keep(raw)
                 } else {
                     header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
                     raw = scratch
@@ -188,6 +222,7 @@ extension StreamSnapshot {
             }
             // The tail block lives in memory as entries.
             sink.tombstones = nil
+            if keepingBlocks { keep(nil) }
             for e in snap.open.entries where !sink.stopped && e.id >= start && e.id <= end && !snap.open.deleted.contains(e.id) {
                 var flat: [UInt8] = []
                 var spans: [(Int, Int)] = []

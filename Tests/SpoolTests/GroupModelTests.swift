@@ -154,7 +154,7 @@ func step(_ step: Int) throws {
             do {
                 let got: [StreamEntry]
                 if viaBatch {
-                    got = try db.readGroupBatch(group: b(g), consumer: b(c), key: key, count: count, noAck: noAck, nowMs: now).entries
+                    got = try db.readGroupBatch(group: b(g), consumer: b(c), key: key, count: count, noAck: noAck, nowMs: now).streamEntries
                 } else {
                     let r = try db.readGroup(group: b(g), consumer: b(c), streams: [(key, .new)], count: count, noAck: noAck, nowMs: now)
                     got = r.first?.entries.map { StreamEntry(id: $0.id, fields: $0.fields ?? []) } ?? []

@@ -149,11 +149,9 @@ extension StreamCore {
             if remaining > 0, let start = g.lastID.successor {
                 var ids: [StreamID] = []
                 if batch != nil {
-                    try snapshot.visitViews(from: start, to: .max, reuseBlocks: true) { v in
-                        batch!.append(v)
-                        ids.append(v.id)
-                        return ids.count < remaining
-                    }
+                    let before = batch!.count
+                    try snapshot.collect(from: start, limit: remaining, into: &batch!)
+                    ids = Array(batch!.ids[before...])
                 } else {
                     for e in try StreamReader(snapshot).range(from: start, to: .max, count: remaining == Int.max ? nil : remaining, reverse: false) {
                         ids.append(e.id)
