@@ -809,6 +809,13 @@ struct StreamCore {
     /// The first live entry's ID, or nil when empty.
     func firstLiveID() throws(SpoolError) -> StreamID? {
         guard length > 0 else { return nil }
+        // Without deletions in the first block (or the tail block, when it is the only one)
+        // its first entry is live: no block is read (XREADGROUP asks on every call).
+        if let (first, info) = index.first {
+            if info.deleted == 0 { return first }
+        } else if let e = open.entries.first, open.deleted.isEmpty {
+            return e.id
+        }
         return try StreamReader(snapshot).range(from: .zero, to: .max, count: 1, reverse: false).first?.id
     }
 
