@@ -10,7 +10,8 @@ import SpoolBenchSupport
 //   SpoolFigures append-no [entries] [repeats]          one writer, policy no
 //   SpoolFigures append-batch [entries] [batch] [repeats]  one writer, policy no, append(batch:)
 //   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
-//   SpoolFigures groups [entries] [batch]               XREADGROUP + XACK in-process (policy no; readGroup and readGroupBatch),
+//   SpoolFigures groups [entries] [batch] [read|batch|both]  XREADGROUP + XACK in-process (policy no;
+//                                                       readGroup, readGroupBatch, or both in turn),
 //                                                       bytes per pending entry, open with them pending
 //   SpoolFigures fdatasync [samples]                    pwrite 4 KiB + fdatasync, same disk
 //   SpoolFigures scan [entries] [repeats]               scan from the page cache
@@ -71,6 +72,10 @@ func appendBatchOnce(count: Int, batch: Int, pool: [[[UInt8]]]) throws -> Double
 switch args.first {
 case "groups":
     let count = arg(1, 1_000_000), batch = arg(2, 100)
+    // Which read path(s) to time: each first on a fresh store when run alone (the second of
+    // `both` follows the first's allocations and reads of the same stream).
+    let api = args.count > 3 ? args[3] : "both"
+    guard ["read", "batch", "both"].contains(api) else { fail("groups [entries] [batch] [read|batch|both]") }
     let dir = ScratchDirectory("groups", base: scratchBase)
     defer { dir.remove() }
     let key = Array("orders".utf8), group = Array("g".utf8), consumer = Array("c".utf8)
@@ -88,7 +93,7 @@ case "groups":
         // Read and acknowledge everything in batches.
         let t0 = monotonicNanos()
         var delivered = 0
-        while true {
+        while api != "batch" {
             let r = try db.readGroup(group: group, consumer: consumer, streams: [(key, .new)], count: batch)
             guard let entries = r.first?.entries, !entries.isEmpty else { break }
             _ = try db.ack(key, group, entries.map(\.id))
@@ -96,13 +101,13 @@ case "groups":
         }
         let t1 = monotonicNanos()
         report("groups_batch", batch)
-        report("groups_read_ack_entries_per_s", Double(delivered) / (Double(t1 - t0) / 1e9))
-        // The same through readGroupBatch: entries copied into one buffer, read in place.
+        if api != "batch" { report("groups_read_ack_entries_per_s", Double(delivered) / (Double(t1 - t0) / 1e9)) }
+        // The same through readGroupBatch: entries seen in place (views into the blocks).
         try db.createGroup(key, Array("b".utf8), at: .id(.zero))
         var fieldBytes = 0
         let t4 = monotonicNanos()
         delivered = 0
-        while true {
+        while api != "read" {
             let got = try db.readGroupBatch(group: Array("b".utf8), consumer: consumer, key: key, count: batch)
             guard !got.isEmpty else { break }
             got.forEach { v in fieldBytes &+= v.length(1) }
@@ -110,8 +115,10 @@ case "groups":
             delivered += got.count
         }
         let t5 = monotonicNanos()
-        guard fieldBytes > 0 else { fail("no field bytes seen") }
-        report("groups_batch_read_ack_entries_per_s", Double(delivered) / (Double(t5 - t4) / 1e9))
+        if api != "read" {
+            guard fieldBytes > 0 else { fail("no field bytes seen") }
+            report("groups_batch_read_ack_entries_per_s", Double(delivered) / (Double(t5 - t4) / 1e9))
+        }
         // Leave every entry pending: bytes of anonymous memory per pending entry.
         try db.createGroup(key, Array("p".utf8), at: .id(.zero))
         trimHeap()
