@@ -135,8 +135,9 @@ extension Database {
         return out
     }
 
-    /// XREADGROUP `>` on one stream with the delivered entries copied into one buffer instead
-    /// of an array per field: the same delivery (PEL, cursor, consumer, durability) as
+    /// XREADGROUP `>` on one stream with the delivered entries held as views into the blocks
+    /// they were read from instead of an array per field: the same delivery (PEL, cursor,
+    /// consumer, durability) as
     /// `readGroup(group:consumer:streams: [(key, .new)] ...)`, for consumers that read entries
     /// in place (`EntryBatch.forEach`). Empty when nothing new was there.
     public func readGroupBatch(group: [UInt8], consumer: [UInt8], key: [UInt8], count: Int? = nil, noAck: Bool = false,

@@ -95,7 +95,7 @@ extension StreamCore {
         var delivered = false
     }
 
-    /// `batch`: when non-nil, new entries (`>`) are copied into it instead of `plan.entries`.
+    /// `batch`: when non-nil, new entries (`>`) go into it (spans into their blocks) instead of `plan.entries`.
     private func planRead(group name: [UInt8], consumer: [UInt8], position: GroupReadPosition, count: Int?, noAck: Bool,
                           claimMinIdle: UInt64?, nowMs: UInt64, batch: inout EntryBatch?) throws(SpoolError) -> ReadPlan {
         let g = groups.groups[name]!
@@ -183,7 +183,7 @@ extension StreamCore {
                              claimMinIdle: claimMinIdle, nowMs: nowMs, target: target, batch: &none)
     }
 
-    /// XREADGROUP; with a `batch`, new entries are copied into it and left out of the result.
+    /// XREADGROUP; with a `batch`, new entries go into it and are left out of the result.
     mutating func readGroup(key: [UInt8], group: [UInt8], consumer: [UInt8], position: GroupReadPosition, count: Int?,
                             noAck: Bool, claimMinIdle: UInt64?, nowMs: UInt64, target: DeadLetterTarget,
                             batch: inout EntryBatch?) throws(SpoolError) -> (GroupReadResult?, DurabilityEnds) {
