@@ -162,86 +162,7 @@ extension SpoolStream {
     }
 }
 
-extension SpoolStream {
-    /// `scanViews` in descending order: live entries in `[start, end]` from `end` down, as
-    /// borrowed views (XREVRANGE). `body` returns false to stop.
-    public func reverseScanViews(from end: StreamID = .max, to start: StreamID = .zero,
-                                 _ body: (borrowing EntryView) -> Bool) throws(SpoolError) {
-        try snapshot().visitViewsReverse(from: end, to: start, body)
-    }
-}
-
 extension StreamSnapshot {
-    /// `reverseScanViews` over this snapshot. A block is walked forward once, its entries'
-    /// spans collected, then handed out last to first.
-    func visitViewsReverse(from end: StreamID, to start: StreamID, _ body: (borrowing EntryView) -> Bool) throws(SpoolError) {
-        guard start <= end else { return }
-        // The tail block is the newest: it comes first.
-        for e in open.entries.reversed() where e.id >= start && e.id <= end && !open.deleted.contains(e.id) {
-            if !Self.withFlatView(e, body) { return }
-        }
-        var cursor = index.floor(end)
-        var scratch: [UInt8] = []
-        var ids: [StreamID] = []
-        var spans: [(Int, Int)] = []
-        var ends: [Int] = []
-        while let (first, info) = cursor, info.lastID >= start {
-            guard let seg = segments[info.segment] else {
-                throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
-            }
-            let header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
-            ids.removeAll(keepingCapacity: true)
-            spans.removeAll(keepingCapacity: true)
-            ends.removeAll(keepingCapacity: true)
-            let more: Result<Bool, FormatError> = scratch.withUnsafeBytes { all in
-                let b = UnsafeRawBufferPointer(rebasing: all[0..<Int(header.rawLength)])
-                do throws(FormatError) {
-                    try withoutActuallyEscaping({ (v: borrowing EntryView) -> Bool in
-                        ids.append(v.id)
-                        spans.append(contentsOf: v.spans)
-                        ends.append(spans.count)
-                        return true
-                    }) { (collect) throws(FormatError) in
-                        var sink = SpanSink(body: collect)
-                        sink.lo = start
-                        sink.hi = end
-                        sink.tombstones = info.deleted > 0 ? blockTombstones[first] : nil
-                        sink.base = b
-                        try BlockCodec.walk(b, count: Int(header.count), firstID: header.firstID, file: seg.path, into: &sink)
-                    }
-                } catch {
-                    return .failure(FormatError(file: seg.path + " (decompressed payload of the block at \(info.offset))",
-                                                offset: error.offset, error.reason))
-                }
-                return .success(spans.withUnsafeBufferPointer { sp in
-                    for i in stride(from: ids.count - 1, through: 0, by: -1) {
-                        let from = i == 0 ? 0 : ends[i - 1]
-                        if !body(EntryView(id: ids[i], base: b, spans: UnsafeBufferPointer(rebasing: sp[from..<ends[i]]))) { return false }
-                    }
-                    return true
-                })
-            }
-            switch more {
-            case .failure(let e): throw SpoolError.corrupt(e)
-            case .success(false): return
-            case .success(true): cursor = index.predecessor(of: first)
-            }
-        }
-    }
-
-    /// Calls `body` with a view of an in-memory entry (its fields laid out in one buffer).
-    static func withFlatView(_ e: StreamEntry, _ body: (borrowing EntryView) -> Bool) -> Bool {
-        var flat: [UInt8] = []
-        var spans: [(Int, Int)] = []
-        for f in e.fields {
-            spans.append((flat.count, f.count))
-            flat.append(contentsOf: f)
-        }
-        return flat.withUnsafeBytes { b in
-            spans.withUnsafeBufferPointer { body(EntryView(id: e.id, base: b, spans: $0)) }
-        }
-    }
-
     /// The first `limit` live entries with ID ≥ `start`, into `batch` (spans into the blocks).
     func collect(from start: StreamID, limit: Int, into batch: inout EntryBatch) throws(SpoolError) {
         var buffer: Int? = nil
@@ -303,7 +224,16 @@ extension StreamSnapshot {
             sink.tombstones = nil
             if keepingBlocks { keep(nil) }
             for e in snap.open.entries where !sink.stopped && e.id >= start && e.id <= end && !snap.open.deleted.contains(e.id) {
-                if !Self.withFlatView(e, body) { break }
+                var flat: [UInt8] = []
+                var spans: [(Int, Int)] = []
+                for f in e.fields {
+                    spans.append((flat.count, f.count))
+                    flat.append(contentsOf: f)
+                }
+                let more = flat.withUnsafeBytes { b in
+                    spans.withUnsafeBufferPointer { body(EntryView(id: e.id, base: b, spans: $0)) }
+                }
+                if !more { break }
             }
         }
     }

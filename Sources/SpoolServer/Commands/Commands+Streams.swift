@@ -236,25 +236,21 @@ extension CommandTable {
         if count == 0 { return .reply(.nullArray) }
         if start > end { return .reply(.array([])) }
         let limit: Int? = count < 0 ? nil : Int(count)
-        return .reply(try entriesReply(stream, from: start, to: end, limit: limit, reverse: reverse))
+        if !reverse { return .reply(try entriesReply(stream, from: start, to: end, limit: limit)) }
+        let entries = try spool { () throws(SpoolError) in try stream.reverseRange(from: end, to: start, count: limit) }
+        return .reply(entriesReply(entries))
     }
 
-    /// The reply of a range (descending when `reverse`), written straight from the blocks'
-    /// bytes (`scanViews` / `reverseScanViews`: no entry or field array is built, only the reply).
-    static func entriesReply(_ stream: SpoolStream, from start: StreamID, to end: StreamID, limit: Int?,
-                             reverse: Bool = false) throws(CommandError) -> RESPValue {
+    /// The reply of an ascending range, written straight from the blocks' bytes (`scanViews`:
+    /// no entry or field array is built, only the reply).
+    static func entriesReply(_ stream: SpoolStream, from start: StreamID, to end: StreamID, limit: Int?) throws(CommandError) -> RESPValue {
         var body = ByteBuffer()
         var n = 0
         try spool { () throws(SpoolError) in
-            let write = { (v: borrowing EntryView) -> Bool in
+            try stream.scanViews(from: start, to: end) { v in
                 writeEntry(id: v.id, count: v.count, length: { v.length($0) }, into: &body) { i, w in v.withBytes(i) { w.bulk($0) } }
                 n += 1
                 return limit.map { n < $0 } ?? true
-            }
-            if reverse {
-                try stream.reverseScanViews(from: end, to: start, write)
-            } else {
-                try stream.scanViews(from: start, to: end, write)
             }
         }
         var out = ByteBuffer()
