@@ -17,9 +17,10 @@ final class Segment: Sendable {
     /// life. Small and FIFO: it serves readers that re-read the stream's head or tail.
     private let decoded = Mutex<(order: [UInt64], entries: [UInt64: [StreamEntry]])>(([], [:]))
     static let decodedCapacity = 16
-    /// The last block `rawBlock` decompressed: group reads in small batches read the same
-    /// block several times in a row.
-    private let lastRaw = Mutex<(offset: UInt64, header: SegmentFormat.BlockHeader, raw: [UInt8])?>(nil)
+    /// The last blocks `rawBlock` decompressed, newest last: group reads in small batches and
+    /// short ranges at the head or tail read the same few blocks again and again.
+    private let recentRaw = Mutex<[(offset: UInt64, header: SegmentFormat.BlockHeader, raw: [UInt8])]>([])
+    static let recentRawCapacity = 4
 
     private init(number: UInt64, path: String, storage: Storage) {
         self.number = number
@@ -115,11 +116,14 @@ final class Segment: Sendable {
         return (header, raw)
     }
 
-    /// `readBlock`, served from the last block this method read when it is the same one.
+    /// `readBlock`, served from the last few blocks this method read when it is one of them.
     func rawBlock(offset: UInt64, frameLength: UInt32) throws(SpoolError) -> (SegmentFormat.BlockHeader, [UInt8]) {
-        if let hit = lastRaw.withLock({ c in c.flatMap { $0.offset == offset ? ($0.header, $0.raw) : nil } }) { return hit }
+        if let hit = recentRaw.withLock({ c in c.last { $0.offset == offset }.map { ($0.header, $0.raw) } }) { return hit }
         let (header, raw) = try readBlock(offset: offset, frameLength: frameLength)
-        lastRaw.withLock { $0 = (offset, header, raw) }
+        recentRaw.withLock { c in
+            if c.count == Self.recentRawCapacity { c.removeFirst() }
+            c.append((offset, header, raw))
+        }
         return (header, raw)
     }
 

@@ -174,6 +174,9 @@ extension StreamSnapshot {
         }
     }
 
+    /// Blocks at the start of a scan that go through the segments' decompressed-block cache.
+    static let cachedLeadingBlocks = 2
+
     /// `scanViews` over this snapshot. When `keepingBlocks`, decompressed blocks come from each
     /// segment's one-block cache (group reads in small batches come back to the block they
     /// stopped in) instead of one scratch buffer, and each is handed to `keep` before its
@@ -189,7 +192,8 @@ extension StreamSnapshot {
             sink.hi = end
             var cursor = snap.index.floor(start) ?? snap.index.ceiling(start)
             if let (_, info) = cursor, info.lastID < start { cursor = snap.index.successor(of: cursor!.key) }
-            var scratch: [UInt8] = []  // one decompression buffer for every block of the scan
+            var scratch: [UInt8] = []  // one decompression buffer for the blocks of a long scan
+            var visited = 0
             while let (first, info) = cursor, first <= end, !sink.stopped {
                 guard let seg = snap.segments[info.segment] else {
                     throw SpoolError.closed("segment \(hex16(info.segment)) of block \(first) is gone")
@@ -199,6 +203,10 @@ extension StreamSnapshot {
                 if keepingBlocks {
                     (header, raw) = try seg.rawBlock(offset: info.offset, frameLength: info.frameLength)
                     keep(raw)
+                } else if visited < Self.cachedLeadingBlocks {
+                    // Short ranges (XRANGE … COUNT n) read the same few blocks over and over:
+                    // their first blocks come from the segment's cache of decompressed blocks.
+                    (header, raw) = try seg.rawBlock(offset: info.offset, frameLength: info.frameLength)
                 } else {
                     header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
                     raw = scratch
@@ -218,6 +226,7 @@ extension StreamSnapshot {
                     }
                 }
                 if case .failure(let e) = r { throw SpoolError.corrupt(e) }
+                visited += 1
                 cursor = snap.index.successor(of: first)
             }
             // The tail block lives in memory as entries.
