@@ -219,7 +219,7 @@ final class Segment: Sendable {
     /// segment's synced blocks): the scan starts after the last of them instead of at the header.
     static func scan(_ bytes: UnsafeRawBufferPointer, file: String, known: [SegmentFormat.FooterEntry] = []) -> ScanResult {
         var blocks = known
-        var offset = known.last.map { Int($0.offset) + Int($0.frameLength) } ?? SegmentFormat.headerSize
+        var offset = known.last.map { Int($0.end) } ?? SegmentFormat.headerSize
         var previousLast: StreamID? = known.last?.lastID
         var previousFirst: StreamID? = known.last?.firstID
         while offset < bytes.count {
@@ -243,8 +243,7 @@ final class Segment: Sendable {
             }
             previousLast = header.lastID
             previousFirst = header.firstID
-            blocks.append(SegmentFormat.FooterEntry(offset: UInt64(offset), frameLength: UInt32(header.frameLength), count: header.count,
-                                                    firstID: header.firstID, lastID: header.lastID))
+            blocks.append(SegmentFormat.FooterEntry(header, at: UInt64(offset)))
             offset += header.frameLength
         }
         return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: nil)

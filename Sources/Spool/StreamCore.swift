@@ -197,7 +197,7 @@ struct StreamCore {
                         }
                     }
                     let known = checkpointedBlocks(of: number, size: b.count)
-                    m.willNeed(from: known.last.map { Int($0.offset) + Int($0.frameLength) } ?? 0)
+                    m.willNeed(from: known.last.map { Int($0.end) } ?? 0)
                     return (nil, Segment.scan(b, file: path, known: known))
                 }
             }

@@ -42,7 +42,7 @@ public struct StreamCheckpoint: Sendable, Equatable {
         }
 
         /// The offset right after the last listed frame: where a scan of the segment resumes.
-        public var end: UInt64 { blocks.last.map { $0.offset + UInt64($0.frameLength) } ?? UInt64(SegmentFormat.headerSize) }
+        public var end: UInt64 { blocks.last?.end ?? UInt64(SegmentFormat.headerSize) }
     }
 
     /// Creates a checkpoint.

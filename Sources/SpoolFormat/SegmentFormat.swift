@@ -178,6 +178,15 @@ public enum SegmentFormat {
             self.firstID = firstID
             self.lastID = lastID
         }
+
+        /// The entry of the frame with block header `header` at `offset`.
+        public init(_ header: BlockHeader, at offset: UInt64) {
+            self.init(offset: offset, frameLength: UInt32(header.frameLength), count: header.count,
+                      firstID: header.firstID, lastID: header.lastID)
+        }
+
+        /// The offset right after the frame.
+        public var end: UInt64 { offset + UInt64(frameLength) }
     }
 
     /// Encodes footer and trailer for blocks `entries`, the footer starting at `footerOffset`.

@@ -83,8 +83,7 @@ enum FormatExamples {
                 codec: codec, firstID: entries[0].id, lastID: entries[entries.count - 1].id, count: UInt32(entries.count),
                 rawLength: UInt32(raw.count), storedLength: UInt32(stored.count), payloadCRC: CRC32C.checksum(stored),
                 entriesAdded: added)
-            footer.append(SegmentFormat.FooterEntry(offset: UInt64(out.count), frameLength: UInt32(header.frameLength),
-                                                    count: header.count, firstID: header.firstID, lastID: header.lastID))
+            footer.append(SegmentFormat.FooterEntry(header, at: UInt64(out.count)))
             out += header.encode()
             out += stored
         }

@@ -49,8 +49,7 @@ extension StreamCheck {
             }
             progress.advance(work: h.frameLength, items: Int(h.count))
             if number == walk.listedSegment, !scan.isSealed, damage == nil, walk.listedSegmentFramesIntact {
-                walk.listedSegmentFrames.append(SegmentFormat.FooterEntry(offset: UInt64(frame.offset), frameLength: UInt32(h.frameLength), count: h.count,
-                                                                          firstID: h.firstID, lastID: h.lastID))
+                walk.listedSegmentFrames.append(frame.footerEntry)
             }
             if let d = damage {
                 if number == walk.listedSegment { walk.listedSegmentFramesIntact = false }
@@ -108,10 +107,7 @@ extension StreamCheck {
             report(srel, e.offset, "footer damaged: \(e.reason)",
                    affects: "nothing (the blocks are intact; the engine treats the segment as unsealed)", repair: "")
         case .valid(let entries, let footerOffset):
-            let found = scan.frames.map {
-                SegmentFormat.FooterEntry(offset: UInt64($0.offset), frameLength: UInt32($0.header.frameLength), count: $0.header.count,
-                                          firstID: $0.header.firstID, lastID: $0.header.lastID)
-            }
+            let found = scan.frames.map(\.footerEntry)
             if found != entries {
                 rewrite = true
                 report(srel, UInt64(footerOffset), "footer lists \(entries.count) blocks that differ from the \(found.count) blocks in the file",
@@ -136,8 +132,7 @@ extension StreamCheck {
             var out = SegmentFormat.encodeHeader(number: number)
             var index: [SegmentFormat.FooterEntry] = []
             for f in kept {
-                index.append(SegmentFormat.FooterEntry(offset: UInt64(out.count), frameLength: UInt32(f.header.frameLength),
-                                                       count: f.header.count, firstID: f.header.firstID, lastID: f.header.lastID))
+                index.append(SegmentFormat.FooterEntry(f.header, at: UInt64(out.count)))
                 out += UnsafeRawBufferPointer(rebasing: b[f.range])
             }
             if sealed { out += SegmentFormat.encodeFooter(index, footerOffset: UInt64(out.count)) }

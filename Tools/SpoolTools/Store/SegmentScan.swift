@@ -15,6 +15,8 @@ public struct SegmentScan: Sendable {
         public var damage: FormatError?
         /// Bytes from the frame's start to its end.
         public var range: Range<Int> { offset..<(offset + header.frameLength) }
+        /// The frame as a footer entry.
+        public var footerEntry: SegmentFormat.FooterEntry { SegmentFormat.FooterEntry(header, at: UInt64(offset)) }
     }
 
     /// Bytes between frames that are not a readable frame (a torn write, garbage, a frame whose
