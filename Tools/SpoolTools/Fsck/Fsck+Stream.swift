@@ -306,11 +306,8 @@ struct StreamCheck {
         var fixed = cp
         var findings: [(String, String)] = []
         // Dropping the list is always a fix: open then scans the segment, as before checkpoints had it.
-        var listFix: (String, String)? = nil
-        if let d = listedBlocksDiffer {
-            listFix = d
-            fixed.activeBlocks = nil
-        }
+        let listFix = listedBlocksDiffer
+        if listFix != nil { fixed.activeBlocks = nil }
         if let m = maxPresent, m > state.lastID {
             findings.append(("last-generated ID \(state.lastID) is below entry \(m) on disk",
                              "new auto IDs: XADD * could produce IDs at or below existing entries"))
@@ -327,12 +324,13 @@ struct StreamCheck {
             fixed.entriesAdded += UInt64(length) - state.entriesAdded
         }
         guard !findings.isEmpty || listFix != nil else { return }
-        // A SETMETA record in the journal overrides the checkpoint's counters: fixing the
-        // checkpoint would not help.
+        // A SETMETA record in the journal overrides the checkpoint's counters: fixing them in
+        // the checkpoint would not help (the list can still be dropped).
         let canFix = !state.hasSetMeta
-        if !canFix { fixed = StreamCheckpoint(journalGeneration: cp.journalGeneration, lastID: cp.lastID, entriesAdded: cp.entriesAdded,
-                                              maxDeletedID: cp.maxDeletedID, trimmedThrough: cp.trimmedThrough,
-                                              droppedBlocks: cp.droppedBlocks, tombstones: cp.tombstones, activeBlocks: fixed.activeBlocks) }
+        if !canFix {
+            fixed = cp
+            if listFix != nil { fixed.activeBlocks = nil }
+        }
         var action: Int? = nil
         if canFix || listFix != nil {
             actions.append(.replace(path: statePath, relativePath: stateRel, bytes: fixed.encode(), keepOriginal: true))
@@ -342,7 +340,7 @@ struct StreamCheck {
             report(stateRel, nil, what, affects: affects, repair: "drop the list from the checkpoint (open then scans the segment)", sharing: action)
         }
         for (what, affects) in findings {
-            if let action {
+            if canFix, let action {
                 report(stateRel, nil, what, affects: affects, repair: "rewrite the checkpoint's counters", sharing: action)
             } else {
                 report(stateRel, nil, what + " (a SETMETA record in the journal sets it)", affects: affects)
