@@ -121,8 +121,6 @@ public final class AppendFile: Sendable {
         if case .failure(let e) = system_fdatasync(fd, path: path) { throw IOError("fdatasync", path, e) }
     }
 
-    private static let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
-
     /// Drops the mapping and the reserved capacity (the next append that needs space reserves
     /// it again, unless the reservation kind is `.none`).
     private func unmap() {
@@ -136,7 +134,7 @@ public final class AppendFile: Sendable {
     /// Reserves (and for `.mapped` maps) `capacity` bytes (rounded up to pages), replacing any
     /// mapping; false (and no reservation) when the file system cannot `fallocate`.
     private func remap(capacity wanted: Int64) throws(IOError) -> Bool {
-        let page = Self.pageSize
+        let page = Int64(systemPageSize)
         let capacity = (wanted + page - 1) / page * page
         if state.withLock({ $0.reservation }) == .zeroFilled {
             try zeroFill(to: capacity)

@@ -48,8 +48,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Advisory only; nothing fails.
     public func willNeed(from offset: Int) {
         guard let base, offset < count else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = max(0, offset) / page * page
+        let start = max(0, offset) / systemPageSize * systemPageSize
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), count - start, MADV_WILLNEED)
     }
 

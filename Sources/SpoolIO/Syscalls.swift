@@ -11,6 +11,9 @@ import SystemPackage
 // where tests inject faults (ENOSPC, EIO) at the syscall layer. Above them, internal helpers
 // return `Result<_, Errno>` and retry EINTR / loop short writes; the public API throws `IOError`.
 
+/// The system's memory page size (mapping offsets and reservations are rounded to it).
+let systemPageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
 /// An I/O failure: the operation, the path, the errno.
 public struct IOError: Error, Sendable, CustomStringConvertible, Equatable {
     /// What was being done ("pwrite", "fdatasync", …).
