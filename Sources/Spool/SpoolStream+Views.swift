@@ -178,8 +178,8 @@ extension StreamSnapshot {
     static let cachedLeadingBlocks = 2
 
     /// `scanViews` over this snapshot. When `keepingBlocks`, decompressed blocks come from each
-    /// segment's one-block cache (group reads in small batches come back to the block they
-    /// stopped in) instead of one scratch buffer, and each is handed to `keep` before its
+    /// segment's cache of recent blocks (group reads in small batches come back to the block
+    /// they stopped in) instead of one scratch buffer, and each is handed to `keep` before its
     /// entries are visited, so views into it may be kept as spans; nil is handed over before
     /// the views into temporary buffers (the in-memory tail block).
     func visitViews(from start: StreamID, to end: StreamID, keepingBlocks: Bool = false, keep: ([UInt8]?) -> Void = { _ in },
@@ -200,13 +200,11 @@ extension StreamSnapshot {
                 }
                 let header: SegmentFormat.BlockHeader
                 let raw: [UInt8]
-                if keepingBlocks {
+                // Short ranges (XRANGE … COUNT n) read the same few blocks over and over: their
+                // first blocks come from the segment's cache of decompressed blocks.
+                if keepingBlocks || visited < Self.cachedLeadingBlocks {
                     (header, raw) = try seg.rawBlock(offset: info.offset, frameLength: info.frameLength)
-                    keep(raw)
-                } else if visited < Self.cachedLeadingBlocks {
-                    // Short ranges (XRANGE … COUNT n) read the same few blocks over and over:
-                    // their first blocks come from the segment's cache of decompressed blocks.
-                    (header, raw) = try seg.rawBlock(offset: info.offset, frameLength: info.frameLength)
+                    if keepingBlocks { keep(raw) }
                 } else {
                     header = try seg.readBlock(offset: info.offset, frameLength: info.frameLength, into: &scratch)
                     raw = scratch

@@ -303,7 +303,6 @@ extension CommandTable {
         return .preencoded(out)
     }
 
-
     // MARK: - XACK / XPENDING
 
     @Sendable static func xack(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
