@@ -855,9 +855,11 @@ struct StreamCore {
         } catch { throw error.spool }
     }
 
-    /// XSETID's counters change.
+    /// XSETID's counters change. A last ID moved below an ID the stream has held (on disk, in
+    /// the tail block, or trimmed away: `trimmedThrough` says "everything up to here is gone")
+    /// starts the storage over, so that those IDs can be appended again.
     mutating func setMeta(_ m: StreamMeta) throws(SpoolError) -> Int64 {
-        if length == 0, let top = physicalTop, m.lastID < top {
+        if length == 0, let top = [physicalTop, trimmedThrough].compactMap({ $0 }).max(), m.lastID < top {
             return try resetStorage(meta: m)
         }
         let end = try log(.setMeta(lastID: m.lastID, entriesAdded: m.entriesAdded, maxDeletedID: m.maxDeletedID))

@@ -26,10 +26,16 @@ extension Database {
 
     // MARK: XGROUP
 
+    /// ENTRIESREAD's range (XGROUP CREATE / SETID): a count, or -1 for "unknown". Redis checks
+    /// it while reading the options, before the key.
+    public static func checkEntriesRead(_ value: Int64) throws(SpoolError) {
+        if value < -1 { throw SpoolError.command("ERR value for ENTRIESREAD must be positive or -1") }
+    }
+
     /// XGROUP CREATE. `makeStream` is MKSTREAM; `entriesRead` is ENTRIESREAD (-1 = unknown).
     public func createGroup(_ key: [UInt8], _ group: [UInt8], at start: GroupStart, makeStream: Bool = false,
                             entriesRead: Int64? = nil, sync: Bool = true) throws(SpoolError) {
-        if let er = entriesRead, er < -1 { throw SpoolError.command("ERR value for ENTRIESREAD must be positive or -1") }
+        if let er = entriesRead { try Self.checkEntriesRead(er) }
         let s: SpoolStream
         if let existing = stream(key) { s = existing } else if makeStream { s = try openOrCreate(key) } else { throw Self.xgroupNeedsKey }
         try s.groupMutate(sync: sync) { (c) throws(SpoolError) in
@@ -39,7 +45,7 @@ extension Database {
 
     /// XGROUP SETID.
     public func setGroupID(_ key: [UInt8], _ group: [UInt8], to start: GroupStart, entriesRead: Int64? = nil, sync: Bool = true) throws(SpoolError) {
-        if let er = entriesRead, er < -1 { throw SpoolError.command("ERR value for ENTRIESREAD must be positive or -1") }
+        if let er = entriesRead { try Self.checkEntriesRead(er) }
         try groupStream(key).groupMutate(sync: sync) { (c) throws(SpoolError) in
             ((), try c.setGroupID(key: key, name: group, start: start, entriesRead: entriesRead))
         }
@@ -238,6 +244,18 @@ extension Database {
     public func groupCount(_ key: [UInt8]) -> Int {
         guard let s = stream(key) else { return 0 }
         return (try? s.groupRead { $0.groups.groups.count }) ?? 0
+    }
+
+    /// Whether the stream at `key` has a group named `group` (false for a missing key).
+    public func hasGroup(_ key: [UInt8], _ group: [UInt8]) -> Bool {
+        guard let s = stream(key) else { return false }
+        return (try? s.groupRead { $0.groups.groups[group] != nil }) ?? false
+    }
+
+    /// Throws XREADGROUP's NOGROUP error unless the stream at `key` has a group named `group`
+    /// (Redis checks each stream so, in order, before reading that stream's ID argument).
+    public func requireGroupForRead(_ key: [UInt8], _ group: [UInt8]) throws(SpoolError) {
+        guard hasGroup(key, group) else { throw NoGroupText.readGroup.error(key: key, group: group) }
     }
 
     // MARK: 8.2 deletion and trimming with reference policies

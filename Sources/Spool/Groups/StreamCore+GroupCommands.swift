@@ -24,7 +24,7 @@ extension StreamCore {
 
     static func checkEntriesRead(_ v: Int64?, added: UInt64) throws(SpoolError) -> UInt64? {
         guard let v else { return nil }
-        if v < -1 { throw SpoolError.command("ERR value for ENTRIESREAD must be positive or -1") }
+        try Database.checkEntriesRead(v)
         if v == -1 { return nil }
         return min(UInt64(v), added)
     }

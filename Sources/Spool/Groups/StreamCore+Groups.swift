@@ -8,8 +8,9 @@ enum NoGroupText {
     case readGroup, keyOrGroup, consumerGroup
 
     func error(key: [UInt8], group: [UInt8]) -> SpoolError {
-        let k = String(decoding: key, as: UTF8.self)
-        let g = String(decoding: group, as: UTF8.self)
+        // As Redis prints them (`%s`): up to the first NUL byte.
+        let k = String(decoding: key.prefix(while: { $0 != 0 }), as: UTF8.self)
+        let g = String(decoding: group.prefix(while: { $0 != 0 }), as: UTF8.self)
         switch self {
         case .readGroup: return .command("NOGROUP No such key '\(k)' or consumer group '\(g)' in XREADGROUP with GROUP option")
         case .keyOrGroup: return .command("NOGROUP No such key '\(k)' or consumer group '\(g)'")

@@ -10,6 +10,13 @@ extension ByteBuffer {
     /// The argument as text (invalid UTF-8 repaired), for messages.
     var text: String { String(decoding: readableBytesView, as: UTF8.self) }
 
+    /// The argument as Redis's error messages print it (`%s` of a C string): up to its first
+    /// NUL byte.
+    var errorText: String {
+        let v = readableBytesView
+        return String(decoding: v.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+
     /// ASCII case-insensitive comparison with a keyword (`keyword` is upper-case ASCII).
     func isKeyword(_ keyword: StaticString) -> Bool {
         let view = readableBytesView

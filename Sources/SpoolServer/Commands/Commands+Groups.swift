@@ -216,6 +216,7 @@ extension CommandTable {
                 i += 1
             } else if args[i].isKeyword("ENTRIESREAD") && i + 1 < args.count {
                 guard let n = args[i + 1].int64 else { throw .notInteger }
+                try spool { () throws(SpoolError) in try Database.checkEntriesRead(n) }
                 entriesRead = n
                 i += 2
             } else {
@@ -226,6 +227,10 @@ extension CommandTable {
         let db = ctx.engine.store.database(ctx.db)
         if db.stream(key) == nil && !(create && makeStream) {
             throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+        }
+        if !create && !db.hasGroup(key, args[3].bytes) {
+            // Before the ID is parsed, as Redis's xgroupCommand does.
+            throw CommandError("NOGROUP No such consumer group '\(args[3].errorText)' for key name '\(args[2].errorText)'")
         }
         let start = try spool { () throws(SpoolError) in try GroupStart.parse(args[4].bytes, strict: create) }
         if create {
@@ -250,12 +255,16 @@ extension CommandTable {
         if streamsArg == 0 { throw .syntax }
         guard let group else { throw CommandError("ERR Missing GROUP option for XREADGROUP") }
         let n = (args.count - streamsArg) / 2
+        let db = ctx.engine.store.database(ctx.db)
         var streams: [(key: [UInt8], position: GroupReadPosition)] = []
         for j in 0..<n {
-            let position = try spool { () throws(SpoolError) in try GroupReadPosition.parse(args[streamsArg + n + j].bytes) }
-            streams.append((args[streamsArg + j].bytes, position))
+            let key = args[streamsArg + j].bytes
+            let position = try spool { () throws(SpoolError) in
+                try db.requireGroupForRead(key, group)
+                return try GroupReadPosition.parse(args[streamsArg + n + j].bytes)
+            }
+            streams.append((key, position))
         }
-        let db = ctx.engine.store.database(ctx.db)
         if streams.count == 1, case .new = streams[0].position, claimMinIdle == nil {
             // The common consumer loop: new entries of one stream, written into the reply
             // straight from one buffer (no array per field).
@@ -308,7 +317,8 @@ extension CommandTable {
     @Sendable static func xack(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let key = ctx.args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
-        guard db.stream(key) != nil else { return .reply(.integer(0)) }
+        // A missing key or group acknowledges nothing, before the IDs are parsed (Redis's order).
+        guard db.hasGroup(key, ctx.args[2].bytes) else { return .reply(.integer(0)) }
         var ids: [StreamID] = []
         for a in ctx.args.dropFirst(3) { ids.append(try parseStrictID(a)) }
         let n = try spool { () throws(SpoolError) in try db.ack(key, ctx.args[2].bytes, ids, sync: false) }
@@ -334,17 +344,17 @@ extension CommandTable {
         var i = 3
         var minIdle: Int64 = 0
         if args[i].isKeyword("IDLE") {
-            guard args.count >= 8 else { throw .syntax }
             guard let n = args[i + 1].int64 else { throw .notInteger }
+            guard args.count >= 8 else { throw .syntax }
             minIdle = n
             i += 2
         }
         guard args.count - i >= 3 else { throw .syntax }
+        guard let count = args[i + 2].int64 else { throw .notInteger }  // before the IDs, as Redis
         let start = try spool { () throws(SpoolError) in try StreamIDParser.parseRangeBound(args[i].bytes, isStart: true) }
         let end = try spool { () throws(SpoolError) in try StreamIDParser.parseRangeBound(args[i + 1].bytes, isStart: false) }
-        guard let count = args[i + 2].int64 else { throw .notInteger }
+        // Arguments after the consumer (up to 9 in all) are ignored, as Redis ignores them.
         let consumer: [UInt8]? = args.count > i + 3 ? args[i + 3].bytes : nil
-        if args.count > i + 4 { throw .syntax }
         let entries = try spool { () throws(SpoolError) in
             try db.pending(key, group, from: start, to: end, count: Int(max(0, count)), consumer: consumer, minIdleMs: UInt64(max(0, minIdle)))
         }
@@ -356,14 +366,15 @@ extension CommandTable {
     // MARK: - XCLAIM / XAUTOCLAIM
 
     static func noGroup(_ key: ByteBuffer, _ group: ByteBuffer) -> CommandError {
-        CommandError("NOGROUP No such key '\(key.text)' or consumer group '\(group.text)'")
+        CommandError("NOGROUP No such key '\(key.errorText)' or consumer group '\(group.errorText)'")
     }
 
     @Sendable static func xclaim(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         let key = args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
-        guard db.stream(key) != nil else { throw noGroup(args[1], args[2]) }
+        // NOGROUP before any argument is parsed, as Redis's xclaimCommand does.
+        guard db.hasGroup(key, args[2].bytes) else { throw noGroup(args[1], args[2]) }
         guard let minIdle = args[4].int64 else { throw CommandError("ERR Invalid min-idle-time argument for XCLAIM") }
         var ids: [StreamID] = []
         var j = 5
@@ -389,13 +400,14 @@ extension CommandTable {
                 options.timeMs = n
             } else if o.isKeyword("RETRYCOUNT") && more > 0 {
                 j += 1
-                guard let n = args[j].int64, n >= 0 else { throw CommandError("ERR Invalid RETRYCOUNT option argument for XCLAIM") }
-                options.retryCount = UInt64(n)
+                guard let n = args[j].int64 else { throw CommandError("ERR Invalid RETRYCOUNT option argument for XCLAIM") }
+                // Redis takes a negative count as no RETRYCOUNT at all (its "not given" is -1).
+                options.retryCount = n < 0 ? nil : UInt64(n)
             } else if o.isKeyword("LASTID") && more > 0 {
                 j += 1
                 options.lastID = try parseStrictID(args[j])
             } else {
-                throw CommandError("ERR Unrecognized XCLAIM option '\(o.text)'")
+                throw CommandError("ERR Unrecognized XCLAIM option '\(o.errorText)'")
             }
             j += 1
         }
@@ -412,7 +424,6 @@ extension CommandTable {
         let args = ctx.args
         let key = args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
-        guard db.stream(key) != nil else { throw noGroup(args[1], args[2]) }
         guard let minIdle = args[4].int64 else { throw CommandError("ERR Invalid min-idle-time argument for XAUTOCLAIM") }
         let start = try spool { () throws(SpoolError) in try StreamIDParser.parseRangeBound(args[5].bytes, isStart: true) }
         var count = 100
@@ -431,6 +442,8 @@ extension CommandTable {
                 throw .syntax
             }
         }
+        // Unlike XCLAIM, Redis's xautoclaimCommand parses every argument before NOGROUP.
+        guard db.hasGroup(key, args[2].bytes) else { throw noGroup(args[1], args[2]) }
         let r = try spool { () throws(SpoolError) in
             try db.autoClaim(key, args[2].bytes, consumer: args[3].bytes, minIdleMs: max(0, minIdle), start: start, count: count,
                              justID: justID, sync: false)

@@ -308,6 +308,6 @@ extension CommandTable {
                 "HELP", "    Prints this help.",
             ]))
         }
-        throw CommandError("ERR unknown subcommand '\(Engine.clip(sub.text, 128))'. Try DEBUG HELP.")
+        throw CommandError("ERR unknown subcommand '\(Engine.clip(sub.errorText, 128))'. Try DEBUG HELP.")
     }
 }

@@ -119,6 +119,8 @@ extension CommandTable {
         var noMakeStream = false
         var policy: ReferencePolicy = .keepReferences
         var idIndex = 0
+        /// XADD's ID, parsed where the options end (before the LIMIT checks, as Redis does).
+        var id: AppendID?
     }
 
     static func parseTrimArguments(_ args: [ByteBuffer], from start: Int, xadd: Bool) throws(CommandError) -> TrimArguments {
@@ -133,6 +135,7 @@ extension CommandTable {
             let more = args.count - 1 - i
             let opt = args[i]
             if xadd && opt.readableBytes == 1 && opt.readableBytesView.first == UInt8(ascii: "*") {
+                out.id = .auto
                 break
             } else if (opt.isKeyword("MAXLEN") || opt.isKeyword("MINID")) && more > 0 {
                 let isMaxLen = opt.isKeyword("MAXLEN")
@@ -166,6 +169,7 @@ extension CommandTable {
             } else if xadd && opt.isKeyword("NOMKSTREAM") {
                 out.noMakeStream = true
             } else if xadd {
+                out.id = try spool { () throws(SpoolError) in try AppendID.parse(opt.bytes) }
                 break
             } else {
                 throw .syntax
@@ -194,8 +198,7 @@ extension CommandTable {
         let args = ctx.args
         let parsed = try parseTrimArguments(args, from: 2, xadd: true)
         let idIndex = parsed.idIndex
-        guard idIndex < args.count else { throw .arity("xadd") }
-        let id = try spool { () throws(SpoolError) in try AppendID.parse(args[idIndex].bytes) }
+        guard idIndex < args.count, let id = parsed.id else { throw .arity("xadd") }
         let fieldCount = args.count - idIndex - 1
         guard fieldCount >= 2, fieldCount % 2 == 0 else { throw .arity("xadd") }
         if case .explicit(let e) = id, e == .zero { throw CommandError("ERR The ID specified in XADD must be greater than 0-0") }
@@ -317,7 +320,7 @@ extension CommandTable {
 
     static func subcommandSyntaxError(_ ctx: CommandContext) -> CommandError {
         let container = ctx.args[0].text.uppercased()
-        return CommandError("ERR unknown subcommand or wrong number of arguments for '\(Engine.clip(ctx.args[1].text, 128))'. Try \(container) HELP.")
+        return CommandError("ERR unknown subcommand or wrong number of arguments for '\(Engine.clip(ctx.args[1].errorText, 128))'. Try \(container) HELP.")
     }
 
     @Sendable static func xinfoStream(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {

@@ -214,7 +214,7 @@ final class Engine {
         if !spec.subcommands.isEmpty, args.count >= 2 {
             guard let sub = spec.subcommand(args[1]) else {
                 let container = spec.name.uppercased()
-                reject(c, nil, "ERR unknown subcommand '\(Self.clip(args[1].text, 128))'. Try \(container) HELP.")
+                reject(c, nil, "ERR unknown subcommand '\(Self.clip(args[1].errorText, 128))'. Try \(container) HELP.")
                 return
             }
             spec = sub
@@ -308,10 +308,10 @@ final class Engine {
         var list = ""
         var i = 1
         while i < args.count && list.utf8.count < 128 {
-            list += "'" + Self.clip(args[i].text, 128 - list.utf8.count) + "' "
+            list += "'" + Self.clip(args[i].errorText, 128 - list.utf8.count) + "' "
             i += 1
         }
-        return "ERR unknown command '\(Self.clip(args[0].text, 128))', with args beginning with: \(list)"
+        return "ERR unknown command '\(Self.clip(args[0].errorText, 128))', with args beginning with: \(list)"
     }
 
     /// The first `n` bytes of `s` (as `%.*s` prints).
