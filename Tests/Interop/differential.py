@@ -5,8 +5,10 @@ redis-server and to a real `spool serve`, replies compared reply by reply.
     python3 Tests/Interop/differential.py [path/to/spool] [--seeds N] [--ops N] [--seed S]
 
 Both servers start on free 127.0.0.1 ports in temporary directories. Commands travel as raw
-RESP2 over sockets and replies are parsed keeping their RESP type (simple string, error,
-integer, bulk, null, array), so equal parsed replies are equal bytes. Only what depends on the
+RESP over sockets (RESP2 for even seeds, RESP3 after HELLO 3 for odd ones) and replies are
+parsed keeping their RESP type (simple string, error, integer, bulk, null, array, map, …), so
+equal parsed replies are equal bytes. Now and then Spool alone runs DEBUG RELOAD (its store is
+closed and opened again from disk). Only what depends on the
 clock or on the storage layout is masked: idle/inactive times and the radix-tree figures of
 XINFO STREAM. Explicit IDs keep everything else deterministic (`*` is used only where its
 reply is not compared). Redis's node limits are lowered on both sides (CONFIG SET
@@ -60,11 +62,14 @@ def wait_port(port, proc):
 
 
 class Conn:
-    """One RESP2 connection: send a command, read one reply as a typed tree."""
+    """One connection (RESP2, or RESP3 after HELLO 3): send a command, read one reply as a
+    typed tree."""
 
-    def __init__(self, port):
+    def __init__(self, port, resp3=False):
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.buf = b""
+        if resp3:
+            self.send(["HELLO", "3"])
 
     def send(self, cmd):
         out = [b"*%d\r\n" % len(cmd)]
@@ -108,6 +113,17 @@ class Conn:
         if t == b"*":
             n = int(rest)
             return ("nullarray",) if n < 0 else ("array", [self.reply() for _ in range(n)])
+        # RESP3
+        if t == b"%":
+            return ("map", [self.reply() for _ in range(2 * int(rest))])
+        if t == b"~":
+            return ("set", [self.reply() for _ in range(int(rest))])
+        if t == b"_":
+            return ("null3",)
+        if t in (b",", b"#", b"("):
+            return ({b",": "double", b"#": "bool", b"(": "bignum"}[t], rest)
+        if t in (b"=", b"!"):
+            return ("verbatim" if t == b"=" else "bloberror", self.exact(int(rest)))
         raise RuntimeError(f"unexpected reply line {l!r}")
 
 
@@ -119,15 +135,23 @@ def show(r):
         return str(r[1])
     if k == "bulk":
         return repr(r[1].decode(errors="replace"))
-    if k in ("null", "nullarray"):
-        return "nil"
-    return "[" + ", ".join(show(x) for x in r[1]) + "]"
+    if k in ("null", "nullarray", "null3"):
+        return "nil" if k != "null3" else "_"
+    if k in ("double", "bool", "bignum", "verbatim", "bloberror"):
+        return f"{k}:{r[1].decode(errors='replace')}"
+    if k == "masked":
+        return "<masked>"
+    opener = {"map": "{", "set": "~{"}.get(k, "[")
+    return opener + ", ".join(show(x) for x in r[1]) + ("}" if k in ("map", "set") else "]")
+
+
+AGGREGATES = ("array", "map")
 
 
 def masked(cmd, r):
     """Replaces clock- and layout-dependent fields by a placeholder."""
     name = " ".join(str(c).upper() for c in cmd[:2])
-    if r[0] != "array":
+    if r[0] not in AGGREGATES:
         return r
     if name.startswith("XINFO CONSUMERS"):
         # `inactive` is a 7.2 field the 7.0 oracle lacks.
@@ -141,14 +165,14 @@ def masked(cmd, r):
         return mask_map(r, {b"radix-tree-keys", b"radix-tree-nodes"})
     if name.startswith("XPENDING") and len(cmd) > 3:
         # extended form: [id, consumer, idle, deliveries]
-        return ("array", [("array", [e[1][0], e[1][1], ("int", "idle"), e[1][3]]) if e[0] == "array" else e for e in r[1]])
+        return ("array", [("array", [e[1][0], e[1][1], ("masked",), e[1][3]]) if e[0] == "array" else e for e in r[1]])
     return r
 
 
 def mask_map(r, keys, drop=()):
-    """A map reply (flat array of pairs) with the values of `keys` masked and the pairs of
-    `drop` left out."""
-    if r[0] != "array":
+    """A map reply (RESP3 map, or flat RESP2 array of pairs) with the values of `keys` masked
+    and the pairs of `drop` left out."""
+    if r[0] not in AGGREGATES:
         return r
     items = list(r[1])
     out = []
@@ -157,7 +181,7 @@ def mask_map(r, keys, drop=()):
         if k in drop:
             continue
         out += [items[i], ("masked",) if k in keys else items[i + 1]]
-    return ("array", out + items[len(items) - len(items) % 2:])
+    return (r[0], out + items[len(items) - len(items) % 2:])
 
 
 class Gen:
@@ -218,9 +242,13 @@ class Gen:
             " -1", "-0", "4-+0", "\t5", "6\x007", "3-*", "-*", "1-2-3", "9223372036854775808", "-9223372036854775808"]
 
     def command(self):
-        """A command; one in twelve has an argument replaced, dropped or added (parsing order)."""
-        cmd = self.valid_command()
+        """A command; one in twelve has an argument replaced, dropped or added (parsing order).
+        One in forty is RELOAD: Spool closes its store and opens it again from disk (DEBUG
+        RELOAD), so what follows is compared against state read back from disk."""
         r = self.r
+        if r.random() < 1 / 40:
+            return ["RELOAD"]
+        cmd = self.valid_command()
         if r.random() < 1 / 12 and len(cmd) > 1:
             i = r.randrange(1, len(cmd) + 1)
             x = r.random()
@@ -339,14 +367,18 @@ class Gen:
                 return ["XINFO", "CONSUMERS", k, r.choice(self.groups)]
             return ["XINFO", "STREAM", k]
         x = r.random()
-        if x < 0.3:
-            return ["EXISTS", k]
-        if x < 0.6:
+        if x < 0.2:
+            return ["EXISTS", k] + ([self.key()] if r.random() < 0.3 else [])
+        if x < 0.4:
             return ["TYPE", k]
-        if x < 0.8:
+        if x < 0.6:
             return ["DEL", k]
         a, b = r.sample(self.keys, 2)
-        return ["RENAME", a, b]
+        if x < 0.75:
+            return ["RENAME", a, b]
+        if x < 0.85:
+            return ["RENAMENX", a, b]
+        return ["COPY", a, b] + (["REPLACE"] if r.random() < 0.5 else [])
 
 
 def string2ull(t):
@@ -378,7 +410,7 @@ def below_max_deleted(a, cmd):
     if new is None or given is None or new < given:
         return False
     info = a.send(["XINFO", "STREAM", cmd[1]])
-    if info[0] != "array":
+    if info[0] not in AGGREGATES:
         return False
     items = info[1]
     for i in range(0, len(items) - 1, 2):
@@ -390,11 +422,13 @@ def below_max_deleted(a, cmd):
 def send_both(a, b, cmd):
     """Sends `cmd` to Redis (`a`) and Spool (`b`), first steering clear of a known version
     difference: Redis 8.0 clamps XGROUP's ENTRIESREAD to entries-added, as Spool does; 7.0
-    keeps the value."""
+    keeps the value. RELOAD goes to Spool only, as DEBUG RELOAD."""
+    if cmd == ["RELOAD"]:
+        return ("status", b"OK"), b.send(["DEBUG", "RELOAD"])
     if "ENTRIESREAD" in cmd and cmd[0] == "XGROUP" and len(cmd) > 2 and cmd.index("ENTRIESREAD") + 1 < len(cmd) \
             and cmd[cmd.index("ENTRIESREAD") + 1].isdigit():
         info = a.send(["XINFO", "STREAM", cmd[2]])
-        if info[0] == "array":
+        if info[0] in AGGREGATES:
             items = info[1]
             added = next((items[i + 1][1] for i in range(0, len(items), 2) if items[i][1] == b"entries-added"), 0)
             cmd = list(cmd)
@@ -450,9 +484,9 @@ def reset(conns, config):
             c.send(["CONFIG", "SET", name, value])
 
 
-def replay_differs(history, config, redis_port, spool_port):
+def replay_differs(history, config, redis_port, spool_port, resp3):
     """Replays `history` on emptied servers: do the replies to its last command differ?"""
-    a, b = Conn(redis_port), Conn(spool_port)
+    a, b = Conn(redis_port, resp3), Conn(spool_port, resp3)
     reset((a, b), config)
     ra = rb = None
     for cmd in history:
@@ -463,7 +497,7 @@ def replay_differs(history, config, redis_port, spool_port):
     return d, ra, rb
 
 
-def shrink(history, config, redis_port, spool_port):
+def shrink(history, config, redis_port, spool_port, resp3):
     """Drops commands (before the last) while the last reply still differs."""
     h = list(history)
     chunk = max(1, len(h) // 2)
@@ -471,7 +505,7 @@ def shrink(history, config, redis_port, spool_port):
         i = 0
         while i < len(h) - 1:
             trial = h[:i] + h[i + chunk:] if i + chunk < len(h) else None
-            if trial and replay_differs(trial, config, redis_port, spool_port)[0]:
+            if trial and replay_differs(trial, config, redis_port, spool_port, resp3)[0]:
                 h = trial
             else:
                 i += chunk
@@ -480,8 +514,10 @@ def shrink(history, config, redis_port, spool_port):
 
 
 def run_seed(seed, redis_port, spool_port):
+    """One sequence; odd seeds speak RESP3."""
     rnd = random.Random(seed)
-    a, b = Conn(redis_port), Conn(spool_port)
+    resp3 = seed % 2 == 1
+    a, b = Conn(redis_port, resp3), Conn(spool_port, resp3)
     config = [("stream-node-max-entries", str(rnd.choice([3, 5, 10, 100]))),
               ("stream-node-max-bytes", str(rnd.choice([0, 200, 4096])))]
     reset((a, b), config)
@@ -492,11 +528,11 @@ def run_seed(seed, redis_port, spool_port):
         history.append(cmd)
         ra, rb = send_both(a, b, cmd)
         if differs(a, cmd, ra, rb):
-            print(f"seed {seed}: replies differ after {len(history)} commands ({', '.join(n + ' ' + v for n, v in config)})")
+            print(f"seed {seed} (RESP{3 if resp3 else 2}): replies differ after {len(history)} commands ({', '.join(n + ' ' + v for n, v in config)})")
             a.sock.close()
             b.sock.close()
-            small = shrink(history, config, redis_port, spool_port)
-            still, ra, rb = replay_differs(small, config, redis_port, spool_port)
+            small = shrink(history, config, redis_port, spool_port, resp3)
+            still, ra, rb = replay_differs(small, config, redis_port, spool_port, resp3)
             print(f"  shrunk to {len(small)} commands" + ("" if still else " (no longer differs: order-dependent)"))
             for h in (small if still else history[-25:]):
                 print("   ", " ".join(h)[:200])
@@ -519,7 +555,7 @@ def main():
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.makedirs(os.path.join(work, "spool"))
     spool = subprocess.Popen([SPOOL, "serve", "--port", str(sp), "--dir", os.path.join(work, "spool"),
-                              "--appendfsync", "no"], stderr=subprocess.DEVNULL)
+                              "--appendfsync", "no", "--enable-debug-command"], stderr=subprocess.DEVNULL)
     ok = True
     try:
         wait_port(rp, redis)

@@ -281,6 +281,26 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         store!.close()
     }
 
+    @Test("a cursor set beyond the stream's last ID (XGROUP CREATE / SETID) survives a reopen, as Redis keeps it")
+    func cursorBeyondTheStreamSurvivesReopen() throws {
+        let dir = TemporaryDirectory("group-future-cursor")
+        defer { dir.remove() }
+        let k = b("s")
+        do {
+            let store = try SpoolStore(directory: dir.path, options: storeOptions(.no))
+            let db = store.database(0)
+            try db.append(k, [b("n"), b("1")], id: .explicit(sid(1)))
+            try db.createGroup(k, b("g"), at: .id(sid(3)))
+            try db.createGroup(k, b("h"), at: .id(.zero))
+            try db.setGroupID(k, b("h"), to: .id(sid(5)))
+            store.close()
+        }
+        let store = try SpoolStore(directory: dir.path, options: storeOptions(.no))
+        defer { store.close() }
+        let info = try store.database(0).groupsInfo(k)
+        #expect(info.map(\.lastDeliveredID) == [sid(3), sid(5)])
+    }
+
     @Test("restoreConsumer sets seen/active times and pending records as given, leaves the cursor, and survives a reopen")
     func restoreConsumer() throws {
         try withGroupStore { db, reopen in

@@ -221,21 +221,23 @@ struct GroupSet: Sendable {
     }
 
     /// Reconciles the groups with a stream whose last-generated ID is `lastID` (FORMAT.md §8.3):
-    /// a cursor beyond it moves back to it (entries-read becomes invalid); pending records
-    /// beyond it (entries lost with a torn stream tail) are dropped. Returns what changed.
+    /// pending records beyond it (entries lost with a torn stream tail) are dropped, and then a
+    /// cursor beyond it moves back to it (entries-read becomes invalid). A cursor beyond the
+    /// stream with no such pending record is kept: XGROUP CREATE / SETID may put it there, as
+    /// Redis allows. Returns what changed.
     mutating func reconcile(lastID last: StreamID) -> [GroupReconciliation] {
         var changes: [GroupReconciliation] = []
         for name in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             var change = GroupReconciliation(group: name, cursorMovedFrom: nil, droppedPending: [])
-            if groups[name]!.lastID > last {
-                change.cursorMovedFrom = groups[name]!.lastID
-                groups[name]!.lastID = last
-                groups[name]!.entriesRead = nil
-            }
             if let succ = last.successor {
                 groups[name]!.pel.forEach(from: succ) { id, _ in change.droppedPending.append(id); return true }
             }
             for id in change.droppedPending { groups[name]!.removePending(id) }
+            if !change.droppedPending.isEmpty && groups[name]!.lastID > last {
+                change.cursorMovedFrom = groups[name]!.lastID
+                groups[name]!.lastID = last
+                groups[name]!.entriesRead = nil
+            }
             if change.cursorMovedFrom != nil || !change.droppedPending.isEmpty { changes.append(change) }
         }
         return changes

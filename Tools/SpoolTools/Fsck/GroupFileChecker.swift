@@ -199,8 +199,9 @@ struct GroupCheck {
                     rewrite.append(plan.problems.count - 1)
                 }
             }
-            // The cursor.
-            if g.cursor.lastID > last {
+            // The cursor: beyond the stream only counts when delivered entries were lost with a
+            // torn tail (pending entries beyond it); XGROUP CREATE / SETID may put it there.
+            if g.cursor.lastID > last && g.pending.contains(where: { $0.id > last }) {
                 let (file, offset) = origins.cursor(g.name)
                 plan.report(file, offset, "group \(group) last-delivered ID \(g.cursor.lastID) is beyond the stream's last ID \(last)\(liveText)",
                             affects: "group \(group): entries appended up to \(g.cursor.lastID) would never reach it (the engine moves its cursor back to \(last) on open; entries-read becomes unknown)",
