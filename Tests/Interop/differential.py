@@ -68,6 +68,8 @@ class Conn:
     def __init__(self, port, resp3=False):
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.buf = b""
+        # Set on the oracle's connection once a reload would meet a known divergence.
+        self.no_reload = False
         if resp3:
             self.send(["HELLO", "3"])
 
@@ -127,6 +129,12 @@ class Conn:
         raise RuntimeError(f"unexpected reply line {l!r}")
 
 
+def fmt(cmd):
+    if cmd[0] == "TXN":
+        return "MULTI; " + "; ".join(" ".join(c) for c in cmd[1:]) + "; EXEC"
+    return " ".join(cmd)
+
+
 def show(r):
     k = r[0]
     if k in ("status", "error"):
@@ -141,6 +149,8 @@ def show(r):
         return f"{k}:{r[1].decode(errors='replace')}"
     if k == "masked":
         return "<masked>"
+    if k == "txn":
+        return "TXN " + " | ".join(show(x) for x in r[1])
     opener = {"map": "{", "set": "~{"}.get(k, "[")
     return opener + ", ".join(show(x) for x in r[1]) + ("}" if k in ("map", "set") else "]")
 
@@ -150,6 +160,11 @@ AGGREGATES = ("array", "map")
 
 def masked(cmd, r):
     """Replaces clock- and layout-dependent fields by a placeholder."""
+    if cmd[0] == "TXN":
+        *queued, done = r[1]
+        if done[0] == "array" and len(done[1]) == len(cmd) - 1:
+            done = ("array", [masked(c, x) for c, x in zip(cmd[1:], done[1])])
+        return ("txn", queued + [done])
     name = " ".join(str(c).upper() for c in cmd[:2])
     if r[0] not in AGGREGATES:
         return r
@@ -248,6 +263,8 @@ class Gen:
         r = self.r
         if r.random() < 1 / 40:
             return ["RELOAD"]
+        if r.random() < 1 / 30:
+            return self.transaction()
         cmd = self.valid_command()
         if r.random() < 1 / 12 and len(cmd) > 1:
             i = r.randrange(1, len(cmd) + 1)
@@ -259,6 +276,20 @@ class Gen:
             else:
                 cmd.insert(i, r.choice(self.JUNK))
         return cmd
+
+    TXN_COMMANDS = {"XADD", "XLEN", "XRANGE", "XREVRANGE", "XDEL", "XTRIM", "XACK", "XPENDING", "EXISTS", "TYPE", "DEL"}
+
+    def transaction(self):
+        """["TXN", cmd, …]: MULTI, the commands (queued), EXEC. Only commands whose replies need
+        no version steering; one in four is mutated, so some transactions are aborted at EXEC."""
+        cmds = []
+        while len(cmds) < self.r.randint(1, 4):
+            c = self.valid_command()
+            if c[0] in self.TXN_COMMANDS:
+                if self.r.random() < 0.25 and len(c) > 1:
+                    del c[self.r.randrange(1, len(c))]
+                cmds.append(c)
+        return ["TXN"] + cmds
 
     def valid_command(self):
         r = self.r
@@ -424,7 +455,21 @@ def send_both(a, b, cmd):
     difference: Redis 8.0 clamps XGROUP's ENTRIESREAD to entries-added, as Spool does; 7.0
     keeps the value. RELOAD goes to Spool only, as DEBUG RELOAD."""
     if cmd == ["RELOAD"]:
+        if a.no_reload:
+            # A known divergence (README, Tests): after XSETID moved a stream's last ID back
+            # below IDs its groups still reference, reopening takes those references for entries
+            # lost with a torn tail and drops them. Not reloaded from then on.
+            return ("status", b"OK"), ("status", b"OK")
         return ("status", b"OK"), b.send(["DEBUG", "RELOAD"])
+    if cmd[0] == "XSETID" and len(cmd) > 2:
+        before = a.send(["XINFO", "STREAM", cmd[1]])
+        last = mask_map(before, set())[1] if before[0] in AGGREGATES else []
+        last = next((last[i + 1][1].decode() for i in range(0, len(last) - 1, 2) if last[i][1] == b"last-generated-id"), None)
+        new = parse_id(cmd[2])
+        if last is not None and new is not None and new < parse_id(last):
+            a.no_reload = True
+    if cmd[0] == "TXN":
+        return tuple(("txn", [c.send(["MULTI"])] + [c.send(x) for x in cmd[1:]] + [c.send(["EXEC"])]) for c in (a, b))
     if "ENTRIESREAD" in cmd and cmd[0] == "XGROUP" and len(cmd) > 2 and cmd.index("ENTRIESREAD") + 1 < len(cmd) \
             and cmd[cmd.index("ENTRIESREAD") + 1].isdigit():
         info = a.send(["XINFO", "STREAM", cmd[2]])
@@ -535,7 +580,7 @@ def run_seed(seed, redis_port, spool_port):
             still, ra, rb = replay_differs(small, config, redis_port, spool_port, resp3)
             print(f"  shrunk to {len(small)} commands" + ("" if still else " (no longer differs: order-dependent)"))
             for h in (small if still else history[-25:]):
-                print("   ", " ".join(h)[:200])
+                print("   ", fmt(h)[:200])
             print("  redis:", show(ra)[:1500])
             print("  spool:", show(rb)[:1500])
             return False
