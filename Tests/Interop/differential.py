@@ -176,12 +176,44 @@ def masked(cmd, r):
         # behind the first entry is re-estimated, lag rule 3); 7.0 differs there. The Swift
         # parity tests check them against the newer rules.
         return ("array", [mask_map(g, {b"entries-read", b"lag"}) for g in r[1]])
+    if name.startswith("XINFO STREAM") and any(str(c).upper() == "FULL" for c in cmd):
+        return full_masked(r)
     if name.startswith("XINFO STREAM"):
         return mask_map(r, {b"radix-tree-keys", b"radix-tree-nodes"})
     if name.startswith("XPENDING") and len(cmd) > 3:
         # extended form: [id, consumer, idle, deliveries]
         return ("array", [("array", [e[1][0], e[1][1], ("masked",), e[1][3]]) if e[0] == "array" else e for e in r[1]])
     return r
+
+
+def with_field(r, key, f):
+    """A map reply with `f` applied to the value of `key`."""
+    if r[0] not in AGGREGATES:
+        return r
+    items = list(r[1])
+    for i in range(0, len(items) - 1, 2):
+        if items[i][0] in ("bulk", "status") and items[i][1] == key:
+            items[i + 1] = f(items[i + 1])
+    return (r[0], items)
+
+
+def each(f):
+    return lambda r: (r[0], [f(x) for x in r[1]]) if r[0] in AGGREGATES else r
+
+
+def masking(*positions):
+    """An array with the elements at `positions` masked (delivery times in PEL rows)."""
+    return lambda r: (r[0], [("masked",) if i in positions else x for i, x in enumerate(r[1])]) if r[0] == "array" else r
+
+
+def full_masked(r):
+    """XINFO STREAM FULL: clock fields (delivery, seen times), 7.2's active-time, the group
+    counters of the 7.2 rules, and the radix-tree figures masked."""
+    r = mask_map(r, {b"radix-tree-keys", b"radix-tree-nodes"})
+    consumer = lambda c: with_field(mask_map(c, {b"seen-time"}, drop={b"active-time"}), b"pending", each(masking(1)))
+    group = lambda g: with_field(with_field(mask_map(g, {b"entries-read", b"lag"}), b"pending", each(masking(2))),
+                                 b"consumers", each(consumer))
+    return with_field(r, b"groups", each(group))
 
 
 def mask_map(r, keys, drop=()):
@@ -396,7 +428,9 @@ class Gen:
                 return ["XINFO", "GROUPS", k]
             if x < 0.7:
                 return ["XINFO", "CONSUMERS", k, r.choice(self.groups)]
-            return ["XINFO", "STREAM", k]
+            if x < 0.85:
+                return ["XINFO", "STREAM", k]
+            return ["XINFO", "STREAM", k, "FULL"] + (["COUNT", str(r.randint(0, 4))] if r.random() < 0.6 else [])
         x = r.random()
         if x < 0.2:
             return ["EXISTS", k] + ([self.key()] if r.random() < 0.3 else [])
