@@ -20,7 +20,9 @@ accepts the newer reply, each with the version that changed it.
 Exit status 0 when every reply matched; otherwise the first mismatch with the commands that led
 to it, and the seed to replay it.
 """
-import os, random, re, shutil, signal, socket, subprocess, sys, tempfile, time
+import os, random, re, shutil, signal, socket, subprocess, sys, tempfile
+
+from local_servers import free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 args = [a for a in sys.argv[1:]]
@@ -39,26 +41,6 @@ SEEDS = opt("--seeds", 40)
 OPS = opt("--ops", 400)
 ONE_SEED = opt("--seed", -1)
 SPOOL = args[0] if args else os.path.join(HERE, "../../.build/debug/spool")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc):
-    for _ in range(200):
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not start")
 
 
 class Conn:
@@ -465,23 +447,26 @@ def parse_id(text):
     return None if a is None or b is None else (a, b)
 
 
-def below_max_deleted(a, cmd):
+def stream_fields(a, key):
+    """The oracle's XINFO STREAM of `key` as {field name: value reply}; {} when there is none."""
+    info = a.send(["XINFO", "STREAM", key])
+    if info[0] not in AGGREGATES:
+        return {}
+    items = info[1]
+    return {items[i][1]: items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def below_max_deleted(cmd, fields):
     """XSETID (with no options, or ENTRIESADDED n MAXDELETEDID id) whose id is below the
-    stream's max-deleted-entry-id, and not refused earlier for being below its own MAXDELETEDID."""
+    max-deleted-entry-id in the stream's `fields`, and not refused earlier for being below its
+    own MAXDELETEDID."""
     if not (len(cmd) == 3 or (len(cmd) == 7 and cmd[3] == "ENTRIESADDED" and cmd[4].isdigit() and cmd[5] == "MAXDELETEDID")):
         return False
     new = parse_id(cmd[2])
     given = parse_id(cmd[6]) if len(cmd) == 7 else (0, 0)
-    if new is None or given is None or new < given:
+    if new is None or given is None or new < given or b"max-deleted-entry-id" not in fields:
         return False
-    info = a.send(["XINFO", "STREAM", cmd[1]])
-    if info[0] not in AGGREGATES:
-        return False
-    items = info[1]
-    for i in range(0, len(items) - 1, 2):
-        if items[i][1] == b"max-deleted-entry-id":
-            return new < parse_id(items[i + 1][1].decode())
-    return False
+    return new < parse_id(fields[b"max-deleted-entry-id"][1].decode())
 
 
 def send_both(a, b, cmd):
@@ -496,27 +481,24 @@ def send_both(a, b, cmd):
             return ("status", b"OK"), ("status", b"OK")
         return ("status", b"OK"), b.send(["DEBUG", "RELOAD"])
     if cmd[0] == "XSETID" and len(cmd) > 2:
-        before = a.send(["XINFO", "STREAM", cmd[1]])
-        last = mask_map(before, set())[1] if before[0] in AGGREGATES else []
-        last = next((last[i + 1][1].decode() for i in range(0, len(last) - 1, 2) if last[i][1] == b"last-generated-id"), None)
+        fields = stream_fields(a, cmd[1])
         new = parse_id(cmd[2])
-        if last is not None and new is not None and new < parse_id(last):
+        if b"last-generated-id" in fields and new is not None and new < parse_id(fields[b"last-generated-id"][1].decode()):
             a.no_reload = True
+        if below_max_deleted(cmd, fields):
+            # Redis 7.2+ refuses a last-id below the stream's max-deleted-entry-id (reference,
+            # XSETID), as Spool does; 7.0 accepts it. Not sent to the oracle.
+            return ("error", b"ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"), b.send(cmd)
     if cmd[0] == "TXN":
         return tuple(("txn", [c.send(["MULTI"])] + [c.send(x) for x in cmd[1:]] + [c.send(["EXEC"])]) for c in (a, b))
     if "ENTRIESREAD" in cmd and cmd[0] == "XGROUP" and len(cmd) > 2 and cmd.index("ENTRIESREAD") + 1 < len(cmd) \
             and cmd[cmd.index("ENTRIESREAD") + 1].isdigit():
-        info = a.send(["XINFO", "STREAM", cmd[2]])
-        if info[0] in AGGREGATES:
-            items = info[1]
-            added = next((items[i + 1][1] for i in range(0, len(items), 2) if items[i][1] == b"entries-added"), 0)
+        fields = stream_fields(a, cmd[2])
+        if fields:
+            added = fields[b"entries-added"][1]
             cmd = list(cmd)
             i = cmd.index("ENTRIESREAD") + 1
             cmd[i] = str(min(int(cmd[i]), added))
-    if cmd[0] == "XSETID" and below_max_deleted(a, cmd):
-        # Redis 7.2+ refuses a last-id below the stream's max-deleted-entry-id (reference,
-        # XSETID), as Spool does; 7.0 accepts it. Not sent to the oracle.
-        return ("error", b"ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"), b.send(cmd)
     ra, rb = a.send(cmd), b.send(cmd)
     # Redis 7.2+ creates the consumer of a successful XCLAIM / XAUTOCLAIM even when nothing is
     # claimed, and of XREADGROUP in every stream named, as Spool does; 7.0 only where something

@@ -7,19 +7,13 @@ Starts the server on a free 127.0.0.1 port in a temporary directory, runs the ch
 The consumer-group examples of ../shared/redis-streams-chapter.txt run when the server knows
 XGROUP (the groups branch); otherwise they are reported as skipped.
 """
-import os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import os, shutil, signal, subprocess, sys, tempfile, threading, time
 
 import redis
 
+from local_servers import free_port, wait_port
+
 SPOOL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../.build/debug/spool")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:
@@ -28,13 +22,7 @@ class Server:
         self.port = free_port()
         self.proc = subprocess.Popen([SPOOL, "serve", "--port", str(self.port), "--dir", self.dir, *extra],
                                      stderr=subprocess.PIPE)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("spool serve did not start")
+        wait_port(self.port, self.proc, "spool serve")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

@@ -252,10 +252,11 @@ extension Database {
         return (try? s.groupRead { $0.groups.groups[group] != nil }) ?? false
     }
 
-    /// Throws XREADGROUP's NOGROUP error unless the stream at `key` has a group named `group`
-    /// (Redis checks each stream so, in order, before reading that stream's ID argument).
-    public func requireGroupForRead(_ key: [UInt8], _ group: [UInt8]) throws(SpoolError) {
-        guard hasGroup(key, group) else { throw NoGroupText.readGroup.error(key: key, group: group) }
+    /// Throws the command's NOGROUP error (`text`) unless the stream at `key` has a group named
+    /// `group`: for commands that, as Redis does, answer NOGROUP before parsing some of their
+    /// arguments.
+    public func requireGroup(_ key: [UInt8], _ group: [UInt8], _ text: NoGroupText) throws(SpoolError) {
+        guard hasGroup(key, group) else { throw text.error(key: key, group: group) }
     }
 
     // MARK: 8.2 deletion and trimming with reference policies

@@ -4,8 +4,13 @@ import SpoolIndex
 import SpoolIO
 
 /// Which NOGROUP text a command uses (reference §4).
-enum NoGroupText {
-    case readGroup, keyOrGroup, consumerGroup
+public enum NoGroupText: Sendable {
+    /// XREADGROUP's: "No such key 'k' or consumer group 'g' in XREADGROUP with GROUP option".
+    case readGroup
+    /// XACK-family, XPENDING, XCLAIM, XAUTOCLAIM: "No such key 'k' or consumer group 'g'".
+    case keyOrGroup
+    /// XGROUP's: "No such consumer group 'g' for key name 'k'".
+    case consumerGroup
 
     func error(key: [UInt8], group: [UInt8]) -> SpoolError {
         // As Redis prints them (`%s`): up to the first NUL byte.

@@ -228,9 +228,9 @@ extension CommandTable {
         if db.stream(key) == nil && !(create && makeStream) {
             throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
         }
-        if !create && !db.hasGroup(key, args[3].bytes) {
+        if !create {
             // Before the ID is parsed, as Redis's xgroupCommand does.
-            throw CommandError("NOGROUP No such consumer group '\(args[3].errorText)' for key name '\(args[2].errorText)'")
+            try spool { () throws(SpoolError) in try db.requireGroup(key, args[3].bytes, .consumerGroup) }
         }
         let start = try spool { () throws(SpoolError) in try GroupStart.parse(args[4].bytes, strict: create) }
         if create {
@@ -260,7 +260,7 @@ extension CommandTable {
         for j in 0..<n {
             let key = args[streamsArg + j].bytes
             let position = try spool { () throws(SpoolError) in
-                try db.requireGroupForRead(key, group)
+                try db.requireGroup(key, group, .readGroup)
                 return try GroupReadPosition.parse(args[streamsArg + n + j].bytes)
             }
             streams.append((key, position))
@@ -365,16 +365,12 @@ extension CommandTable {
 
     // MARK: - XCLAIM / XAUTOCLAIM
 
-    static func noGroup(_ key: ByteBuffer, _ group: ByteBuffer) -> CommandError {
-        CommandError("NOGROUP No such key '\(key.errorText)' or consumer group '\(group.errorText)'")
-    }
-
     @Sendable static func xclaim(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         let key = args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
         // NOGROUP before any argument is parsed, as Redis's xclaimCommand does.
-        guard db.hasGroup(key, args[2].bytes) else { throw noGroup(args[1], args[2]) }
+        try spool { () throws(SpoolError) in try db.requireGroup(key, args[2].bytes, .keyOrGroup) }
         guard let minIdle = args[4].int64 else { throw CommandError("ERR Invalid min-idle-time argument for XCLAIM") }
         var ids: [StreamID] = []
         var j = 5
@@ -443,7 +439,7 @@ extension CommandTable {
             }
         }
         // Unlike XCLAIM, Redis's xautoclaimCommand parses every argument before NOGROUP.
-        guard db.hasGroup(key, args[2].bytes) else { throw noGroup(args[1], args[2]) }
+        try spool { () throws(SpoolError) in try db.requireGroup(key, args[2].bytes, .keyOrGroup) }
         let r = try spool { () throws(SpoolError) in
             try db.autoClaim(key, args[2].bytes, consumer: args[3].bytes, minIdleMs: max(0, minIdle), start: start, count: count,
                              justID: justID, sync: false)
