@@ -10,6 +10,7 @@ import SpoolBenchSupport
 //   SpoolFigures append-no [entries] [repeats]          one writer, policy no
 //   SpoolFigures append-batch [entries] [batch] [repeats]  one writer, policy no, append(batch:)
 //   SpoolFigures append-always [threads] [seconds]      concurrent appenders, policy always
+//   SpoolFigures append-always-tasks [tasks] [seconds]  the same with tasks (`try await append`)
 //   SpoolFigures groups [entries] [batch] [read|batch|both]  XREADGROUP + XACK in-process (policy no;
 //                                                       readGroup, readGroupBatch, or both in turn),
 //                                                       bytes per pending entry, open with them pending
@@ -197,31 +198,58 @@ case "append-no":
     report("append_no_entries_per_s_best", s.sorted.last!)
     print("append_no_runs", rates.map { String(Int($0)) }.joined(separator: ","))
 
-case "append-always":
-    let threads = arg(1, 64), seconds = arg(2, 5)
+case "append-always", "append-always-tasks":
+    // Concurrent appenders on one stream, as threads (the blocking `append`) or as tasks on
+    // Swift's cooperative pool (`try await append` suspends the task, not a thread, until its
+    // group commit is durable).
+    let asTasks = args.first == "append-always-tasks"
+    let appenders = arg(1, 64), seconds = arg(2, 5)
     let dir = ScratchDirectory("always", base: scratchBase)
     defer { dir.remove() }
     let (store, stream) = try openOrders(dir.path, options(.always))
     let pool = orderEventPool(1024)
     let deadline = monotonicNanos() + UInt64(seconds) * 1_000_000_000
-    let results = SampleSlots(threads)
     let t0 = monotonicNanos()
-    runOnThreads(threads) { t in
-        var lat: [Double] = []
-        lat.reserveCapacity(1 << 14)
-        var i = t
-        while monotonicNanos() < deadline {
-            let a = monotonicNanos()
-            do { try stream.append(pool[i & 1023]) } catch { fail("append: \(error)") }
-            lat.append(Double(monotonicNanos() - a))
-            i += threads
+    let all: [Double]
+    if asTasks {
+        all = await withTaskGroup(of: [Double].self) { group in
+            for t in 0..<appenders {
+                group.addTask {
+                    var lat: [Double] = []
+                    lat.reserveCapacity(1 << 14)
+                    var i = t
+                    while monotonicNanos() < deadline {
+                        let a = monotonicNanos()
+                        do { try await stream.append(pool[i & 1023]) } catch { fail("append: \(error)") }
+                        lat.append(Double(monotonicNanos() - a))
+                        i += appenders
+                    }
+                    return lat
+                }
+            }
+            var all: [Double] = []
+            for await lat in group { all += lat }
+            return all
         }
-        results.set(t, lat)
+    } else {
+        let results = SampleSlots(appenders)
+        runOnThreads(appenders) { t in
+            var lat: [Double] = []
+            lat.reserveCapacity(1 << 14)
+            var i = t
+            while monotonicNanos() < deadline {
+                let a = monotonicNanos()
+                do { try stream.append(pool[i & 1023]) } catch { fail("append: \(error)") }
+                lat.append(Double(monotonicNanos() - a))
+                i += appenders
+            }
+            results.set(t, lat)
+        }
+        all = results.all
     }
     let t1 = monotonicNanos()
-    let all = results.all
     let s = Summary(all)
-    report("always_threads", threads)
+    report(asTasks ? "always_tasks" : "always_threads", appenders)
     report("always_entries", all.count)
     report("always_entries_per_s", Double(all.count) / (Double(t1 - t0) / 1e9))
     report("always_latency_p50_ns", s.median)

@@ -66,6 +66,27 @@ public final class SpoolStream: Sendable {
 
     /// Runs a mutation under the lock, then makes it durable per policy outside the lock.
     func mutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> R {
+        let (result, durable) = try lockedMutation(sync: sync, body)
+        if let (journal, end) = durable {
+            do { try journal.syncCovering(end) } catch { throw error.spool }
+        }
+        return result
+    }
+
+    /// `mutate` for tasks: the wait for the fdatasync (policy `always`) suspends the task
+    /// instead of blocking its thread.
+    func mutate<R>(_ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) async throws(SpoolError) -> R {
+        let (result, durable) = try lockedMutation(sync: true, body)
+        if let (journal, end) = durable {
+            do { try await journal.syncCovering(end) } catch { throw error.spool }
+        }
+        return result
+    }
+
+    /// The locked half of a mutation: runs `body`, writes its journal records and returns the
+    /// journal and offset that must be synced before it is acknowledged (nil when the policy
+    /// or `sync` asks for none).
+    private func lockedMutation<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> (R, (AppendFile, Int64)?) {
         let (result, end, journal): (R, Int64?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
             try Self.heal(&c)
@@ -74,10 +95,8 @@ public final class SpoolStream: Sendable {
             if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
             return (r, end, c!.journal)
         }
-        if sync, policy == .always, let end, let journal {
-            do { try journal.syncCovering(min(end, journal.size)) } catch { throw error.spool }
-        }
-        return result
+        guard sync, policy == .always, let end, let journal else { return (result, nil) }
+        return (result, (journal, min(end, journal.size)))
     }
 
     /// XADD: appends an entry (`fields` alternates field and value, at least one pair) and
@@ -87,20 +106,29 @@ public final class SpoolStream: Sendable {
     @discardableResult
     public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, sync: Bool = true,
                        nowMs: UInt64? = nil) throws(SpoolError) -> StreamID {
+        try Self.checkAppend(fields)
+        let now = nowMs ?? StreamClock.nowMs()
+        return try mutate(sync: sync) { (c) throws(SpoolError) in try c.append(fields: fields, id: id, trim: trim, nowMs: now) }
+    }
+
+    /// XADD from a task: as `append(_:id:trim:sync:nowMs:)` with `sync` true, but under policy
+    /// `always` the task is suspended, not its thread, until the group commit that covers the
+    /// entry has made it durable — any number of concurrent appending tasks share fdatasyncs
+    /// without a thread each.
+    @discardableResult
+    public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil,
+                       nowMs: UInt64? = nil) async throws(SpoolError) -> StreamID {
+        try Self.checkAppend(fields)
+        let now = nowMs ?? StreamClock.nowMs()
+        return try await mutate { (c) throws(SpoolError) in try c.append(fields: fields, id: id, trim: trim, nowMs: now) }
+    }
+
+    /// XADD's argument checks, before anything changes.
+    private static func checkAppend(_ fields: [[UInt8]]) throws(SpoolError) {
         guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
         var total = 0
         for f in fields { total += f.count }
         if total > (1 << 30) { throw SpoolError.command("ERR Elements are too large to be stored") }
-        let now = nowMs ?? StreamClock.nowMs()
-        return try mutate(sync: sync) { (c) throws(SpoolError) in
-            let (id, end) = try c.append(fields: fields, id: id, nowMs: now)
-            var last = end
-            if let trim {
-                let (_, e) = try c.trim(trim)
-                if let e { last = e }
-            }
-            return (id, last)
-        }
     }
 
     /// Appends many entries with `*` IDs in one call (one journal write per block instead of
@@ -109,16 +137,18 @@ public final class SpoolStream: Sendable {
     /// one may have been appended.
     @discardableResult
     public func append(batch: [[[UInt8]]], sync: Bool = true, nowMs: UInt64? = nil) throws(SpoolError) -> [StreamID] {
-        for fields in batch {
-            guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
-        }
+        for fields in batch { try Self.checkAppend(fields) }
         let now = nowMs ?? StreamClock.nowMs()
-        return try mutate(sync: sync) { (c) throws(SpoolError) in
-            var ids: [StreamID] = []
-            ids.reserveCapacity(batch.count)
-            let end = try c.appendBatch(batch, nowMs: now, ids: &ids)
-            return (ids, end)
-        }
+        return try mutate(sync: sync) { (c) throws(SpoolError) in try c.appendBatch(batch, nowMs: now) }
+    }
+
+    /// `append(batch:)` from a task: under policy `always` the task, not its thread, waits for
+    /// the one fdatasync that covers the batch (shared with concurrent appenders).
+    @discardableResult
+    public func append(batch: [[[UInt8]]], nowMs: UInt64? = nil) async throws(SpoolError) -> [StreamID] {
+        for fields in batch { try Self.checkAppend(fields) }
+        let now = nowMs ?? StreamClock.nowMs()
+        return try await mutate { (c) throws(SpoolError) in try c.appendBatch(batch, nowMs: now) }
     }
 
     /// Number of live entries (O(1)).

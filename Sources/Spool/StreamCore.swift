@@ -568,6 +568,22 @@ struct StreamCore {
         return (id, end)
     }
 
+    /// XADD with its trim: returns the new ID and the journal offset that makes both durable.
+    mutating func append(fields: [[UInt8]], id spec: AppendID, trim: TrimSpec?, nowMs: UInt64) throws(SpoolError) -> (StreamID, Int64) {
+        let (id, end) = try append(fields: fields, id: spec, nowMs: nowMs)
+        guard let trim else { return (id, end) }
+        let (_, trimEnd) = try self.trim(trim)
+        return (id, trimEnd ?? end)
+    }
+
+    /// `appendBatch(_:nowMs:ids:)` returning the IDs with the journal offset to sync to.
+    mutating func appendBatch(_ batch: [[[UInt8]]], nowMs: UInt64) throws(SpoolError) -> ([StreamID], Int64?) {
+        var ids: [StreamID] = []
+        ids.reserveCapacity(batch.count)
+        let end = try appendBatch(batch, nowMs: nowMs, ids: &ids)
+        return (ids, end)
+    }
+
     /// Appends many entries with auto IDs, writing the journal once per block rather than once
     /// per entry. Entries are applied in memory only after their journal bytes are written, so a
     /// failure leaves a prefix of the batch appended (returned in `ids` before the error is

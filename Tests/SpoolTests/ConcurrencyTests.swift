@@ -3,6 +3,7 @@ import SpoolFormat
 import SpoolIO
 import TestSupport
 import Synchronization
+import Dispatch
 @testable import Spool
 
 #if canImport(Glibc)
@@ -138,6 +139,142 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         try s.append(orderEvent(1))
         #expect(s.length == 1)
         store.close()
+    }
+
+    /// 64 tasks appending with `try await append` under `always`, and 4 threads with the
+    /// blocking call beside them: every acknowledged entry survives a reopen, in order, and the
+    /// appenders shared fdatasyncs (far fewer syncs than appends).
+    @Test func groupCommitForTasks() async throws {
+        let dir = TemporaryDirectory("groupcommit-tasks")
+        defer { dir.remove() }
+        var o = storeOptions(.always)
+        o.segmentBytes = 16384
+        let path = dir.path
+        let journalSyncs = Atomic(0)
+        // Syncs slower than a debug build's appends, so that appenders arrive while one runs.
+        FaultInjector.shared.set(under: path) { c, p in
+            if c == .fdatasync, p.contains("/journal-") {
+                journalSyncs.add(1, ordering: .relaxed)
+                usleep(2_000)
+            }
+            return nil
+        }
+        defer { FaultInjector.shared.set(under: path, nil) }
+        var ids: [StreamID] = []
+        do {
+            let store = try SpoolStore(directory: path, options: o)
+            let s = try store.database(0).openOrCreate(b("orders"))
+            // The blocking appenders run on threads of their own, never on the cooperative pool.
+            async let threaded: [StreamID] = withCheckedContinuation { k in
+                DispatchQueue.global().async {
+                    let ids = Mutex<[StreamID]>([])
+                    onThreads(4) { t in
+                        for i in 0..<25 {
+                            if let id = try? s.append(orderEvent(100_000 + t * 1000 + i)) { ids.withLock { $0.append(id) } }
+                        }
+                    }
+                    k.resume(returning: ids.withLock { $0 })
+                }
+            }
+            ids = try await withThrowingTaskGroup(of: [StreamID].self) { group in
+                for t in 0..<64 {
+                    group.addTask {
+                        var mine: [StreamID] = []
+                        for i in 0..<25 { mine.append(try await s.append(orderEvent(t * 1000 + i))) }
+                        return mine
+                    }
+                }
+                var all: [StreamID] = []
+                for try await mine in group { all += mine }
+                return all
+            }
+            ids += await threaded
+            store.close()
+        }
+        #expect(ids.count == 68 * 25)
+        #expect(journalSyncs.load(ordering: .relaxed) < ids.count / 4)
+        let reopened = try SpoolStore(directory: path, options: o)
+        let got = try reopened.database(0).stream(b("orders"))!.range().map(\.id)
+        #expect(got == ids.sorted())
+        reopened.close()
+    }
+
+    /// Tasks waiting on group commits when fdatasync fails now and then: every task gets an
+    /// answer (none is left suspended on a sync that failed), some get the error, and every
+    /// acknowledged entry survives a reopen. A stream deleted while tasks wait answers them too.
+    @Test func groupCommitForTasksSurvivesFailedSyncsAndDelete() async throws {
+        let dir = TemporaryDirectory("groupcommit-tasks-fail")
+        defer { dir.remove() }
+        let o = storeOptions(.always)
+        let path = dir.path
+        var acked: [StreamID] = []
+        do {
+            let store = try SpoolStore(directory: path, options: o)
+            let s = try store.database(0).openOrCreate(b("orders"))
+            let calls = Atomic(0)
+            FaultInjector.shared.set(under: path) { c, p in
+                guard c == .fdatasync, p.contains("/journal-") else { return nil }
+                return calls.add(1, ordering: .relaxed).newValue % 3 == 0 ? .ioError : nil
+            }
+            let failed: Int
+            (acked, failed) = await withTaskGroup(of: ([StreamID], Int).self) { group in
+                for t in 0..<24 {
+                    group.addTask {
+                        var mine: [StreamID] = [], failed = 0
+                        for i in 0..<30 {
+                            do { mine.append(try await s.append(orderEvent(t * 1000 + i))) } catch { failed += 1 }
+                        }
+                        return (mine, failed)
+                    }
+                }
+                var acked: [StreamID] = [], failed = 0
+                for await (ids, f) in group {
+                    acked += ids
+                    failed += f
+                }
+                return (acked, failed)
+            }
+            #expect(acked.count + failed == 24 * 30)
+            #expect(failed > 0)
+
+            // Slow syncs, and the stream deleted while tasks wait on them.
+            FaultInjector.shared.set(under: path) { c, _ in
+                if c == .fdatasync { usleep(20_000) }
+                return nil
+            }
+            defer { FaultInjector.shared.set(under: path, nil) }
+            let db = store.database(0)
+            let doomed = try db.openOrCreate(b("doomed"))
+            let syncErrors = await withTaskGroup(of: Int.self) { group in
+                for t in 0..<8 {
+                    group.addTask {
+                        for i in 0..<10 {
+                            do throws(SpoolError) {
+                                _ = try await doomed.append(orderEvent(t * 100 + i))
+                            } catch {
+                                if case .io = error { return 1 }
+                                return 0  // the stream is gone
+                            }
+                        }
+                        return 0
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(30))
+                    _ = try? db.delete(b("doomed"))
+                    return 0
+                }
+                return await group.reduce(0, +)
+            }
+            #expect(syncErrors == 0)
+            #expect(db.stream(b("doomed")) == nil)
+            store.close()
+        }
+        FaultInjector.shared.set(under: path, nil)
+        let reopened = try SpoolStore(directory: path, options: o)
+        let got = Set(try reopened.database(0).stream(b("orders"))!.range().map(\.id))
+        #expect(acked.allSatisfy { got.contains($0) })
+        reopened.close()
     }
 
     /// Readers running beside a writer always see a consistent prefix: IDs ascending without
