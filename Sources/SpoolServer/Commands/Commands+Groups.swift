@@ -452,11 +452,13 @@ extension CommandTable {
 
     // MARK: - XDELEX / XACKDEL (8.2)
 
-    /// `[KEEPREF|DELREF|ACKED] IDS numids id…` starting at `from`.
-    static func parsePolicyAndIDs(_ args: [ByteBuffer], from: Int) throws(CommandError) -> (ReferencePolicy, [StreamID]) {
+    /// `[KEEPREF|DELREF|ACKED] IDS numids id…` starting at `from`: the policy and the ID
+    /// arguments, not parsed yet (Redis answers a missing key, or XACKDEL's missing group, with
+    /// all -1 before it reads the IDs).
+    static func parsePolicyAndIDs(_ args: [ByteBuffer], from: Int) throws(CommandError) -> (ReferencePolicy, ArraySlice<ByteBuffer>) {
         var policy: ReferencePolicy?
         var i = from
-        var ids: [StreamID]?
+        var ids: ArraySlice<ByteBuffer>?
         while i < args.count {
             if let p = parsePolicy(args[i]) {
                 if policy != nil { throw .syntax }
@@ -466,9 +468,7 @@ extension CommandTable {
                 guard let n = args[i + 1].int64, n > 0 else { throw CommandError("ERR Number of IDs must be a positive integer") }
                 let available = args.count - (i + 2)
                 if Int64(available) < n { throw CommandError("ERR The `numids` parameter must match the number of arguments") }
-                var list: [StreamID] = []
-                for k in 0..<Int(n) { list.append(try parseStrictID(args[i + 2 + k])) }
-                ids = list
+                ids = args[(i + 2)..<(i + 2 + Int(n))]
                 i += 2 + Int(n)
             } else {
                 throw .syntax
@@ -478,19 +478,30 @@ extension CommandTable {
         return (policy ?? .keepReferences, ids)
     }
 
+    /// One `-1` per ID: XDELEX on a missing key, XACKDEL on a missing key or group.
+    static func allNotFound(_ ids: ArraySlice<ByteBuffer>) -> CommandOutcome {
+        .reply(.array(ids.map { _ in .integer(Int64(DeleteResult.notFound.rawValue)) }))
+    }
+
     @Sendable static func xdelex(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
-        let (policy, ids) = try parsePolicyAndIDs(ctx.args, from: 2)
+        let (policy, idArgs) = try parsePolicyAndIDs(ctx.args, from: 2)
         let key = ctx.args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
+        guard db.stream(key) != nil else { return allNotFound(idArgs) }
+        var ids: [StreamID] = []
+        for a in idArgs { ids.append(try parseStrictID(a)) }
         let results = try spool { () throws(SpoolError) in try db.deleteEx(key, ids: ids, policy: policy, sync: false) }
         if results.contains(.deleted) { groupWrote(ctx, key) }
         return .reply(.array(results.map { .integer(Int64($0.rawValue)) }))
     }
 
     @Sendable static func xackdel(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
-        let (policy, ids) = try parsePolicyAndIDs(ctx.args, from: 3)
+        let (policy, idArgs) = try parsePolicyAndIDs(ctx.args, from: 3)
         let key = ctx.args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
+        guard db.hasGroup(key, ctx.args[2].bytes) else { return allNotFound(idArgs) }
+        var ids: [StreamID] = []
+        for a in idArgs { ids.append(try parseStrictID(a)) }
         let results = try spool { () throws(SpoolError) in try db.ackDelete(key, ctx.args[2].bytes, ids: ids, policy: policy, sync: false) }
         if results.contains(where: { $0 != .notFound }) { groupWrote(ctx, key) }
         return .reply(.array(results.map { .integer(Int64($0.rawValue)) }))

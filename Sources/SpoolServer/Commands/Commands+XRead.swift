@@ -35,7 +35,7 @@ struct ReadOptions {
                 if (args.count - o.streamsArg) % 2 != 0 {
                     throw CommandError(isGroup
                         ? "ERR Unbalanced '\(name)' list of streams: for each stream key an ID or '>' must be specified."
-                        : "ERR Unbalanced '\(name)' list of streams: for each stream key an ID or '$' must be specified.")
+                        : "ERR Unbalanced '\(name)' list of streams: for each stream key an ID, '+', or '$' must be specified.")
                 }
                 break
             } else if arg.isKeyword("GROUP") && more >= 2 {
