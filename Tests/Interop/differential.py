@@ -503,6 +503,20 @@ def below_max_deleted(cmd, fields):
     return new < parse_id(fields[b"max-deleted-entry-id"][1].decode())
 
 
+def refresh_acked_cache(a, cmd):
+    """Redis 8.2.3 caches the smallest last-delivered ID of a stream's groups for ACKED's "still
+    referenced" test and does not refresh it on XGROUP DESTROY/CREATE: after an ACKED command
+    computed it, destroying a group and creating it again further on leaves ACKED keeping (and
+    answering 2 for) entries no group references any more. Spool has no such cache. Before an
+    ACKED command the oracle gets a throwaway group created and destroyed, which refreshes it."""
+    if before(8, 2) or len(cmd) < 2 or "ACKED" not in [str(x).upper() for x in cmd]:
+        return
+    key = cmd[1]
+    if a.send(["EXISTS", key]) == ("int", 1):
+        a.send(["XGROUP", "CREATE", key, "spool-differential-refresh", "0"])
+        a.send(["XGROUP", "DESTROY", key, "spool-differential-refresh"])
+
+
 def send_both(a, b, cmd):
     """Sends `cmd` to Redis (`a`) and Spool (`b`), first steering clear of a known version
     difference: Redis 8.0 clamps XGROUP's ENTRIESREAD to entries-added, as Spool does; 7.0
@@ -524,7 +538,10 @@ def send_both(a, b, cmd):
             # XSETID), as Spool does; 7.0 accepts it. Not sent to the oracle.
             return ("error", b"ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"), b.send(cmd)
     if cmd[0] == "TXN":
+        for x in cmd[1:]:
+            refresh_acked_cache(a, x)
         return tuple(("txn", [c.send(["MULTI"])] + [c.send(x) for x in cmd[1:]] + [c.send(["EXEC"])]) for c in (a, b))
+    refresh_acked_cache(a, cmd)
     if before(8, 0) and "ENTRIESREAD" in cmd and cmd[0] == "XGROUP" and len(cmd) > 2 and cmd.index("ENTRIESREAD") + 1 < len(cmd) \
             and cmd[cmd.index("ENTRIESREAD") + 1].isdigit():
         fields = stream_fields(a, cmd[2])
