@@ -60,6 +60,12 @@ struct StreamCore {
     let logger: Logger
 
     var meta = StreamMeta()
+    /// The highest last-generated ID the stream had before XSETID moved it back (0-0 if never),
+    /// kept in the checkpoint and raised again by journal replay.
+    var lastIDHighWater = StreamID.zero
+    /// The highest ID any group may legitimately reference: pending entries beyond it were lost
+    /// with a torn stream tail (FORMAT.md §8.3).
+    var referenceTop: StreamID { max(lastIDHighWater, meta.lastID) }
     var index = RadixTree<BlockInfo>()
     var blockTombstones: [StreamID: Set<StreamID>] = [:]
     var open = OpenBlock()
@@ -296,6 +302,7 @@ struct StreamCore {
         core.activeSealed = lastSealed
         core.meta = StreamMeta(lastID: checkpoint.lastID, entriesAdded: checkpoint.entriesAdded, maxDeletedID: checkpoint.maxDeletedID)
         core.trimmedThrough = checkpoint.trimmedThrough
+        core.lastIDHighWater = checkpoint.lastIDHighWater
         let dropped = Set(checkpoint.droppedBlocks)
 
         // Index: sorted footers, bulk-loaded.
@@ -391,6 +398,7 @@ struct StreamCore {
         case .trim(let through):
             try removeThrough(through)
         case .setMeta(let last, let added, let maxDel):
+            lastIDHighWater = referenceTop
             meta = StreamMeta(lastID: last, entriesAdded: added, maxDeletedID: maxDel)
         }
     }
@@ -861,7 +869,8 @@ struct StreamCore {
             let cp = StreamCheckpoint(journalGeneration: gen, lastID: meta.lastID, entriesAdded: meta.entriesAdded,
                                       maxDeletedID: meta.maxDeletedID, trimmedThrough: trimmedThrough,
                                       droppedBlocks: droppedBlocks.keys.sorted(), tombstones: tombs,
-                                      activeBlocks: activeSealed ? nil : .init(segment: active.number, blocks: activeBlocks))
+                                      activeBlocks: activeSealed ? nil : .init(segment: active.number, blocks: activeBlocks),
+                                      lastIDHighWater: lastIDHighWater)
             try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
             let oldPath = journal.path
             journal.close()
@@ -875,6 +884,7 @@ struct StreamCore {
     /// the tail block, or trimmed away: `trimmedThrough` says "everything up to here is gone")
     /// starts the storage over, so that those IDs can be appended again.
     mutating func setMeta(_ m: StreamMeta) throws(SpoolError) -> Int64 {
+        lastIDHighWater = referenceTop
         if length == 0, let top = [physicalTop, trimmedThrough].compactMap({ $0 }).max(), m.lastID < top {
             return try resetStorage(meta: m)
         }

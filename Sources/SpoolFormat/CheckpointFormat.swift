@@ -4,8 +4,9 @@
 public struct StreamCheckpoint: Sendable, Equatable {
     /// `SPOOLSTA`
     public static let magic: [UInt8] = Array("SPOOLSTA".utf8)
-    /// Current version (2 added the active segment's block list; version 1 is still read).
-    public static let version: UInt16 = 2
+    /// Current version (2 added the active segment's block list, 3 the last-ID high-water
+    /// mark; versions 1 and 2 are still read).
+    public static let version: UInt16 = 3
     /// File name.
     public static let fileName = "state"
 
@@ -26,6 +27,10 @@ public struct StreamCheckpoint: Sendable, Equatable {
     /// The unsealed active segment's blocks, all synced before this checkpoint was written, so
     /// that open scans only the frames after them (nil: none listed, the segment is scanned).
     public var activeBlocks: ActiveSegmentBlocks?
+    /// The highest last-generated ID the stream had before XSETID moved it back (0-0 when it
+    /// never did; version 3). Group references up to it are to entries the stream held, not to
+    /// entries lost with a torn tail (FORMAT.md §8.3).
+    public var lastIDHighWater: StreamID
 
     /// The blocks of the active (unsealed) segment as of a checkpoint. Their frames lie back to
     /// back from the segment header on, so offsets are implied by the frame lengths.
@@ -48,7 +53,7 @@ public struct StreamCheckpoint: Sendable, Equatable {
     /// Creates a checkpoint.
     public init(journalGeneration: UInt64, lastID: StreamID, entriesAdded: UInt64, maxDeletedID: StreamID,
                 trimmedThrough: StreamID?, droppedBlocks: [StreamID], tombstones: [StreamID],
-                activeBlocks: ActiveSegmentBlocks? = nil) {
+                activeBlocks: ActiveSegmentBlocks? = nil, lastIDHighWater: StreamID = .zero) {
         self.journalGeneration = journalGeneration
         self.lastID = lastID
         self.entriesAdded = entriesAdded
@@ -57,6 +62,7 @@ public struct StreamCheckpoint: Sendable, Equatable {
         self.droppedBlocks = droppedBlocks
         self.tombstones = tombstones
         self.activeBlocks = activeBlocks
+        self.lastIDHighWater = lastIDHighWater
     }
 
     /// Encodes the checkpoint; the last 4 bytes are the CRC-32C of all bytes before them.
@@ -86,6 +92,7 @@ public struct StreamCheckpoint: Sendable, Equatable {
         } else {
             w.writeUInt8(0)
         }
+        w.writeFixedID(lastIDHighWater)
         w.writeUInt32(CRC32C.checksum(w.bytes))
         return w.bytes
     }
@@ -147,10 +154,11 @@ public struct StreamCheckpoint: Sendable, Equatable {
         let dropped = try readIDList(&r)
         let tomb = try readIDList(&r)
         let active = v >= 2 ? try readActiveBlocks(&r) : nil
+        let highWater = v >= 3 ? try r.readFixedID() : .zero
         guard r.isAtEnd else { throw r.error("trailing bytes in checkpoint") }
         return StreamCheckpoint(journalGeneration: gen, lastID: last, entriesAdded: added, maxDeletedID: maxDel,
                                 trimmedThrough: hasTrim == 1 ? trim : nil, droppedBlocks: dropped, tombstones: tomb,
-                                activeBlocks: active)
+                                activeBlocks: active, lastIDHighWater: highWater)
     }
 
     static func readActiveBlocks(_ r: inout ByteReader) throws(FormatError) -> ActiveSegmentBlocks? {

@@ -251,7 +251,7 @@ enum FormatExamples {
         let c = checkpoint
         var d = AnnotatedDump()
         d.ascii("SPOOLSTA", "checkpoint magic")
-        d.u16(2, "version 2")
+        d.u16(3, "version 3")
         d.u16(0, "flags: none")
         d.u32(0, "reserved")
         d.u64(c.journalGeneration, "journal generation \(c.journalGeneration)")
@@ -290,6 +290,7 @@ enum FormatExamples {
         } else {
             d.u8(0, "active-segment block list: none")
         }
+        d.fixedID(c.lastIDHighWater, "last-ID high-water mark")
         d.crc(0..<d.count, "CRC-32C of bytes 0x00-0x\(String(d.count - 1, radix: 16))")
         return d
     }

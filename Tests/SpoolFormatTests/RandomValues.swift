@@ -104,7 +104,8 @@ extension SeededRNG {
                          maxDeletedID: interestingID(), trimmedThrough: chance(0.5) ? interestingID() : nil,
                          droppedBlocks: increasingIDs(int(0...5), from: interestingID()),
                          tombstones: increasingIDs(int(0...40), from: interestingID()),
-                         activeBlocks: chance(0.3) ? nil : activeBlocks())
+                         activeBlocks: chance(0.3) ? nil : activeBlocks(),
+                         lastIDHighWater: chance(0.5) ? .zero : interestingID())
     }
 
     /// A checkpoint's list of active-segment blocks: frames back to back from the header,

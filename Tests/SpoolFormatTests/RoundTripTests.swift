@@ -255,6 +255,27 @@ import TestSupport
         }
     }
 
+    /// Versions 1 and 2 are still read: a version-2 file is a version-3 one without the last-ID
+    /// high-water mark (read as 0-0), a version-1 file also without the active block list.
+    @Test func olderCheckpointVersionsAreRead() throws {
+        var rng = SeededRNG(seed: 0x57A7)
+        for _ in 0..<300 {
+            var c = rng.checkpoint()
+            let v3 = c.encode()
+            var v2 = Array(v3[..<(v3.count - 4 - 16)])
+            v2[8] = 2
+            v2 += withUnsafeBytes(of: CRC32C.checksum(v2).littleEndian) { Array($0) }
+            c.lastIDHighWater = .zero
+            #expect(try v2.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: "state") } == c)
+            if c.activeBlocks == nil {
+                var v1 = Array(v2[..<(v2.count - 4 - 1)])
+                v1[8] = 1
+                v1 += withUnsafeBytes(of: CRC32C.checksum(v1).littleEndian) { Array($0) }
+                #expect(try v1.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: "state") } == c)
+            }
+        }
+    }
+
     @Test func nameFileRoundTrip() throws {
         var rng = SeededRNG(seed: 0x4A3E)
         var cases = [StreamNameFile(name: [], generation: 0), StreamNameFile(name: [0, 0xFF, 0x2F], generation: .max)]

@@ -243,6 +243,23 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         }
     }
 
+    /// Lag is Redis's signed difference: an ENTRIESREAD clamped to entries-added (8.0), then a
+    /// read past it, leaves entries-read above entries-added and lag negative (redis-server 8.2.3
+    /// answers -1 here; found by the differential test).
+    @Test func lagGoesNegativeAsInRedis() throws {
+        try withGroupStore { db, _ in
+            let k = b("l")
+            try db.append(k, [b("b"), b("x")], id: .explicit(sid(5, 4)))
+            try db.append(k, [b("f"), b("x")], id: .explicit(sid(6, 1)))
+            try db.createGroup(k, b("g"), at: .id(sid(6, 0)), entriesRead: 20)
+            #expect(try db.groupsInfo(k)[0].entriesRead == 2)
+            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 4, nowMs: 1)
+            let info = try db.groupsInfo(k)[0]
+            #expect(info.entriesRead == 3)
+            #expect(info.lag == -1)
+        }
+    }
+
     @Test func rewindByTime() throws {
         try withGroupStore { db, _ in
             let k = b("t")
@@ -329,6 +346,27 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         defer { store.close() }
         let info = try store.database(0).groupsInfo(k)
         #expect(info.map(\.lastDeliveredID) == [sid(3), sid(5)])
+    }
+
+    /// XSETID may move an emptied stream's last ID back below IDs its groups still reference
+    /// (Redis keeps the references). The checkpoint's last-ID high-water mark (FORMAT.md §6,
+    /// version 3) tells them apart from references to entries lost with a torn tail at open.
+    @Test func referencesBelowAnXSetIDMovedBackSurviveReopen() throws {
+        try withGroupStore { db, reopen in
+            let k = b("x")
+            for i in 1...5 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, b("g"), at: .id(.zero))
+            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], nowMs: 1)
+            #expect(try db.stream(k)!.trim(TrimSpec(.maxLen(0))) == 5)
+            try db.stream(k)!.setID(sid(2))
+            try db.append(k, [b("n"), b("6")], id: .explicit(sid(3)))
+            for _ in 0..<2 {
+                db = try reopen()
+                #expect(try db.pending(k, b("g"), count: 10).map(\.id) == (1...5).map { sid(UInt64($0)) })
+                #expect(try db.groupsInfo(k)[0].lastDeliveredID == sid(5))
+                #expect(db.stream(k)!.lastGeneratedID == sid(3))
+            }
+        }
     }
 
     @Test("restoreConsumer sets seen/active times and pending records as given, leaves the cursor, and survives a reopen")

@@ -182,8 +182,10 @@ public struct GroupInfo: Sendable, Equatable {
     public var lastDeliveredID: StreamID
     /// `entries-read`, nil when invalid.
     public var entriesRead: UInt64?
-    /// `lag`, nil when unknown (reference §6.1).
-    public var lag: UInt64?
+    /// `lag`, nil when unknown (reference §6.1). Signed, as Redis's: entries-read can pass
+    /// entries-added (an ENTRIESREAD clamped to entries-added, then a read), and lag is then
+    /// negative.
+    public var lag: Int64?
     /// Dead-letter maximum delivery count; 0 = dead-lettering off.
     public var maxDeliveries: UInt64
     /// Dead-letter stream (empty when off).

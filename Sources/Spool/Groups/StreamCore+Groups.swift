@@ -91,7 +91,7 @@ extension StreamCore {
     /// logged, and the result is checkpointed so later appends cannot revive them.
     mutating func loadGroups() throws(SpoolError) {
         groups = try GroupSet.load(directory: directory, reservation: options.journalReservation, logger: logger)
-        let changes = groups.reconcile(lastID: meta.lastID)
+        let changes = groups.reconcile(lastID: referenceTop)
         for c in changes {
             let group = String(decoding: c.group, as: UTF8.self)
             if let from = c.cursorMovedFrom {
@@ -146,15 +146,16 @@ extension StreamCore {
         return nil
     }
 
-    /// Reference §6.1 lag; nil = unknown.
-    func lag(of g: ConsumerGroup, firstID: StreamID) -> UInt64? {
+    /// Reference §6.1 lag; nil = unknown. Entries-added minus entries-read as Redis's signed
+    /// `long long` difference: negative when entries-read has passed entries-added.
+    func lag(of g: ConsumerGroup, firstID: StreamID) -> Int64? {
         if meta.entriesAdded == 0 || length == 0 { return 0 }
-        if g.lastID < firstID && meta.maxDeletedID < firstID { return UInt64(length) }
+        if g.lastID < firstID && meta.maxDeletedID < firstID { return Int64(length) }
         if let er = g.entriesRead, meta.maxDeletedID == .zero || meta.maxDeletedID < g.lastID {
-            return meta.entriesAdded >= er ? meta.entriesAdded - er : 0
+            return Int64(bitPattern: meta.entriesAdded &- er)
         }
         if let est = estimateEntriesRead(g.lastID, firstID: firstID) {
-            return meta.entriesAdded >= est ? meta.entriesAdded - est : 0
+            return Int64(bitPattern: meta.entriesAdded &- est)
         }
         return nil
     }

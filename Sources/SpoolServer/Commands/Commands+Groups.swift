@@ -118,7 +118,7 @@ extension CommandTable {
                     (.bulk("pending"), .integer(Int64(g.pending))),
                     (.bulk("last-delivered-id"), idReply(g.lastDeliveredID)),
                     (.bulk("entries-read"), g.entriesRead.map { .integer(Int64(clamping: $0)) } ?? .nullBulk),
-                    (.bulk("lag"), g.lag.map { .integer(Int64(clamping: $0)) } ?? .nullBulk),
+                    (.bulk("lag"), g.lag.map { .integer($0) } ?? .nullBulk),
                 ]
                 if g.maxDeliveries > 0 {
                     pairs.append((.bulk("spool-max-deliveries"), .integer(Int64(clamping: g.maxDeliveries))))
@@ -154,7 +154,7 @@ extension CommandTable {
                 (.bulk("name"), .bulk(g.name)),
                 (.bulk("last-delivered-id"), idReply(g.lastDeliveredID)),
                 (.bulk("entries-read"), g.entriesRead.map { .integer(Int64(clamping: $0)) } ?? .nullBulk),
-                (.bulk("lag"), g.lag.map { .integer(Int64(clamping: $0)) } ?? .nullBulk),
+                (.bulk("lag"), g.lag.map { .integer($0) } ?? .nullBulk),
                 (.bulk("pel-count"), .integer(Int64(g.pending))),
                 (.bulk("pending"), .array(g.pendingEntries.map { p in
                     .array([idReply(p.id), .bulk(p.consumer), .integer(Int64(clamping: p.deliveryTime)), .integer(Int64(clamping: p.deliveryCount))])

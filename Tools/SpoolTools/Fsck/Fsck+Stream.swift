@@ -203,6 +203,7 @@ struct StreamCheck {
         }
 
         let context = StreamCheckContext(path: stream.path, relativePath: rel, name: stream.name, lastID: state.lastID,
+                                         referenceTop: state.referenceTop,
                                          entriesAdded: state.entriesAdded, length: length, firstID: firstLive, live: live)
         for c in options.checkers {
             let owned = extraFiles.filter { c.owns(fileName: $0) }

@@ -175,6 +175,9 @@ public struct StreamCheckContext: Sendable {
     public var name: [UInt8]?
     /// Last-generated ID after recovery.
     public var lastID: StreamID
+    /// The highest ID a group may reference: the last ID, or the higher one the stream had
+    /// before XSETID moved it back (FORMAT.md §8.3).
+    public var referenceTop: StreamID
     /// Entries-added counter after recovery.
     public var entriesAdded: UInt64
     /// Live entries.

@@ -165,7 +165,9 @@ struct GroupCheck {
     func checkState(_ cp: GroupCheckpoint, _ plan: inout FsckPlan) -> [Int] {
         guard let state = files.state else { return [] }
         var rewrite: [Int] = []
-        let last = context.lastID
+        // Beyond this, a pending entry was lost with a torn stream tail (the last ID, unless
+        // XSETID moved it back below IDs the stream held).
+        let last = context.referenceTop
         let origins = Origins(files: files, checkpoint: cp, relativePath: checkpointRel)
         let severity: FsckProblem.Severity = context.live ? .note : .problem
         let liveText = context.live ? " (a server holds the directory: the stream may have grown since it was read)" : ""
@@ -249,7 +251,7 @@ struct GroupCheck {
     /// away. That also settles the journal's findings. Without one, each journal finding gets
     /// its own repair.
     func planRepairs(_ cp: GroupCheckpoint, journalFindings: [JournalFinding], rewriteFindings: [Int], _ plan: inout FsckPlan) {
-        guard !rewriteFindings.isEmpty, let (_, rewritten) = files.reconciled(lastID: context.lastID) else {
+        guard !rewriteFindings.isEmpty, let (_, rewritten) = files.reconciled(lastID: context.referenceTop) else {
             for f in journalFindings { plan.assign([f.index], to: plan.add(f.alone), repair: f.text) }
             return
         }

@@ -39,6 +39,10 @@ public struct StreamLogicalState: Sendable {
     public var entryRecordIDs: [StreamID]
     /// Whether a SETMETA record overrides the checkpoint's counters.
     public var hasSetMeta: Bool
+    /// The highest last-generated ID before an XSETID moved it back (FORMAT.md §6).
+    public var lastIDHighWater: StreamID
+    /// The highest ID a group may reference (FORMAT.md §8.3).
+    public var referenceTop: StreamID { max(lastIDHighWater, lastID) }
 
     /// Applies `items` to `checkpoint` (nil: an empty one).
     public init(checkpoint: StreamCheckpoint?, items: [JournalScan.Item]) {
@@ -53,6 +57,7 @@ public struct StreamLogicalState: Sendable {
         entryRecords = 0
         entryRecordIDs = []
         hasSetMeta = false
+        lastIDHighWater = checkpoint?.lastIDHighWater ?? .zero
         for item in items {
             switch item.record {
             case .entry(let e):
@@ -71,6 +76,7 @@ public struct StreamLogicalState: Sendable {
             case .trim(let through):
                 if trimmedThrough.map({ through > $0 }) ?? true { trimmedThrough = through }
             case .setMeta(let last, let added, let maxDeleted):
+                lastIDHighWater = referenceTop
                 lastID = last
                 entriesAdded = added
                 maxDeletedID = maxDeleted
