@@ -95,6 +95,26 @@ func expectRepaired(_ dir: String, sourceLocation: SourceLocation = #_sourceLoca
 
 @Suite("fsck: consumer-group files")
 struct GroupFsckTests {
+    @Test("references below a last ID that XSETID moved back are no problem (the checkpoint's high-water mark)")
+    func referencesBelowAnXSetIDMovedBack() throws {
+        let tmp = TemporaryDirectory("fsck-groups-xsetid-back")
+        defer { tmp.remove() }
+        do {
+            let store = try SpoolStore(directory: tmp.path, options: smallOptions())
+            let db = store.database(0)
+            for i in 1...5 { try db.append(b("orders"), [b("n"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }
+            try db.createGroup(b("orders"), b("g"), at: .id(.zero))
+            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(b("orders"), .new)], nowMs: 1)
+            _ = try db.stream(b("orders"))!.trim(TrimSpec(.maxLen(0)))
+            try db.stream(b("orders"))!.setID(StreamID(2, 0))
+            store.close()
+        }
+        let r = fsck(tmp.path)
+        #expect(r.exitCode == 0, "\(r.problems.map(\.line))")
+        #expect(problems(r).isEmpty, "\(r.problems.map(\.line))")
+        #expect(try enginePending(tmp.path, "g").count == 5)
+    }
+
     @Test("a store with groups is clean; its group files are checked, not unknown")
     func cleanGroups() throws {
         let f = try GroupFixture("fsck-groups-clean")
