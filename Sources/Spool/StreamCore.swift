@@ -418,6 +418,8 @@ struct StreamCore {
     /// The ID the next XADD gets, or Redis's error.
     func nextID(_ spec: AppendID, nowMs: UInt64) throws(SpoolError) -> StreamID {
         let last = meta.lastID
+        // Redis checks this first, whatever the ID asked for.
+        if last == .max { throw SpoolError.exhausted }
         switch spec {
         case .auto:
             if nowMs > last.ms { return StreamID(nowMs, 0) }

@@ -289,16 +289,6 @@ extension Database {
         if case .explicit(let i) = id, i == .zero { throw SpoolError.xaddZero }
         let s: SpoolStream
         if let existing = stream(key) { s = existing } else if makeStream { s = try openOrCreate(key) } else { return nil }
-        let now = StreamClock.nowMs()
-        return try s.groupMutate(sync: sync) { (c) throws(SpoolError) in
-            let (newID, end) = try c.append(fields: fields, id: id, nowMs: now)
-            var ends = DurabilityEnds(stream: end)
-            if let trim {
-                let (_, e) = try c.trim(trim, policy: policy)
-                if let se = e.stream { ends.stream = se }
-                ends.groups = e.groups
-            }
-            return (newID, ends)
-        }
+        return try s.append(fields, id: id, trim: trim, policy: policy, sync: sync)
     }
 }

@@ -204,14 +204,18 @@ extension CommandTable {
         if case .explicit(let e) = id, e == .zero { throw CommandError("ERR The ID specified in XADD must be greater than 0-0") }
         let key = args[1].bytes
         let db = ctx.engine.store.database(ctx.db)
-        if let s = db.stream(key), s.lastGeneratedID == .max {
-            throw CommandError("ERR The stream has exhausted the last possible ID, unable to add more items")
+        let stream: SpoolStream
+        if let existing = db.stream(key) {
+            stream = existing
+        } else if parsed.noMakeStream {
+            return .reply(.nullBulk)
+        } else {
+            stream = try spool { () throws(SpoolError) in try db.openOrCreate(key) }
         }
         let fields = args[(idIndex + 1)...].map(\.bytes)
-        let appended = try spool { () throws(SpoolError) in
-            try db.append(key, fields, id: id, trim: parsed.trim, policy: parsed.policy, makeStream: !parsed.noMakeStream, sync: false)
+        let newID = try spool { () throws(SpoolError) in
+            try stream.append(fields, id: id, trim: parsed.trim, policy: parsed.policy, sync: false)
         }
-        guard let newID = appended, let stream = db.stream(key) else { return .reply(.nullBulk) }
         ctx.engine.wrote(stream)
         ctx.engine.keyModified(db: ctx.db, key)
         ctx.engine.keyReady(db: ctx.db, key)
