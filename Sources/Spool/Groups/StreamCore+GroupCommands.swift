@@ -516,22 +516,42 @@ extension StreamCore {
             if !refs.isEmpty { ends.groups = try dropReferences(Array(Set(refs)).sorted()) }
             return (n, ends)
         case .acknowledged:
+            // Redis 8.2 walks the nodes (blocks) from the head. A node that a KEEPREF trim would
+            // drop whole (MAXLEN: the length minus its live entries still reaches the threshold;
+            // MINID: its last ID is below it) loses its unreferenced entries and the walk goes
+            // on; in the first node that would not, unreferenced entries go up to the threshold
+            // and the walk stops there (checked against redis-server 8.2.3).
+            var blocks: [(last: StreamID, live: Int)] = []
+            index.forEach(from: .zero) { _, info in
+                blocks.append((info.lastID, info.live))
+                return true
+            }
+            if let last = open.entries.last, open.live > 0 { blocks.append((last.id, open.live)) }
             var len = length
             var victims: [StreamID] = []
             let minLast = groups.groups.values.map(\.lastID).min()
-            var stopped = false
+            var block = -1
+            var lastNode = false
             try StreamReader(snapshot).visit(from: .zero, to: .max, reverse: false) { e in
+                if block < 0 || e.id > blocks[block].last {
+                    if lastNode { return false }
+                    repeat { block += 1 } while block < blocks.count - 1 && e.id > blocks[block].last
+                    switch spec.strategy {
+                    case .maxLen(let m): lastNode = len - blocks[block].live < m
+                    case .minID(let minID): lastNode = blocks[block].last >= minID
+                    }
+                }
                 switch spec.strategy {
                 case .maxLen(let m): if len <= m { return false }
                 case .minID(let minID): if e.id >= minID { return false }
                 }
-                if let minLast, e.id > minLast { stopped = true; return false }
+                // Entries not yet delivered to some group are referenced, and so are all after.
+                if let minLast, e.id > minLast { return false }
                 if isReferenced(e.id) { return true }
                 victims.append(e.id)
                 len -= 1
                 return true
             }
-            _ = stopped
             guard !victims.isEmpty else { return (0, DurabilityEnds()) }
             // Deletions that, like any trim, leave max-deleted-entry-ID alone: one append holds
             // the delete and the restoring counters.
