@@ -2,7 +2,7 @@
 """Differential test: random stream and consumer-group command sequences sent to a real
 redis-server and to a real `spool serve`, replies compared reply by reply.
 
-    python3 Tests/Interop/differential.py [path/to/spool] [--seeds N] [--ops N] [--seed S]
+    python3 Tests/Interop/differential.py [path/to/spool] [--seeds N] [--first S] [--ops N] [--seed S]
                                           [--oracle path/to/redis-server]
 
 Both servers start on free 127.0.0.1 ports in temporary directories. Commands travel as raw
@@ -43,6 +43,7 @@ def opt(name, default, kind=int):
 
 
 SEEDS = opt("--seeds", 40)
+FIRST = opt("--first", 0)
 OPS = opt("--ops", 400)
 ONE_SEED = opt("--seed", -1)
 ORACLE = opt("--oracle", "redis-server", str)
@@ -671,7 +672,7 @@ def main():
         wait_port(rp, redis)
         wait_port(sp, spool)
         VERSION = oracle_version(rp)
-        seeds = [ONE_SEED] if ONE_SEED >= 0 else range(SEEDS)
+        seeds = [ONE_SEED] if ONE_SEED >= 0 else range(FIRST, FIRST + SEEDS)
         for s in seeds:
             if not run_seed(s, rp, sp):
                 ok = False
