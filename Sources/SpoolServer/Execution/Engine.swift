@@ -205,7 +205,8 @@ final class Engine {
 
     /// Redis's `processCommand`: lookup, arity, authentication, MULTI queueing, then the call.
     func execute(_ c: ClientSession, _ args: [ByteBuffer]) {
-        c.lastInteraction = .now()
+        let now = NIODeadline.now()
+        c.lastInteraction = now
         guard let first = args.first else { return }
         guard var spec = CommandTable.lookup(first) else {
             reject(c, nil, unknownCommandMessage(args))
@@ -236,7 +237,7 @@ final class Engine {
             reply(c, .simpleString("QUEUED"))
             return
         }
-        let outcome = call(c, spec, args, mayBlock: true)
+        let outcome = call(c, spec, args, mayBlock: true, start: now)
         deliver(c, spec, args, outcome)
     }
 
@@ -256,9 +257,8 @@ final class Engine {
         }
     }
 
-    /// Runs a handler with statistics; errors become error replies.
-    func call(_ c: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], mayBlock: Bool) -> CommandOutcome {
-        let start = NIODeadline.now()
+    /// Runs a handler with statistics (its time counted from `start`); errors become error replies.
+    func call(_ c: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], mayBlock: Bool, start: NIODeadline = .now()) -> CommandOutcome {
         c.lastCommand = spec.fullName
         let outcome: CommandOutcome
         var failed = false
