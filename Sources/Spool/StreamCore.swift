@@ -72,6 +72,10 @@ struct StreamCore {
     var length = 0
     /// Highest ID physically present in any sealed block, dropped or not.
     var sealedThrough: StreamID? = nil
+    /// Highest ID of an entry in the current journal generation (ENTRY or CARRY record), live
+    /// or not: replay would apply the generation's records to any later entry reusing an ID up
+    /// to here, so XSETID may not let one be appended again without starting the storage over.
+    var journalTop: StreamID? = nil
     var trimmedThrough: StreamID? = nil
     /// Blocks dropped whole by XDEL while their segment lives: first ID → segment.
     var droppedBlocks: [StreamID: UInt64] = [:]
@@ -387,8 +391,10 @@ struct StreamCore {
         case .entry(let e):
             meta.entriesAdded &+= 1
             if e.id > meta.lastID { meta.lastID = e.id }
+            journalTop = max(journalTop ?? e.id, e.id)
             try placeRecovered(e, pendingOpen: &pendingOpen)
         case .carry(let e):
+            journalTop = max(journalTop ?? e.id, e.id)
             try placeRecovered(e, pendingOpen: &pendingOpen)
         case .delete(let ids):
             for id in ids {
@@ -572,6 +578,7 @@ struct StreamCore {
         if needsNewBlock(for: e) { try sealOpenBlock() }
         let end = try log(.entry(e))
         meta.lastID = id
+        journalTop = id
         meta.entriesAdded &+= 1
         open.add(e)
         length += 1
@@ -609,6 +616,7 @@ struct StreamCore {
             do { end = try core.journal.append(w.bytes) } catch { throw error.spool }
             core.open = shadowOpen
             core.meta = shadowMeta
+            core.journalTop = shadowMeta.lastID
             core.length += pending
             pending = 0
             w.bytes.removeAll(keepingCapacity: true)
@@ -878,18 +886,26 @@ struct StreamCore {
             journal.close()
             journal = newJournal
             journalGeneration = gen
+            journalTop = open.entries.last?.id
             try FileSystem.removeFile(oldPath)
         } catch { throw error.spool }
     }
 
     /// XSETID's counters change. A last ID moved below an ID the stream has held (on disk, in
-    /// the tail block, or trimmed away: `trimmedThrough` says "everything up to here is gone")
-    /// starts the storage over, so that those IDs can be appended again.
+    /// the tail block, in the journal generation, or trimmed away: `trimmedThrough` says
+    /// "everything up to here is gone") starts the storage over, so that those IDs can be
+    /// appended again: recovery tells entries apart by ID. A stream that still holds entries
+    /// cannot start over; there only ACKED trimming can have removed entries above the new last
+    /// ID without raising max-deleted-entry-ID, and that XSETID is refused.
     mutating func setMeta(_ m: StreamMeta) throws(SpoolError) -> Int64 {
-        lastIDHighWater = referenceTop
-        if length == 0, let top = [physicalTop, trimmedThrough].compactMap({ $0 }).max(), m.lastID < top {
+        if let top = [physicalTop, trimmedThrough, journalTop].compactMap({ $0 }).max(), m.lastID < top {
+            guard length == 0 else {
+                throw SpoolError.command("ERR The ID specified in XSETID is smaller than an entry ACKED trimming removed from the stream's tail; Spool cannot reuse such IDs while the stream holds entries")
+            }
+            lastIDHighWater = referenceTop
             return try resetStorage(meta: m)
         }
+        lastIDHighWater = referenceTop
         let end = try log(.setMeta(lastID: m.lastID, entriesAdded: m.entriesAdded, maxDeletedID: m.maxDeletedID))
         meta = m
         return end

@@ -15,6 +15,49 @@ import TestSupport
         store.close()
     }
 
+    /// Found by the differential test (Redis 8.2 run, reloading throughout): an entry appended,
+    /// deleted while still in the journal only, then its ID reused after XSETID moved the last
+    /// ID back. Once the new entry was sealed, replaying the old DELETE record took it away:
+    /// lowering the last ID below an ID of the journal generation now starts the storage over
+    /// too. Lowering it below an ID that only ACKED trimming removed, while entries remain, is
+    /// refused (that storage cannot start over).
+    @Test func reusedIDSurvivesReopenAfterXSetIDBack() throws {
+        let dir = TemporaryDirectory("parity-reuse")
+        defer { dir.remove() }
+        var o = storeOptions(.no)
+        o.nodeMaxEntries = 3
+        o.nodeMaxBytes = 200
+        do {
+            let store = try SpoolStore(directory: dir.path, options: o)
+            let s = try store.database(0).openOrCreate(b("s"))
+            try s.append([b("b"), b("3.5")], id: .explicit(StreamID(9, 2)))
+            #expect(try s.delete([StreamID(9, 2)]) == 1)
+            try s.setID(StreamID(10, 0), entriesAdded: 62, maxDeletedID: StreamID(8, 2))
+            try s.setID(StreamID(9, 1))
+            try s.append([b("xxxxxxxxxxxxxxxx"), b("0x10"), b("field"), b("3.5")], id: .autoSequence(ms: 9))
+            try s.append([b("field"), b("0x10"), b("field"), b("v"), b("field"), [UInt8](repeating: 0x79, count: 150)],
+                         id: .autoSequence(ms: 12))
+            #expect(try s.info().blocks == 2, "the entry reusing 9-2 is in a sealed block")
+            #expect(s.length == 2)
+            store.close()
+        }
+        let store = try SpoolStore(directory: dir.path, options: o)
+        defer { store.close() }
+        let db = store.database(0)
+        let s = try #require(db.stream(b("s")))
+        #expect(try s.range().map(\.id) == [StreamID(9, 2), StreamID(12, 0)])
+        // ACKED trimming removes 5-0 and 6-0 above the pending 4-0; XSETID below them is refused.
+        let k = b("acked")
+        for i in 1...6 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }
+        try db.createGroup(k, b("g"), at: .id(StreamID(3, 0)))
+        _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 1, nowMs: 1)
+        try db.setGroupID(k, b("g"), to: .lastEntry)
+        #expect(try db.trim(k, TrimSpec(.minID(StreamID(9, 0))), policy: .acknowledged) == 5)
+        #expect(db.stream(k)!.length == 1)
+        #expect(throws: SpoolError.self) { try db.stream(k)!.setID(StreamID(4, 0)) }
+        try db.stream(k)!.setID(StreamID(6, 0))
+    }
+
     /// Found by Tests/Interop/differential.py: after XSETID moved an emptied stream's last ID
     /// back (which starts its storage over), trimming the new tail block did nothing.
     @Test func trimAfterXSetIDStartedStorageOver() throws {
