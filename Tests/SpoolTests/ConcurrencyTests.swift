@@ -199,6 +199,41 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         reopened.close()
     }
 
+    /// `try await append(batch:)` from concurrent tasks under `always`: every batch's IDs come
+    /// back in order, and all of them survive a reopen.
+    @Test func batchesFromTasks() async throws {
+        let dir = TemporaryDirectory("groupcommit-batches")
+        defer { dir.remove() }
+        let o = storeOptions(.always)
+        var ids: [StreamID] = []
+        do {
+            let store = try SpoolStore(directory: dir.path, options: o)
+            let s = try store.database(0).openOrCreate(b("orders"))
+            ids = try await withThrowingTaskGroup(of: [StreamID].self) { group in
+                for t in 0..<8 {
+                    group.addTask {
+                        var mine: [StreamID] = []
+                        for k in 0..<5 {
+                            let batch = (0..<10).map { orderEvent(t * 1000 + k * 10 + $0) }
+                            let got = try await s.append(batch: batch)
+                            #expect(got.count == 10 && got == got.sorted())
+                            mine += got
+                        }
+                        return mine
+                    }
+                }
+                var all: [StreamID] = []
+                for try await mine in group { all += mine }
+                return all
+            }
+            store.close()
+        }
+        #expect(ids.count == 400)
+        let store = try SpoolStore(directory: dir.path, options: o)
+        #expect(try store.database(0).stream(b("orders"))!.range().map(\.id) == ids.sorted())
+        store.close()
+    }
+
     /// Tasks waiting on group commits when fdatasync fails now and then: every task gets an
     /// answer (none is left suspended on a sync that failed), some get the error, and every
     /// acknowledged entry survives a reopen. A stream deleted while tasks wait answers them too.
