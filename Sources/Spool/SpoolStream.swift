@@ -108,7 +108,7 @@ public final class SpoolStream: Sendable {
                        nowMs: UInt64? = nil) throws(SpoolError) -> StreamID {
         try Self.checkAppend(fields)
         let now = nowMs ?? StreamClock.nowMs()
-        return try mutate(sync: sync) { (c) throws(SpoolError) in try c.append(fields: fields, id: id, trim: trim, nowMs: now) }
+        return try mutate(sync: sync) { (c) throws(SpoolError) in try c.appendKeepingReferences(fields: fields, id: id, trim: trim, nowMs: now) }
     }
 
     /// XADD from a task: as `append(_:id:trim:sync:nowMs:)` with `sync` true, but under policy
@@ -120,12 +120,17 @@ public final class SpoolStream: Sendable {
                        nowMs: UInt64? = nil) async throws(SpoolError) -> StreamID {
         try Self.checkAppend(fields)
         let now = nowMs ?? StreamClock.nowMs()
-        return try await mutate { (c) throws(SpoolError) in try c.append(fields: fields, id: id, trim: trim, nowMs: now) }
+        return try await mutate { (c) throws(SpoolError) in try c.appendKeepingReferences(fields: fields, id: id, trim: trim, nowMs: now) }
+    }
+
+    /// XADD's arity: at least one field/value pair, and whole pairs.
+    static func checkFieldPairs(_ fields: [[UInt8]]) throws(SpoolError) {
+        guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
     }
 
     /// XADD's argument checks, before anything changes.
     private static func checkAppend(_ fields: [[UInt8]]) throws(SpoolError) {
-        guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
+        try checkFieldPairs(fields)
         var total = 0
         for f in fields { total += f.count }
         if total > (1 << 30) { throw SpoolError.command("ERR Elements are too large to be stored") }

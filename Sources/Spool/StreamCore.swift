@@ -585,14 +585,6 @@ struct StreamCore {
         return (id, end)
     }
 
-    /// XADD with its trim: returns the new ID and the journal offset that makes both durable.
-    mutating func append(fields: [[UInt8]], id spec: AppendID, trim: TrimSpec?, nowMs: UInt64) throws(SpoolError) -> (StreamID, Int64) {
-        let (id, end) = try append(fields: fields, id: spec, nowMs: nowMs)
-        guard let trim else { return (id, end) }
-        let (_, trimEnd) = try self.trim(trim)
-        return (id, trimEnd ?? end)
-    }
-
     /// `appendBatch(_:nowMs:ids:)` returning the IDs with the journal offset to sync to.
     mutating func appendBatch(_ batch: [[[UInt8]]], nowMs: UInt64) throws(SpoolError) -> ([StreamID], Int64?) {
         var ids: [StreamID] = []
@@ -898,14 +890,12 @@ struct StreamCore {
     /// cannot start over; there only ACKED trimming can have removed entries above the new last
     /// ID without raising max-deleted-entry-ID, and that XSETID is refused.
     mutating func setMeta(_ m: StreamMeta) throws(SpoolError) -> Int64 {
-        if let top = [physicalTop, trimmedThrough, journalTop].compactMap({ $0 }).max(), m.lastID < top {
-            guard length == 0 else {
-                throw SpoolError.command("ERR The ID specified in XSETID is smaller than an entry ACKED trimming removed from the stream's tail; Spool cannot reuse such IDs while the stream holds entries")
-            }
-            lastIDHighWater = referenceTop
-            return try resetStorage(meta: m)
+        let reusesIDs = [physicalTop, trimmedThrough, journalTop].compactMap({ $0 }).max().map { m.lastID < $0 } ?? false
+        if reusesIDs && length > 0 {
+            throw SpoolError.command("ERR The ID specified in XSETID is smaller than an entry ACKED trimming removed from the stream's tail; Spool cannot reuse such IDs while the stream holds entries")
         }
         lastIDHighWater = referenceTop
+        if reusesIDs { return try resetStorage(meta: m) }
         let end = try log(.setMeta(lastID: m.lastID, entriesAdded: m.entriesAdded, maxDeletedID: m.maxDeletedID))
         meta = m
         return end

@@ -285,7 +285,7 @@ extension Database {
     @discardableResult
     public func append(_ key: [UInt8], _ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec? = nil, policy: ReferencePolicy = .keepReferences,
                        makeStream: Bool = true, sync: Bool = true) throws(SpoolError) -> StreamID? {
-        guard !fields.isEmpty, fields.count % 2 == 0 else { throw SpoolError.command("ERR wrong number of arguments for 'xadd' command") }
+        try SpoolStream.checkFieldPairs(fields)
         if case .explicit(let i) = id, i == .zero { throw SpoolError.xaddZero }
         let s: SpoolStream
         if let existing = stream(key) { s = existing } else if makeStream { s = try openOrCreate(key) } else { return nil }

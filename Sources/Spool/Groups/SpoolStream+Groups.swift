@@ -5,27 +5,21 @@ import Glibc
 #endif
 
 extension SpoolStream {
-    /// Runs a group operation under the stream's lock, checkpoints what outgrew its journal, and
-    /// then — outside the lock, under policy `always` and when `sync` — waits for both journals to
-    /// cover the operation (group commit, as `mutate` does for the stream journal).
     /// XADD whose trim follows a reference policy (Redis 8.2's KEEPREF / DELREF / ACKED): with
     /// DELREF the trimmed entries leave every group's PEL, with ACKED only entries no group
-    /// references are trimmed. `Database.append` checks the arguments first.
+    /// references are trimmed.
     public func append(_ fields: [[UInt8]], id: AppendID = .auto, trim: TrimSpec?, policy: ReferencePolicy,
                        sync: Bool = true) throws(SpoolError) -> StreamID {
+        try Self.checkFieldPairs(fields)
         let now = StreamClock.nowMs()
         return try groupMutate(sync: sync) { (c) throws(SpoolError) in
-            let (newID, end) = try c.append(fields: fields, id: id, nowMs: now)
-            var ends = DurabilityEnds(stream: end)
-            if let trim {
-                let (_, e) = try c.trim(trim, policy: policy)
-                if let se = e.stream { ends.stream = se }
-                ends.groups = e.groups
-            }
-            return (newID, ends)
+            try c.append(fields: fields, id: id, trim: trim, policy: policy, nowMs: now)
         }
     }
 
+    /// Runs a group operation under the stream's lock, checkpoints what outgrew its journal, and
+    /// then — outside the lock, under policy `always` and when `sync` — waits for both journals to
+    /// cover the operation (group commit, as `mutate` does for the stream journal).
     func groupMutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, DurabilityEnds)) throws(SpoolError) -> R {
         let (result, ends, streamJournal, groupJournal): (R, DurabilityEnds, AppendFile?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }

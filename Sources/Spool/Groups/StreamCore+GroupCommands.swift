@@ -486,6 +486,26 @@ extension StreamCore {
         return (results, ends)
     }
 
+    /// XADD with its trim: returns the new ID and the journal offsets that make both durable.
+    mutating func append(fields: [[UInt8]], id spec: AppendID, trim: TrimSpec?, policy: ReferencePolicy,
+                         nowMs: UInt64) throws(SpoolError) -> (StreamID, DurabilityEnds) {
+        let (newID, end) = try append(fields: fields, id: spec, nowMs: nowMs)
+        var ends = DurabilityEnds(stream: end)
+        if let trim {
+            let (_, e) = try self.trim(trim, policy: policy)
+            if let se = e.stream { ends.stream = se }
+            ends.groups = e.groups
+        }
+        return (newID, ends)
+    }
+
+    /// The same with a KEEPREF trim, which touches only the stream journal: the offset to sync.
+    mutating func appendKeepingReferences(fields: [[UInt8]], id spec: AppendID, trim: TrimSpec?,
+                                          nowMs: UInt64) throws(SpoolError) -> (StreamID, Int64?) {
+        let (newID, ends) = try append(fields: fields, id: spec, trim: trim, policy: .keepReferences, nowMs: nowMs)
+        return (newID, ends.stream)
+    }
+
     /// XTRIM / XADD trimming with a reference policy; returns the number of entries removed.
     ///
     /// DELREF and ACKED never drop a whole block, and an approximate (`~`) trim stops at the
