@@ -29,23 +29,17 @@ public final class AppendFile: Sendable {
     private let fd: Int32
     /// Runs the syncs that tasks wait for (the `async` `syncCovering`), so that no task blocks a
     /// thread of the cooperative pool in `fdatasync`. A queue takes a thread only while it has
-    /// work; concurrent, so that it never holds back a sync when `maxSyncsInFlight` allows more.
-    private let syncQueue = DispatchQueue(label: "spool.append-file.sync", attributes: .concurrent)
-    /// How many fdatasyncs of one file may run at once. `fdatasync` makes durable every byte
-    /// written before it was called, whatever else runs, so bytes written during a sync could
-    /// get a sync of their own at once; measured on ext4 with 64 appending tasks, two at once
-    /// halved the throughput (58–100k against 180–217k entries/s) and raised the median
-    /// latency, so it is one.
-    static let maxSyncsInFlight = 1
+    /// work. One sync of a file runs at a time: letting bytes written during a sync start a
+    /// second one at once (`fdatasync` covers what was written before it was called, whatever
+    /// else runs) halved the throughput of 64 appending tasks on ext4 (58–100k against
+    /// 180–217k entries/s) and raised their median latency.
+    private let syncQueue = DispatchQueue(label: "spool.append-file.sync")
     private struct State {
         var size: Int64
         var synced: Int64
-        /// fdatasyncs running.
-        var inFlight = 0
-        /// What the last sync started covers: while one runs, every byte before this is on its way.
-        var inFlightTop: Int64 = 0
+        var syncing: Bool
         var closed: Bool
-        /// `close()` came while syncs were running: the descriptor is closed when the last ends.
+        /// `close()` came while a sync was running: the descriptor is closed when it ends.
         var closePending = false
         /// How space is reserved ahead of appends.
         var reservation: Reservation = .none
@@ -55,16 +49,6 @@ public final class AppendFile: Sendable {
         var capacity: Int64 = 0
         /// Callers of `syncCovering` waiting for a sync that covers them, in arrival order.
         var waiters: [Waiter] = []
-
-        /// Whether a running sync already covers the bytes before `end`.
-        func runningCovers(_ end: Int64) -> Bool { inFlight > 0 && end <= inFlightTop }
-
-        /// Counts a new sync of everything written so far; returns what it covers.
-        mutating func startSync() -> Int64 {
-            inFlight += 1
-            inFlightTop = size
-            return size
-        }
     }
     private let state: SleepingMutex<State>
 
@@ -79,7 +63,7 @@ public final class AppendFile: Sendable {
         var st = stat()
         fstat(fd, &st)
         let size = Int64(st.st_size)
-        state = SleepingMutex(State(size: size, synced: size, closed: false))
+        state = SleepingMutex(State(size: size, synced: size, syncing: false, closed: false))
     }
 
     deinit { close() }
@@ -93,7 +77,7 @@ public final class AppendFile: Sendable {
         let closeNow = state.withLock { s in
             guard !s.closed else { return false }
             s.closed = true
-            if s.inFlight > 0 {
+            if s.syncing {
                 s.closePending = true
                 return false
             }
@@ -307,23 +291,24 @@ public final class AppendFile: Sendable {
         }
     }
 
-    /// Returns once every byte before `end` is durable. Concurrent callers share fdatasyncs
-    /// (group commit): a caller whose bytes no running sync covers starts one covering everything
-    /// written so far, unless `maxSyncsInFlight` already run; the others queue. When a sync ends,
-    /// only the queued callers it covered are woken, and if some of the rest are covered by no
-    /// running sync, one of them is woken to lead the next. (Waking every waiter on every sync,
-    /// as a condition-variable broadcast does, costs one context switch per waiter per sync; with
-    /// 64 appenders on 2 cores that, not the disk, was the limit: 2 entries per fdatasync.)
+    /// Returns once every byte before `end` is durable. Concurrent callers share one fdatasync
+    /// (group commit): whoever finds none running starts one covering everything written so far;
+    /// the others queue. When a sync ends, only the queued callers it covered are woken, and one
+    /// of the rest is woken to lead the next sync, which covers everything written meanwhile.
+    /// (Waking every waiter on every sync, as a condition-variable broadcast does, costs one
+    /// context switch per waiter per sync; with 64 appenders on 2 cores that, not the disk, was
+    /// the limit: 2 entries per fdatasync.)
     public func syncCovering(_ end: Int64) throws(IOError) {
         enum Step { case done, run(Int64), wait(SyncWaiter) }
         var step: Step = state.withLock { s in
             if s.synced >= end || s.closed { return .done }
-            if s.runningCovers(end) || s.inFlight >= Self.maxSyncsInFlight {
+            if s.syncing {
                 let w = SyncWaiter(end: end)
                 s.waiters.append(.thread(w))
                 return .wait(w)
             }
-            return .run(s.startSync())
+            s.syncing = true
+            return .run(s.size)
         }
         while true {
             switch step {
@@ -356,8 +341,9 @@ public final class AppendFile: Sendable {
             let step: Step = state.withLock { s in
                 if s.synced >= end || s.closed { return .done }
                 s.waiters.append(.task(end: end, k))
-                if s.runningCovers(end) || s.inFlight >= Self.maxSyncsInFlight { return .queued }
-                return .start(s.startSync())
+                if s.syncing { return .queued }
+                s.syncing = true
+                return .start(s.size)
             }
             switch step {
             case .done: k.resume(returning: .success(()))
@@ -379,22 +365,20 @@ public final class AppendFile: Sendable {
         }
     }
 
-    /// Ends a sync: wakes the waiters it covered (all of them, with the error, when it failed)
-    /// and, when some waiter left is covered by no running sync, starts the next: a thread
-    /// waiter is handed it to run; for a task, returns the size the sync must cover and the
-    /// caller runs it on `syncQueue` (the task stays queued until a sync covers it).
+    /// Ends the running sync: wakes the waiters it covered (all of them, with the error, when it
+    /// failed) and, when some are left, starts the next: the first waiter left, a thread, is
+    /// handed it to run; for a task, returns the size the sync must cover and the caller runs it
+    /// on `syncQueue` (the task stays queued until a sync covers it).
     private func finishSync(target: Int64, result: Result<Void, Errno>) -> Int64? {
         var closeNow = false
         var queuedNext: Int64? = nil
         let (wake, leader): ([(Waiter, SyncWaiter.Outcome)], SyncWaiter?) = state.withLock { s in
-            s.inFlight -= 1
+            s.syncing = false
             var wake: [(Waiter, SyncWaiter.Outcome)] = []
-            if s.closed {
+            if s.closePending {
                 // Closed meanwhile: nobody needs the file durable any more.
-                if s.closePending && s.inFlight == 0 {
-                    s.closePending = false
-                    closeNow = true
-                }
+                s.closePending = false
+                closeNow = true
                 wake = s.waiters.map { ($0, .covered) }
                 s.waiters.removeAll()
                 return (wake, nil)
@@ -410,16 +394,15 @@ public final class AppendFile: Sendable {
                 if w.end <= s.synced { wake.append((w, .covered)) } else { rest.append(w) }
             }
             s.waiters = rest
-            guard s.inFlight < Self.maxSyncsInFlight,
-                  let i = rest.firstIndex(where: { !s.runningCovers($0.end) }) else { return (wake, nil) }
-            let next = s.startSync()
-            switch rest[i] {
+            guard let first = rest.first else { return (wake, nil) }
+            s.syncing = true
+            switch first {
             case .thread(let leader):
-                s.waiters.remove(at: i)
-                leader.outcome = .lead(next)
+                s.waiters.removeFirst()
+                leader.outcome = .lead(s.size)
                 return (wake, leader)
             case .task:
-                queuedNext = next
+                queuedNext = s.size
                 return (wake, nil)
             }
         }
