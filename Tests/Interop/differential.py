@@ -47,6 +47,7 @@ FIRST = opt("--first", 0)
 OPS = opt("--ops", 400)
 ONE_SEED = opt("--seed", -1)
 ORACLE = opt("--oracle", "redis-server", str)
+SPOOL = args[0] if args else os.path.join(HERE, "../../.build/debug/spool")
 # The oracle's (major, minor), read from INFO once it runs.
 VERSION = (7, 0)
 
@@ -54,7 +55,6 @@ VERSION = (7, 0)
 def before(*version):
     """Whether the oracle predates `version` (a steering around that version's change applies)."""
     return VERSION < version
-SPOOL = args[0] if args else os.path.join(HERE, "../../.build/debug/spool")
 
 
 class Conn:
@@ -522,9 +522,9 @@ def send_both(a, b, cmd):
     keeps the value. RELOAD goes to Spool only, as DEBUG RELOAD."""
     if cmd == ["RELOAD"]:
         return ("status", b"OK"), b.send(["DEBUG", "RELOAD"])
-    if cmd[0] == "XSETID" and len(cmd) > 2:
+    if before(7, 2) and cmd[0] == "XSETID" and len(cmd) > 2:
         fields = stream_fields(a, cmd[1])
-        if before(7, 2) and below_max_deleted(cmd, fields):
+        if below_max_deleted(cmd, fields):
             # Redis 7.2+ refuses a last-id below the stream's max-deleted-entry-id (reference,
             # XSETID), as Spool does; 7.0 accepts it. Not sent to the oracle.
             return ("error", b"ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"), b.send(cmd)
