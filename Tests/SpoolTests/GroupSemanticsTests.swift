@@ -3,11 +3,13 @@ import Spool
 import SpoolFormat
 import TestSupport
 
-/// A store in a fresh directory; `body` gets the database and a reopen function.
-func withGroupStore(_ label: String = "groups", policy: FsyncPolicy = .no, _ body: (inout Database, () throws -> Database) throws -> Void) throws {
+/// A store in a fresh directory (with `options`, or the defaults under `policy`); `body` gets
+/// the database and a reopen function.
+func withGroupStore(_ label: String = "groups", policy: FsyncPolicy = .no, options given: StoreOptions? = nil,
+                    _ body: (inout Database, () throws -> Database) throws -> Void) throws {
     let dir = TemporaryDirectory(label)
     defer { dir.remove() }
-    let options = storeOptions(policy)
+    let options = given ?? storeOptions(policy)
     var store: SpoolStore? = try SpoolStore(directory: dir.path, options: options)
     var db = store!.database(0)
     try body(&db) {
@@ -247,28 +249,25 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
     /// drop whole loses its unreferenced entries and the walk goes on; the first block it would
     /// not drop ends the walk (redis-server 8.2.3 gives these counts).
     @Test func ackedTrimWalksNodesAsRedis82() throws {
-        let dir = TemporaryDirectory("acked-nodes")
-        defer { dir.remove() }
         var o = storeOptions(.no)
         o.nodeMaxEntries = 10
         o.nodeMaxBytes = 0
-        let store = try SpoolStore(directory: dir.path, options: o)
-        defer { store.close() }
-        let db = store.database(0)
-        func trimmed(entries: Int, pending: Int, _ spec: TrimSpec) throws -> Int {
-            let k = b("k\(entries)-\(pending)-\(spec)")
-            for i in 1...entries { try db.append(k, [b("f"), b("v")], id: .explicit(sid(UInt64(i)))) }
-            try db.createGroup(k, b("g"), at: .id(.zero))
-            _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: pending, nowMs: 1)
-            try db.setGroupID(k, b("g"), to: .lastEntry)
-            return try db.trim(k, spec, policy: .acknowledged)
+        try withGroupStore("acked-nodes", options: o) { (db, _) throws in
+            func trimmed(entries: Int, pending: Int, _ spec: TrimSpec) throws -> Int {
+                let k = b("k\(entries)-\(pending)-\(spec)")
+                for i in 1...entries { try db.append(k, [b("f"), b("v")], id: .explicit(sid(UInt64(i)))) }
+                try db.createGroup(k, b("g"), at: .id(.zero))
+                _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: pending, nowMs: 1)
+                try db.setGroupID(k, b("g"), to: .lastEntry)
+                return try db.trim(k, spec, policy: .acknowledged)
+            }
+            // Blocks 1-10 and 11-13; 1-6 pending. 13 − 10 < 7: the first block ends the walk.
+            #expect(try trimmed(entries: 13, pending: 6, TrimSpec(.maxLen(7))) == 4)
+            // Blocks 1-10 and 11-20: 20 − 10 ≥ 7, the walk goes on into the second block.
+            #expect(try trimmed(entries: 20, pending: 6, TrimSpec(.maxLen(7))) == 13)
+            #expect(try trimmed(entries: 13, pending: 6, TrimSpec(.maxLen(2))) == 7)
+            #expect(try trimmed(entries: 13, pending: 6, TrimSpec(.minID(sid(13)))) == 6)
         }
-        // Blocks 1-10 and 11-13; 1-6 pending. 13 − 10 < 7: the first block ends the walk.
-        #expect(try trimmed(entries: 13, pending: 6, TrimSpec(.maxLen(7))) == 4)
-        // Blocks 1-10 and 11-20: 20 − 10 ≥ 7, the walk goes on into the second block.
-        #expect(try trimmed(entries: 20, pending: 6, TrimSpec(.maxLen(7))) == 13)
-        #expect(try trimmed(entries: 13, pending: 6, TrimSpec(.maxLen(2))) == 7)
-        #expect(try trimmed(entries: 13, pending: 6, TrimSpec(.minID(sid(13)))) == 6)
     }
 
     /// Lag is Redis's signed difference: an ENTRIESREAD clamped to entries-added (8.0), then a
