@@ -10,8 +10,9 @@ import Synchronization
 /// Connections post jobs to an inbox. The executor thread takes *all* jobs waiting in the inbox
 /// as one round, runs them, makes the round's writes durable with one fdatasync per written
 /// stream (policy `always`), and only then releases the round's replies. While it syncs, new
-/// requests pile up and form the next round: group commit across clients. Storage work never
-/// runs on an event loop.
+/// requests pile up and form the next round: group commit across clients. Under the other
+/// policies a large round hands out its replies in parts as it goes (see `streamingParts`).
+/// Storage work never runs on an event loop.
 public final class CommandExecutor: Sendable {
     enum Job: Sendable {
         case connect(UInt64, ClientConnection)
@@ -100,6 +101,14 @@ public final class CommandExecutor: Sendable {
         try? await pool.shutdownGracefully()
     }
 
+    /// Outside policy `always` a round hands out its replies in about this many parts (each of
+    /// at least `streamingMinimum` requests). Measured with redis-benchmark, 50 clients, XADD at
+    /// pipeline 16 (rounds of several hundred requests), everysec: about 490k requests/s with
+    /// one hand-out per round, 600–660k with 8 parts; 2, 3, 4 and 6 parts were within the noise
+    /// of 8, and fixed parts of 512 or more requests gained little.
+    static let streamingParts = 8
+    static let streamingMinimum = 8
+
     private func submit(_ job: Job) { submit([job]) }
 
     /// Posts `jobs` in order, at once (one lock, at most one wake-up of the executor thread).
@@ -132,10 +141,26 @@ public final class CommandExecutor: Sendable {
             if jobs.isEmpty { return }
             let (deadline, policyChange) = engine.withLock { e -> (NIODeadline?, (FsyncPolicy, Bool)?) in
                 let before = e.settings.appendfsync
+                // Outside `always`, replies wait for no sync, only for the journal writes of
+                // the requests before them: a large round finishes (writes its journals, hands
+                // out its replies) in parts, so that the event loop writes the first clients'
+                // replies, and reads their next requests, while the executor runs the rest —
+                // instead of the two threads taking turns on one convoy of every client.
+                let stream = before != .always
+                var sinceFinish = 0
+                var total = 0
+                if stream { for case .input(_, let inputs, _) in jobs { total += inputs.count } }
+                let part = max(Self.streamingMinimum, total / Self.streamingParts)
                 for job in jobs {
                     switch job {
                     case .connect(let id, let conn): e.connect(id: id, connection: conn)
-                    case .input(let id, let inputs, let bytes): e.receive(id: id, inputs, bytes: bytes)
+                    case .input(let id, let inputs, let bytes):
+                        e.receive(id: id, inputs, bytes: bytes)
+                        sinceFinish += inputs.count
+                        if stream, sinceFinish >= part {
+                            e.finishRound()
+                            sinceFinish = 0
+                        }
                     case .disconnect(let id): e.disconnect(id: id)
                     case .timer: e.expireBlocked()
                     case .everysecTick: e.syncAll()
