@@ -115,6 +115,10 @@ public enum RESPEncoder {
             for item in items { encode(item, protocol: version, into: &buffer) }
         case .preencoded(var bytes):
             buffer.writeBuffer(&bytes)
+        case .decimalPair(let a, let separator, let b):
+            withRawWriter(maxBytes: RESPRawWriter.decimalPairBulkSize, into: &buffer) { w in
+                w.bulkDecimalPair(a, separator, b)
+            }
         case .push(let items):
             writeHeader(version == .v3 ? UInt8(ascii: ">") : UInt8(ascii: "*"), Int64(items.count), into: &buffer)
             for item in items { encode(item, protocol: version, into: &buffer) }

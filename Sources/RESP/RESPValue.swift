@@ -46,6 +46,9 @@ public enum RESPValue: Sendable {
     /// strings, such as stream entries): written as they are. Lets hot replies skip building a
     /// value tree.
     case preencoded(ByteBuffer)
+    /// A bulk string of two unsigned decimals and a separator byte between them, such as a
+    /// stream ID `1700000000000-0`: written straight into the reply, with no buffer of its own.
+    case decimalPair(UInt64, UInt8, UInt64)
 }
 
 extension RESPValue {
@@ -97,6 +100,7 @@ extension RESPValue: Equatable {
         case (.set(let a), .set(let b)): return a == b
         case (.push(let a), .push(let b)): return a == b
         case (.preencoded(let a), .preencoded(let b)): return a == b
+        case (.decimalPair(let a1, let s1, let b1), .decimalPair(let a2, let s2, let b2)): return a1 == a2 && s1 == s2 && b1 == b2
         default: return false
         }
     }
@@ -123,6 +127,7 @@ extension RESPValue: CustomStringConvertible {
         case .set(let a): return "~[\(a.map(\.description).joined(separator: ", "))]"
         case .push(let a): return ">[\(a.map(\.description).joined(separator: ", "))]"
         case .preencoded(let b): return "<\(b.readableBytes) preencoded bytes>"
+        case .decimalPair(let a, let sep, let b): return "$\"\(a)\(Character(Unicode.Scalar(sep)))\(b)\""
         }
     }
 

@@ -101,11 +101,7 @@ extension CommandTable {
     }
 
     static func idReply(_ id: StreamID) -> RESPValue {
-        var buffer = ByteBuffer()
-        RESPEncoder.withRawWriter(maxBytes: RESPRawWriter.decimalPairBulkSize, into: &buffer) { w in
-            w.bulkDecimalPair(id.ms, UInt8(ascii: "-"), id.seq)
-        }
-        return .preencoded(buffer)
+        .decimalPair(id.ms, UInt8(ascii: "-"), id.seq)
     }
 
     static func parseStrictID(_ arg: ByteBuffer, missingSeq: StreamIDParser.MissingSeq = .zero) throws(CommandError) -> StreamID {

@@ -201,6 +201,9 @@ final class ClientSession {
     var dropOutput = false
     /// Replies not yet handed to the connection.
     var outbox = ByteBuffer()
+    /// What the outbox held when last handed over: the next one reserves that much at its
+    /// first write instead of growing (and copying) a few times on the way.
+    var lastOutboxBytes = 0
     /// Close after the outbox is delivered.
     var closing = false
 
@@ -213,6 +216,7 @@ final class ClientSession {
     }
 
     func write(_ value: RESPValue) {
+        if outbox.capacity == 0 { outbox.reserveCapacity(min(max(lastOutboxBytes, 64), 64 * 1024)) }
         RESPEncoder.encode(value, protocol: protocolVersion, into: &outbox)
     }
 }

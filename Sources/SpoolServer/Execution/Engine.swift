@@ -553,6 +553,7 @@ final class Engine {
             } else {
                 guard c.outbox.readableBytes > 0 || closing else { continue }
                 delivery = (c.connection.deliver, c.outbox, closing)
+                c.lastOutboxBytes = c.outbox.readableBytes
                 c.outbox = ByteBuffer()
             }
             if let loop = c.connection.eventLoop {
