@@ -5,7 +5,9 @@
 #   Benchmarks/redis-benchmark-compare.sh [everysec|always ...]     (default: everysec always)
 #
 # Rows: XADD at pipeline 1 and 16, XRANGE COUNT 100 (redis-benchmark, requests/s), and the
-# consumer-group loop XREADGROUP COUNT 100 + XACK of those IDs (group-load, entries/s).
+# consumer-group loop XREADGROUP COUNT 100 + XACK of those IDs (group-load, entries/s). A last
+# line gives the ceiling the client and the machine set: PING against redis-server, and
+# redis-benchmark's own CPU for XRANGE.
 # Environment: REQUESTS, CLIENTS, GROUP_ENTRIES (entries the group loop drains), SPOOL.
 #
 # Needs redis-server and redis-tools (apt-get install -y redis-server) and a release build of
@@ -88,6 +90,16 @@ for policy in "${POLICIES[@]}"; do
     done
     awk -v l="XREADGROUP+XACK 100 (entries/s)" -v r="${group_rate[0]}" -v s="${group_rate[1]}" \
         'BEGIN { printf "%-34s %12.0f %12.0f %8.2fx\n", l, r, s, (r > 0 ? s / r : 0) }'
+    # What no server can exceed with this client on this machine: redis-benchmark's PING (the
+    # cheapest command) against redis-server, and the share of a core redis-benchmark itself
+    # takes for XRANGE COUNT 100 (near 100 %: the client, not the server, sets that row).
+    p1=$(rps "$REDIS_PORT" -n "$REQUESTS" -P 1 PING)
+    p16=$(rps "$REDIS_PORT" -n "$REQUESTS" -P 16 PING)
+    /usr/bin/time -o "$WORK/time" -f "%U %S %e" redis-benchmark -p "$REDIS_PORT" -c "$CLIENTS" -n $((REQUESTS / 10)) -q \
+        XRANGE range - + COUNT 100 >/dev/null 2>&1
+    xr_cpu=$(awk '{ printf "%.0f", ($1 + $2) / $3 * 100 }' "$WORK/time")
+    printf "ceiling: PING %.0f/s at pipeline 1, %.0f/s at pipeline 16; redis-benchmark used %s%% of a core for XRANGE\n" \
+        "$p1" "$p16" "$xr_cpu"
     stop_servers
     echo
 done
