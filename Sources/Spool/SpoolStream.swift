@@ -241,21 +241,10 @@ public final class SpoolStream: Sendable {
 
     /// Waits until every mutation made so far is on disk (fdatasync of the journal).
     public func syncPending() throws(SpoolError) {
-        for target in try pendingDurability() { try target.wait() }
-    }
-
-    /// Writes the journal records kept in memory (`deferJournalWrites`) and returns what must
-    /// be synced, in order, for every mutation so far to be durable: the journal, then the
-    /// group journal (group state may refer to entries), each up to its current end. Lets a
-    /// caller that batches mutations (the server under policy `always`) sync them on another
-    /// thread — `syncPending()` is this followed by the syncs.
-    public func pendingDurability() throws(SpoolError) -> [DurabilityTarget] {
-        let files: [AppendFile] = try core.withLock { (c) throws(SpoolError) in
-            guard c != nil else { return [] }
-            try c!.flushPending()
-            return [c!.journal] + (c!.groups.journal.map { [$0] } ?? [])
-        }
-        return files.map { DurabilityTarget(file: $0, end: $0.size) }
+        try flushPending()
+        guard let journal = core.withLock({ $0?.journal }) else { return }
+        do { try journal.syncCovering(journal.size) } catch { throw error.spool }
+        try syncGroupJournal()
     }
 
     /// Writes journal records kept in memory under `deferJournalWrites` (no fdatasync).
@@ -294,25 +283,6 @@ public final class SpoolStream: Sendable {
             c = nil
         }
     }
-}
-
-/// A file and an offset below which it must be durable (see `SpoolStream.pendingDurability()`).
-public struct DurabilityTarget: Sendable {
-    let file: AppendFile
-    let end: Int64
-
-    /// Returns once every byte of the file before `end` is durable, sharing the fdatasync
-    /// with concurrent callers (group commit). A file closed meanwhile (its stream deleted, its
-    /// store closed after a final sync) has nothing left to wait for.
-    public func wait() throws(SpoolError) {
-        do { try file.syncCovering(end) } catch { throw error.spool }
-    }
-
-    /// Whether `other` is the same file (its target supersedes this one when it is further).
-    public func isSameFile(as other: DurabilityTarget) -> Bool { file === other.file }
-
-    /// The offset the file must be durable to.
-    public var offset: Int64 { end }
 }
 
 /// Wall-clock milliseconds for auto IDs (Redis's `mstime()`); IDs stay monotonic because XADD

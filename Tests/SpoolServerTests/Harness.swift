@@ -86,14 +86,14 @@ final class EngineHarness {
         @discardableResult
         func send(_ args: [String]) -> String {
             harness.engine.receive(id: id, [.request(RESPRequest(args))])
-            harness.engine.finishRoundAndDeliver()
+            harness.engine.finishRound()
             return sink.take()
         }
 
         /// Sends a pipeline in one round.
         func pipeline(_ commands: [[String]]) -> String {
             harness.engine.receive(id: id, commands.map { .request(RESPRequest($0)) })
-            harness.engine.finishRoundAndDeliver()
+            harness.engine.finishRound()
             return sink.take()
         }
 
@@ -106,7 +106,7 @@ final class EngineHarness {
         let id = nextID
         nextID += 1
         engine.connect(id: id, connection: ClientConnection { bytes, close in sink.append(bytes, close: close) })
-        engine.finishRoundAndDeliver()
+        engine.finishRound()
         let c = Client(id: id, sink: sink, harness: self)
         if resp3 { _ = c.send("HELLO", "3") }
         return c
@@ -119,12 +119,3 @@ func err(_ s: String) -> String { "-\(s)\r\n" }
 func int(_ n: Int) -> String { ":\(n)\r\n" }
 func arr(_ items: String...) -> String { "*\(items.count)\r\n" + items.joined() }
 let ok = "+OK\r\n"
-
-extension Engine {
-    /// Ends the round and waits until its replies reached the connections (under `always`
-    /// the durability pipeline hands them out on its own thread).
-    func finishRoundAndDeliver() {
-        finishRound()
-        durability.waitUntilIdle()
-    }
-}

@@ -190,7 +190,7 @@ import TestSupport
         // Timeouts answer with a null array; CLIENT UNBLOCK with TIMEOUT or ERROR.
         #expect(a.send("XREAD", "BLOCK", "50", "STREAMS", "nokey", "$") == "")
         h.engine.expireBlocked(now: .now() + .seconds(1))
-        h.engine.finishRoundAndDeliver()
+        h.engine.finishRound()
         #expect(a.received() == "*-1\r\n")
         #expect(b.send("XREAD", "BLOCK", "0", "STREAMS", "nokey", "$") == "")
         #expect(w.send("CLIENT", "UNBLOCK", String(b.id), "ERROR") == int(1))

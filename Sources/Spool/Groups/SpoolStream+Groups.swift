@@ -56,6 +56,12 @@ extension SpoolStream {
     }
 
     var groupJournalUnsynced: Bool { core.withLock { c in c?.groups.journal.map { !$0.isSynced } ?? false } }
+
+    /// Syncs the group journal (after the stream journal: group state may refer to entries).
+    func syncGroupJournal() throws(SpoolError) {
+        guard let j = core.withLock({ $0?.groups.journal }) else { return }
+        do { try j.syncCovering(j.size) } catch { throw error.spool }
+    }
 }
 
 /// Retries `body` while it reports that its dead-letter target was busy or changed.

@@ -181,8 +181,8 @@ extension CommandTable {
                 "spool_disk_bytes:\(disk)",
                 "spool_disk_human:\(human(disk))",
                 "spool_index_bytes:\(index)",
-                "spool_group_commit_fsyncs:\(engine.durability.fsyncs.load(ordering: .relaxed))",
-                "spool_group_commit_fsync_usec:\(engine.durability.fsyncMicroseconds.load(ordering: .relaxed))",
+                "spool_group_commit_fsyncs:\(engine.stats.fsyncs)",
+                "spool_group_commit_fsync_usec:\(engine.stats.fsyncMicroseconds)",
             ]
         default:
             return nil

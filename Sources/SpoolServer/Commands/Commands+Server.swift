@@ -222,8 +222,9 @@ extension CommandTable {
                     acl: ["admin", "slow", "dangerous"], parent: "config", handler: configSet),
         CommandSpec("resetstat", arity: 2, flags: [.admin, .noscript, .loading, .stale], group: "server", since: "2.0.0",
                     summary: "Resets the server's statistics.", acl: ["admin", "slow", "dangerous"], parent: "config") { ctx in
+            let fsyncs = ctx.engine.stats.fsyncs
             ctx.engine.stats = ServerStats()
-            ctx.engine.durability.fsyncMicroseconds.store(0, ordering: .relaxed)
+            ctx.engine.stats.fsyncs = fsyncs
             return .reply(.ok)
         },
         CommandSpec("rewrite", arity: 2, flags: [.admin, .noscript, .loading, .stale], group: "server", since: "2.8.0",

@@ -8,12 +8,11 @@ import Synchronization
 /// Runs every command on one dedicated thread, in arrival order, and batches durability.
 ///
 /// Connections post jobs to an inbox. The executor thread takes *all* jobs waiting in the inbox
-/// as one round and runs them. Under policy `always` it hands the round to the
-/// ``DurabilityPipeline``, which writes and syncs what every round waiting wrote (one fdatasync
-/// per stream for all of them: group commit across clients) and only then releases their
-/// replies, while this thread runs the next round. Under the other policies a round writes its
-/// journal records and hands out its replies itself, a large round in parts as it goes (see
-/// `streamingParts`). Storage work never runs on an event loop.
+/// as one round, runs them, makes the round's writes durable with one fdatasync per written
+/// stream (policy `always`), and only then releases the round's replies. While it syncs, new
+/// requests pile up and form the next round: group commit across clients. Under the other
+/// policies a large round hands out its replies in parts as it goes (see `streamingParts`).
+/// Storage work never runs on an event loop.
 public final class CommandExecutor: Sendable {
     enum Job: Sendable {
         case connect(UInt64, ClientConnection)

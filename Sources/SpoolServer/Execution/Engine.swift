@@ -22,6 +22,8 @@ struct ServerStats {
     var totalErrorReplies = 0
     var keyspaceHits = 0
     var keyspaceMisses = 0
+    var fsyncs = 0
+    var fsyncMicroseconds: Int64 = 0
     var lastFsyncError = ""
 
     /// Updates the counters of `spec`.
@@ -64,8 +66,6 @@ final class Engine {
     /// A write touched streams not in `dirtyStreams` (dead-lettering): sync everything dirty.
     var needsFullSync = false
     private var withOutput: [ClientSession] = []
-    /// Syncs rounds under `always` and hands out their replies (see ``DurabilityPipeline``).
-    let durability: DurabilityPipeline
     private var toResume: [ClientSession] = []
     /// Per second of uptime, the largest client query and output buffers seen in it: INFO's
     /// `client_recent_max_input_buffer` / `client_recent_max_output_buffer` over the last 8 s.
@@ -74,7 +74,6 @@ final class Engine {
     init(settings: ServerConfiguration, logger: Logger) throws(SpoolError) {
         self.settings = settings
         self.logger = logger
-        self.durability = DurabilityPipeline(logger: logger)
         self.storeOrNil = try SpoolStore(directory: settings.directory, options: settings.storeOptions, logger: logger)
     }
 
@@ -506,57 +505,66 @@ final class Engine {
     /// are the round's replies released (policy `always`). Other policies reply at once.
     func finishRound() {
         resumeUnblocked()
-        // Journal records of the round are written (one pwrite per stream) before any reply of
-        // the round leaves, and under `always` synced too: nothing is acknowledged that a
-        // killed process would lose. The syncs run on the durability pipeline's thread, which
-        // then hands out the replies, while this thread goes on with the next round. A failure
-        // here means acknowledging would lie, so, as Redis does with appendfsync always, the
-        // server stops; reopening recovers every acknowledged write.
+        // Journal records of the round are written (one pwrite per stream) and, under `always`,
+        // synced before any reply of the round leaves: nothing is acknowledged that a killed
+        // process would lose. A failure here means acknowledging would lie, so, as Redis does
+        // with appendfsync always, the server stops; reopening recovers every acknowledged write.
         let always = settings.appendfsync == .always
-        var written: [SpoolStream] = []
         do throws(SpoolError) {
             if needsFullSync {
                 needsFullSync = false
                 if always { try storeOrNil?.syncAll() } else { try storeOrNil?.flushAllPending() }
             }
-            if always {
-                written = Array(dirtyStreams.values)
-            } else {
-                for s in dirtyStreams.values { try s.flushPending() }
+            if !dirtyStreams.isEmpty {
+                let start = NIODeadline.now()
+                for s in dirtyStreams.values {
+                    if always {
+                        try s.syncPending()
+                        stats.fsyncs += 1
+                    } else {
+                        try s.flushPending()
+                    }
+                }
+                if always { stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000 }
+                dirtyStreams.removeAll(keepingCapacity: true)
             }
-            dirtyStreams.removeAll(keepingCapacity: true)
         } catch {
-            logger.critical("journal write failed; exiting without acknowledging the round",
+            logger.critical("journal write or fsync failed; exiting without acknowledging the round",
                             metadata: ["error": "\(error)"])
             exit(1)
         }
-        let deliveries = takeOutput()
-        if always || durability.isBusy {
-            durability.submit(streams: written, deliveries: deliveries)
-        } else {
-            Delivery.run(deliveries)
-        }
+        flushOutput()
     }
 
-    /// Takes every pending reply out of the clients' outboxes, oldest client first.
-    private func takeOutput() -> [Delivery] {
+    /// Hands every pending reply to its connection (one write and flush per client), in one
+    /// task per event loop: a reply written from off the loop would cost a hop (and a wake-up)
+    /// of its own.
+    func flushOutput() {
         let list = withOutput
         withOutput = []
-        var deliveries: [Delivery] = []
-        deliveries.reserveCapacity(list.count)
+        typealias Delivery = (deliver: @Sendable (ByteBuffer, Bool) -> Void, bytes: ByteBuffer, close: Bool)
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, deliveries: [Delivery])] = [:]
         for c in list {
             let closing = c.closing
+            let delivery: Delivery
             if c.dropOutput {
                 c.outbox.clear()
-                deliveries.append(Delivery(loop: c.connection.eventLoop, deliver: c.connection.deliver, bytes: ByteBuffer(), close: true))
+                delivery = (c.connection.deliver, ByteBuffer(), true)
             } else {
                 guard c.outbox.readableBytes > 0 || closing else { continue }
-                deliveries.append(Delivery(loop: c.connection.eventLoop, deliver: c.connection.deliver, bytes: c.outbox, close: closing))
+                delivery = (c.connection.deliver, c.outbox, closing)
                 c.lastOutboxBytes = c.outbox.readableBytes
                 c.outbox = ByteBuffer()
             }
+            if let loop = c.connection.eventLoop {
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].deliveries.append(delivery)
+            } else {
+                delivery.deliver(delivery.bytes, delivery.close)
+            }
         }
-        return deliveries
+        for (loop, deliveries) in byLoop.values {
+            loop.execute { for d in deliveries { d.deliver(d.bytes, d.close) } }
+        }
     }
 
     // MARK: - Buffer peaks
@@ -601,7 +609,6 @@ final class Engine {
     /// DEBUG RELOAD: close the store and open it again from disk.
     func reloadStore() throws(SpoolError) {
         syncAll()
-        durability.waitUntilIdle()
         storeOrNil?.close()
         storeOrNil = nil
         storeOrNil = try SpoolStore(directory: settings.directory, options: settings.storeOptions, logger: logger)
@@ -618,8 +625,7 @@ final class Engine {
             c.closing = true
             withOutput.append(c)
         }
-        finishRound()
-        durability.waitUntilIdle()
+        flushOutput()
         storeOrNil?.close()
         storeOrNil = nil
     }
