@@ -70,6 +70,12 @@ public final class SpoolStore: Sendable {
         }
     }
 
+    /// True when some stream has journal bytes not yet written or not yet synced: a change made
+    /// so far would not survive a power loss (WAITAOF asks).
+    public var hasUnsyncedWrites: Bool {
+        dbs.contains { db in db.allStreams.contains { $0.hasUnsyncedWrites } }
+    }
+
     /// Writes and fdatasyncs every stream's pending journal bytes; throws the first failure.
     public func syncAll() throws(SpoolError) {
         for db in dbs {

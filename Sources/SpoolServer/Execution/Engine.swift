@@ -63,6 +63,13 @@ final class Engine {
     private var readySet: Set<DatabaseKey> = []
     private var watchers: [DatabaseKey: Set<UInt64>] = [:]
     private var dirtyStreams: [ObjectIdentifier: SpoolStream] = [:]
+    /// Counts writes (commands that changed a key or wrote a stream's journal): a client's
+    /// `woff` is its value after the client's last write (Redis's replication offset).
+    private(set) var writeSeq: UInt64 = 0
+    /// Every write up to this value is known durable (synced by the engine).
+    private var durableSeq: UInt64 = 0
+    /// Inside EXEC: a transaction's writes move the client's `woff` when EXEC ends, as in Redis.
+    private var inExec = false
     /// A write touched streams not in `dirtyStreams` (dead-lettering): sync everything dirty.
     var needsFullSync = false
     private var withOutput: [ClientSession] = []
@@ -260,6 +267,8 @@ final class Engine {
     /// Runs a handler with statistics (its time counted from `start`); errors become error replies.
     func call(_ c: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], mayBlock: Bool, start: NIODeadline = .now()) -> CommandOutcome {
         c.lastCommand = spec.fullName
+        let writesBefore = writeSeq
+        defer { if writeSeq != writesBefore, !inExec { c.woff = writeSeq } }
         let outcome: CommandOutcome
         var failed = false
         if let handler = spec.handler {
@@ -334,6 +343,12 @@ final class Engine {
         if dirty { return .nullArray }
         var replies: [RESPValue] = []
         replies.reserveCapacity(queued.count)
+        let writesBefore = writeSeq
+        inExec = true
+        defer {
+            inExec = false
+            if writeSeq != writesBefore { c.woff = writeSeq }
+        }
         for args in queued {
             guard var spec = CommandTable.lookup(args[0]) else { continue }
             if !spec.subcommands.isEmpty, args.count >= 2, let sub = spec.subcommand(args[1]) { spec = sub }
@@ -366,6 +381,7 @@ final class Engine {
 
     /// A key's value changed (Redis's `signalModifiedKey`): WATCHers of it fail their EXEC.
     func keyModified(db: Int, _ key: [UInt8]) {
+        writeSeq &+= 1
         guard !watchers.isEmpty, let ids = watchers[DatabaseKey(db: db, key: key)] else { return }
         for id in ids { clients[id]?.watchDirty = true }
     }
@@ -389,7 +405,28 @@ final class Engine {
     /// A stream was written with `sync: false`: under `always` its journal is synced before the
     /// round's replies are released.
     func wrote(_ stream: SpoolStream) {
+        writeSeq &+= 1
         dirtyStreams[ObjectIdentifier(stream)] = stream
+    }
+
+    // MARK: - WAITAOF
+
+    /// Whether every write of `c` is durable (WAITAOF's `numlocal` acknowledgement): known
+    /// synced by the engine, or nothing in the store is waiting for a sync.
+    func writesDurable(_ c: ClientSession) -> Bool {
+        if c.woff <= durableSeq { return true }
+        guard storeOrNil?.hasUnsyncedWrites == false, dirtyStreams.isEmpty, !needsFullSync else { return false }
+        durableSeq = writeSeq
+        return true
+    }
+
+    /// Makes every write so far durable now (WAITAOF 1): the round's journal records written
+    /// and every stream synced, whatever the policy.
+    func makeWritesDurable() throws(SpoolError) {
+        try storeOrNil?.syncAll()
+        needsFullSync = false
+        dirtyStreams.removeAll(keepingCapacity: true)
+        durableSeq = writeSeq
     }
 
     // MARK: - Blocking
@@ -528,6 +565,7 @@ final class Engine {
                 if always { stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000 }
                 dirtyStreams.removeAll(keepingCapacity: true)
             }
+            if always { durableSeq = writeSeq }
         } catch {
             logger.critical("journal write or fsync failed; exiting without acknowledging the round",
                             metadata: ["error": "\(error)"])
@@ -616,7 +654,9 @@ final class Engine {
 
     /// Makes everything durable (SHUTDOWN, the everysec tick when the store does not run one).
     func syncAll() {
+        let upTo = writeSeq
         storeOrNil?.syncDirty()
+        if storeOrNil?.hasUnsyncedWrites == false { durableSeq = max(durableSeq, upTo) }
     }
 
     /// Closes the store (shutdown).
