@@ -96,6 +96,8 @@ def basics(port, protocol):
     check(sorted(r.scan_iter(match="o*")) == ["orders"], "scan")
     check(r.client_setname("me") and r.client_getname() == "me", "client name")
     check(r.config_get("appendfsync")["appendfsync"] in ("always", "everysec", "no"), "config get")
+    r.xadd("orders", {"orderId": "waitaof"})
+    check(r.waitaof(1, 0, 0) == [1, 0], "waitaof: this connection's writes made durable")
     try:
         r.set("k", "v")
         check(False, "SET must be unknown")
