@@ -108,7 +108,11 @@ final class Engine {
         guard let c = clients[id] else { return }
         if c.connection.buffers.executorTook(bytes) { c.connection.resumeReading() }
         guard !c.closing else { return }
-        c.pending.append(contentsOf: inputs)
+        if c.pending.isEmpty {
+            c.pending = inputs  // shares the array: no copy of the batch
+        } else {
+            c.pending.append(contentsOf: inputs)
+        }
         c.pendingBytes += bytes
         run(c)
     }
