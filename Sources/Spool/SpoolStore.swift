@@ -63,11 +63,14 @@ public final class SpoolStore: Sendable {
     }
 
     /// Syncs every stream with unwritten or unsynced journal bytes (the `everysec` tick).
-    /// Failures are logged; `syncAll()` throws them instead.
-    public func syncDirty() {
+    /// Failures are logged; `syncAll()` throws them instead. Returns whether every stream synced.
+    @discardableResult
+    public func syncDirty() -> Bool {
         do { try syncAll() } catch {
             logger.error("background fsync failed", metadata: ["error": "\(error)"])
+            return false
         }
+        return true
     }
 
     /// True when some stream has journal bytes not yet written or not yet synced: a change made

@@ -2,10 +2,6 @@ import NIOCore
 import RESP
 import Spool
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension CommandTable {
     static let durabilityCommands: [CommandSpec] = [
         CommandSpec("waitaof", arity: 4, flags: [.blocking], group: "generic", since: "7.2.0",
@@ -38,21 +34,6 @@ extension CommandTable {
         }
         let reply = RESPValue.array([.integer(local ? 1 : 0), .integer(0)])
         guard numreplicas > 0, ctx.mayBlock else { return .reply(reply) }
-        let deadline: NIODeadline? = timeoutMs == 0 ? nil : .now() + .milliseconds(timeoutMs)
-        return .block(BlockRequest(keys: [], deadline: deadline, arguments: args, timeoutReply: reply))
-    }
-
-    /// Redis's `getTimeoutFromObjectOrReply` for a timeout in milliseconds (XREAD BLOCK, WAITAOF):
-    /// a strict integer, not negative, and not so large that now plus it would overflow.
-    static func parseTimeoutMilliseconds(_ arg: ByteBuffer) throws(CommandError) -> Int64 {
-        guard let t = arg.int64 else { throw CommandError("ERR timeout is not an integer or out of range") }
-        if t < 0 { throw CommandError("ERR timeout is negative") }
-        if t > 0 {
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            let nowMs = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-            if t > Int64.max - nowMs { throw CommandError("ERR timeout is out of range") }
-        }
-        return t
+        return .block(BlockRequest(keys: [], deadline: blockDeadline(timeoutMs: timeoutMs), arguments: args, timeoutReply: reply))
     }
 }

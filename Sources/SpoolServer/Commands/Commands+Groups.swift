@@ -290,7 +290,7 @@ extension CommandTable {
             }
         }
         guard let timeoutMs, ctx.mayBlock else { return .reply(.nullArray) }
-        let deadline: NIODeadline? = timeoutMs == 0 ? nil : .now() + .milliseconds(min(timeoutMs, 3_000_000_000_000))
+        let deadline = blockDeadline(timeoutMs: timeoutMs)
         return .block(BlockRequest(keys: streams.map(\.key), deadline: deadline, arguments: args, timeoutReply: .nullArray))
     }
 

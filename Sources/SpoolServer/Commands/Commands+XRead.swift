@@ -109,8 +109,23 @@ extension CommandTable {
         for j in 0..<n {
             rewritten[streamsArg + n + j] = ByteBuffer(string: after[j].description)
         }
-        let deadline: NIODeadline? = timeoutMs == 0 ? nil : .now() + .milliseconds(min(timeoutMs, 3_000_000_000_000))
+        let deadline = blockDeadline(timeoutMs: timeoutMs)
         return .block(BlockRequest(keys: (0..<n).map { args[streamsArg + $0].bytes }, deadline: deadline,
                                    arguments: rewritten, timeoutReply: .nullArray))
+    }
+
+    /// Redis's `getTimeoutFromObjectOrReply` for a timeout in milliseconds (XREAD BLOCK, WAITAOF):
+    /// a strict integer, not negative, and not so large that now plus it would overflow.
+    static func parseTimeoutMilliseconds(_ arg: ByteBuffer) throws(CommandError) -> Int64 {
+        guard let t = arg.int64 else { throw CommandError("ERR timeout is not an integer or out of range") }
+        if t < 0 { throw CommandError("ERR timeout is negative") }
+        if t > 0, t > Int64.max - Int64(StreamClock.nowMs()) { throw CommandError("ERR timeout is out of range") }
+        return t
+    }
+
+    /// When a blocking command given `timeoutMs` gives up (nil: 0, never). Capped at about
+    /// 95 years, so that the deadline stays representable.
+    static func blockDeadline(timeoutMs: Int64) -> NIODeadline? {
+        timeoutMs == 0 ? nil : .now() + .milliseconds(min(timeoutMs, 3_000_000_000_000))
     }
 }

@@ -658,9 +658,7 @@ final class Engine {
 
     /// Makes everything durable (SHUTDOWN, the everysec tick when the store does not run one).
     func syncAll() {
-        let upTo = writeSeq
-        storeOrNil?.syncDirty()
-        if storeOrNil?.hasUnsyncedWrites == false { durableSeq = max(durableSeq, upTo) }
+        if storeOrNil?.syncDirty() == true { durableSeq = writeSeq }
     }
 
     /// Closes the store (shutdown).
