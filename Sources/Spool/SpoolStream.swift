@@ -68,7 +68,7 @@ public final class SpoolStream: Sendable {
     func mutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> R {
         let (result, durable) = try lockedMutation(sync: sync, body)
         if let (journal, end) = durable {
-            do { try journal.syncCovering(end) } catch { throw error.spool }
+            do { try journal.syncCovering(end, staged: stagedWriter) } catch { throw error.spool }
         }
         return result
     }
@@ -78,25 +78,43 @@ public final class SpoolStream: Sendable {
     func mutate<R>(_ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) async throws(SpoolError) -> R {
         let (result, durable) = try lockedMutation(sync: true, body)
         if let (journal, end) = durable {
-            do { try await journal.syncCovering(end) } catch { throw error.spool }
+            do { try await journal.syncCovering(end, staged: stagedWriter) } catch { throw error.spool }
         }
         return result
     }
 
-    /// The locked half of a mutation: runs `body`, writes its journal records and returns the
-    /// journal and offset that must be synced before it is acknowledged (nil when the policy
-    /// or `sync` asks for none).
+    /// The locked half of a mutation: runs `body` and returns the journal and offset that must
+    /// be synced before it is acknowledged (nil when the policy or `sync` asks for none). Under
+    /// policy `always` its journal records stay staged in memory, and the group commit that
+    /// syncs them writes them first (`stagedWriter`): one `pwrite` for all the appenders a sync
+    /// covers instead of one each, and none of them writes into a page the sync is writing
+    /// back. Otherwise they are written before the lock is released, so a killed process keeps
+    /// them.
     private func lockedMutation<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> (R, (AppendFile, Int64)?) {
+        let staging = sync && policy == .always
         let (result, end, journal): (R, Int64?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
             try Self.heal(&c)
+            c!.stagingForSync = staging
+            defer { c!.stagingForSync = false }
             let (r, end) = try body(&c!)
-            if sync { try c!.flushPending() }
+            if sync && !staging { try c!.flushPending() }
             if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
-            return (r, end, c!.journal)
+            return (r, end.map { min($0, c!.journal.size + Int64(c!.pendingJournal.count)) }, c!.journal)
         }
-        guard sync, policy == .always, let end, let journal else { return (result, nil) }
-        return (result, (journal, min(end, journal.size)))
+        guard staging, let end, let journal else { return (result, nil) }
+        return (result, (journal, end))
+    }
+
+    /// Writes the records that mutations staged for their group commit (see `lockedMutation`);
+    /// run by the sync that covers them.
+    private var stagedWriter: AppendFile.StagedWriter {
+        { [core] () throws(IOError) in
+            try core.withLock { (c) throws(IOError) in
+                guard c != nil else { return }
+                try c!.writePending()
+            }
+        }
     }
 
     /// XADD: appends an entry (`fields` alternates field and value, at least one pair) and

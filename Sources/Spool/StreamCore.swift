@@ -93,8 +93,11 @@ struct StreamCore {
     var journal: AppendFile
     var journalGeneration: UInt64
     var deletedFiles = false
-    /// Journal records not yet written (`deferJournalWrites`).
+    /// Journal records not yet written (`deferJournalWrites`, or staged for a group commit).
     var pendingJournal = ByteWriter()
+    /// The mutation running leaves its records in `pendingJournal` for the group commit that
+    /// makes it durable to write (policy `always`; see `SpoolStream.lockedMutation`).
+    var stagingForSync = false
     /// Reused buffer of `log`'s and `commitGroup`'s record encoding (one allocation per stream,
     /// not per record).
     var scratch = ByteWriter()
@@ -533,9 +536,9 @@ struct StreamCore {
 
     /// Appends one journal record; returns the journal end offset to sync to.
     mutating func log(_ record: JournalFormat.Record) throws(SpoolError) -> Int64 {
-        if options.deferJournalWrites {
+        if defersJournal || pendingJournal.count > 0 {
             JournalFormat.encode(record, into: &pendingJournal)
-            return journal.size + Int64(pendingJournal.count)
+            return try endAfterLogging()
         }
         scratch.bytes.removeAll(keepingCapacity: true)
         JournalFormat.encode(record, into: &scratch)
@@ -549,24 +552,44 @@ struct StreamCore {
 
     /// Appends already-encoded journal records, in order with `log`.
     mutating func logEncoded(_ bytes: [UInt8]) throws(SpoolError) -> Int64 {
-        if options.deferJournalWrites {
+        if defersJournal || pendingJournal.count > 0 {
             pendingJournal.writeBytes(bytes)
-            return journal.size + Int64(pendingJournal.count)
+            return try endAfterLogging()
         }
         do { return try journal.append(bytes) } catch { throw error.spool }
+    }
+
+    /// Whether records logged now stay in memory (`pendingJournal`) until a flush: under
+    /// `deferJournalWrites`, and for a mutation whose group commit writes them (`stagingForSync`).
+    var defersJournal: Bool { options.deferJournalWrites || stagingForSync }
+
+    /// After a record went to `pendingJournal`: writes it now unless records are deferred (it
+    /// queued behind records staged earlier, to keep the journal's order); returns the logical
+    /// end of the journal, pending records included.
+    private mutating func endAfterLogging() throws(SpoolError) -> Int64 {
+        if !defersJournal { try flushPending() }
+        return journal.size + Int64(pendingJournal.count)
     }
 
     /// Writes deferred journal records (one pwrite). On failure the stream is poisoned: what is
     /// in memory was never written, so it is reloaded from disk before its next use.
     mutating func flushPending() throws(SpoolError) {
+        do { try writePending() } catch { throw error.spool }
+    }
+
+    /// `flushPending` with the file's error.
+    mutating func writePending() throws(IOError) {
         guard pendingJournal.count > 0 else { return }
         do {
             try journal.append(pendingJournal.bytes)
             pendingJournal.bytes.removeAll(keepingCapacity: true)
         } catch {
+            // Mutations whose records these were may still wait for a group commit to cover
+            // them: they fail, whatever becomes of the journal.
+            journal.markLost(error)
             poisoned = true
             pendingJournal.bytes.removeAll(keepingCapacity: false)
-            throw error.spool
+            throw error
         }
     }
 
@@ -605,7 +628,7 @@ struct StreamCore {
         var end: Int64? = nil
         func commit(_ core: inout StreamCore) throws(SpoolError) {
             guard pending > 0 else { return }
-            do { end = try core.journal.append(w.bytes) } catch { throw error.spool }
+            end = try core.logEncoded(w.bytes)
             core.open = shadowOpen
             core.meta = shadowMeta
             core.journalTop = shadowMeta.lastID

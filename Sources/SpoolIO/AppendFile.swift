@@ -49,6 +49,13 @@ public final class AppendFile: Sendable {
         var capacity: Int64 = 0
         /// Callers of `syncCovering` waiting for a sync that covers them, in arrival order.
         var waiters: [Waiter] = []
+        /// Writes what waiting callers staged in memory (`syncCovering`'s `staged`); kept only
+        /// while somebody waits.
+        var staged: StagedWriter?
+        /// Bytes callers staged from this offset on were dropped unwritten (`markLost`): a sync
+        /// asked for beyond it fails with this error instead of waiting for bytes that will
+        /// never come, or succeeding on a closed file.
+        var lost: (from: Int64, error: IOError)?
     }
     private let state: SleepingMutex<State>
 
@@ -81,6 +88,7 @@ public final class AppendFile: Sendable {
                 s.closePending = true
                 return false
             }
+            s.staged = nil
             return true
         }
         if closeNow { _ = Glibc.close(fd) }
@@ -260,6 +268,15 @@ public final class AppendFile: Sendable {
         state.withLock { $0.synced = max($0.synced, target) }
     }
 
+    /// Records that bytes callers staged for this file beyond its current end were dropped
+    /// without being written (the write failed): their `syncCovering` calls, past and future,
+    /// fail with `error`.
+    public func markLost(_ error: IOError) {
+        state.withLock { s in
+            if s.lost == nil { s.lost = (s.size, error) }
+        }
+    }
+
     /// True when every byte written is known durable.
     public var isSynced: Bool { state.withLock { $0.synced >= $0.size } }
 
@@ -291,6 +308,11 @@ public final class AppendFile: Sendable {
         }
     }
 
+    /// Writes bytes a caller keeps in memory until a sync needs them (see `syncCovering`'s
+    /// `staged`): called by whoever runs the next sync, before its `fdatasync`, with no lock of
+    /// this file held.
+    public typealias StagedWriter = @Sendable () throws(IOError) -> Void
+
     /// Returns once every byte before `end` is durable. Concurrent callers share one fdatasync
     /// (group commit): whoever finds none running starts one covering everything written so far;
     /// the others queue. When a sync ends, only the queued callers it covered are woken, and one
@@ -298,18 +320,27 @@ public final class AppendFile: Sendable {
     /// (Waking every waiter on every sync, as a condition-variable broadcast does, costs one
     /// context switch per waiter per sync; with 64 appenders on 2 cores that, not the disk, was
     /// the limit: 2 entries per fdatasync.)
-    public func syncCovering(_ end: Int64) throws(IOError) {
-        enum Step { case done, run(Int64), wait(SyncWaiter) }
-        var step: Step = state.withLock { s in
-            if s.synced >= end || s.closed { return .done }
-            if s.syncing {
-                let w = SyncWaiter(end: end)
-                s.waiters.append(.thread(w))
-                return .wait(w)
+    ///
+    /// `staged` is for callers whose bytes up to `end` are not all written yet: the sync that
+    /// covers them calls it first (the group's one `pwrite`), and its error fails the waiters as
+    /// a failed `fdatasync` does.
+    public func syncCovering(_ end: Int64, staged: StagedWriter? = nil) throws(IOError) {
+        enum Step { case done, run, wait(SyncWaiter) }
+        func next() throws(IOError) -> Step {
+            try state.withLock { (s) throws(IOError) in
+                if let l = s.lost, end > l.from { throw l.error }
+                if s.synced >= end || s.closed { return .done }
+                if let staged { s.staged = staged }
+                if s.syncing {
+                    let w = SyncWaiter(end: end)
+                    s.waiters.append(.thread(w))
+                    return .wait(w)
+                }
+                s.syncing = true
+                return .run
             }
-            s.syncing = true
-            return .run(s.size)
         }
+        var step = try next()
         while true {
             switch step {
             case .done:
@@ -317,61 +348,77 @@ public final class AppendFile: Sendable {
             case .wait(let w):
                 switch w.wait() {
                 case .covered: return
-                case .lead(let target): step = .run(target)
+                case .lead: step = .run
                 case .failed(let e): throw e
                 }
-            case .run(let target):
-                let result = system_fdatasync(fd, path: path)
-                if let next = finishSync(target: target, result: result) {
-                    syncQueue.async { self.runQueuedSyncs(next) }
+            case .run:
+                let (target, result) = runSync()
+                if finishSync(target: target, result: result) {
+                    syncQueue.async { self.runQueuedSyncs() }
                 }
-                if case .failure(let e) = result { throw IOError("fdatasync", path, e) }
-                return
+                try result.get()
+                // The sync covers what was written when it started; staged bytes of this
+                // caller's that were dropped instead (`markLost`) were not.
+                step = target >= end ? .done : try next()
             }
         }
     }
 
     /// Returns once every byte before `end` is durable, suspending the task (no thread waits):
-    /// the same group commit as the blocking `syncCovering(_:)`, with which it can be mixed.
-    /// The fdatasyncs run on a dispatch queue of this file, each covering every byte written
-    /// before it started; the tasks a sync covered are resumed when it ends.
-    public func syncCovering(_ end: Int64) async throws(IOError) {
+    /// the same group commit as the blocking `syncCovering(_:staged:)`, with which it can be
+    /// mixed. The fdatasyncs run on a dispatch queue of this file, each covering every byte
+    /// written before it started; the tasks a sync covered are resumed when it ends.
+    public func syncCovering(_ end: Int64, staged: StagedWriter? = nil) async throws(IOError) {
         let result: Result<Void, IOError> = await withUnsafeContinuation { k in
-            enum Step { case done, queued, start(Int64) }
+            enum Step { case done, queued, start, failed(IOError) }
             let step: Step = state.withLock { s in
+                if let l = s.lost, end > l.from { return .failed(l.error) }
                 if s.synced >= end || s.closed { return .done }
+                if let staged { s.staged = staged }
                 s.waiters.append(.task(end: end, k))
                 if s.syncing { return .queued }
                 s.syncing = true
-                return .start(s.size)
+                return .start
             }
             switch step {
             case .done: k.resume(returning: .success(()))
+            case .failed(let e): k.resume(returning: .failure(e))
             case .queued: break
-            case .start(let target): syncQueue.async { self.runQueuedSyncs(target) }
+            case .start: syncQueue.async { self.runQueuedSyncs() }
             }
         }
         try result.get()
     }
 
-    /// On `syncQueue`: syncs up to `target`, then as long as the next waiter left is a task,
-    /// syncs again for it (a thread next in line is handed the sync instead).
-    private func runQueuedSyncs(_ first: Int64) {
-        var target = first
+    /// One group-commit sync: writes what callers staged, then fdatasyncs everything written.
+    /// Returns the size it covers.
+    private func runSync() -> (Int64, Result<Void, IOError>) {
+        if let staged = state.withLock({ $0.staged }) {
+            do throws(IOError) { try staged() } catch { return (0, .failure(error)) }
+        }
+        let target = state.withLock { $0.size }
+        switch system_fdatasync(fd, path: path) {
+        case .success: return (target, .success(()))
+        case .failure(let e): return (target, .failure(IOError("fdatasync", path, e)))
+        }
+    }
+
+    /// On `syncQueue`: syncs, then as long as the next waiter left is a task, syncs again for
+    /// it (a thread next in line is handed the sync instead).
+    private func runQueuedSyncs() {
         while true {
-            let result = system_fdatasync(fd, path: path)
-            guard let next = finishSync(target: target, result: result) else { return }
-            target = next
+            let (target, result) = runSync()
+            guard finishSync(target: target, result: result) else { return }
         }
     }
 
     /// Ends the running sync: wakes the waiters it covered (all of them, with the error, when it
     /// failed) and, when some are left, starts the next: the first waiter left, a thread, is
-    /// handed it to run; for a task, returns the size the sync must cover and the caller runs it
-    /// on `syncQueue` (the task stays queued until a sync covers it).
-    private func finishSync(target: Int64, result: Result<Void, Errno>) -> Int64? {
+    /// handed it to run; for a task, returns true and the caller runs it on `syncQueue` (the
+    /// task stays queued until a sync covers it).
+    private func finishSync(target: Int64, result: Result<Void, IOError>) -> Bool {
         var closeNow = false
-        var queuedNext: Int64? = nil
+        var queuedNext = false
         let (wake, leader): ([(Waiter, SyncWaiter.Outcome)], SyncWaiter?) = state.withLock { s in
             s.syncing = false
             var wake: [(Waiter, SyncWaiter.Outcome)] = []
@@ -379,30 +426,46 @@ public final class AppendFile: Sendable {
                 // Closed meanwhile: nobody needs the file durable any more.
                 s.closePending = false
                 closeNow = true
-                wake = s.waiters.map { ($0, .covered) }
+                let lost = s.lost
+                wake = s.waiters.map { w in
+                    if let lost, w.end > lost.from { return (w, .failed(lost.error)) }
+                    return (w, .covered)
+                }
                 s.waiters.removeAll()
+                s.staged = nil
                 return (wake, nil)
             }
             if case .failure(let e) = result {
-                wake = s.waiters.map { ($0, .failed(IOError("fdatasync", path, e))) }
+                wake = s.waiters.map { ($0, .failed(e)) }
                 s.waiters.removeAll()
+                s.staged = nil
                 return (wake, nil)
             }
             s.synced = max(s.synced, target)
             var rest: [Waiter] = []
             for w in s.waiters {
-                if w.end <= s.synced { wake.append((w, .covered)) } else { rest.append(w) }
+                if w.end <= s.synced {
+                    wake.append((w, .covered))
+                } else if let l = s.lost, w.end > l.from {
+                    wake.append((w, .failed(l.error)))
+                } else {
+                    rest.append(w)
+                }
             }
             s.waiters = rest
-            guard let first = rest.first else { return (wake, nil) }
+            guard let first = rest.first else {
+                // Nobody waits: drop the writer (it holds its caller's state).
+                s.staged = nil
+                return (wake, nil)
+            }
             s.syncing = true
             switch first {
             case .thread(let leader):
                 s.waiters.removeFirst()
-                leader.outcome = .lead(s.size)
+                leader.outcome = .lead
                 return (wake, leader)
             case .task:
-                queuedNext = s.size
+                queuedNext = true
                 return (wake, nil)
             }
         }

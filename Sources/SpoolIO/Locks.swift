@@ -110,8 +110,8 @@ final class SyncWaiter: @unchecked Sendable {
     enum Outcome {
         /// A sync covering `end` completed.
         case covered
-        /// Run the next sync, covering everything written up to this size.
-        case lead(Int64)
+        /// Run the next sync.
+        case lead
         /// The sync failed.
         case failed(IOError)
     }

@@ -312,6 +312,97 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         reopened.close()
     }
 
+    /// Under `always` the appends a group commit covers are written by that sync, in one
+    /// `pwrite`, just before its `fdatasync`. When that write fails (ENOSPC here, every few
+    /// journal writes), exactly the appends it carried fail: threads and tasks alike, the ones
+    /// already waiting and the ones that arrive after, none hangs and none is acknowledged. Mixed
+    /// in: appends with `sync: false` (written at once, behind the staged records), batches, and
+    /// checkpoints (a small journal). After reopen every acknowledged entry is there, IDs ascend,
+    /// and nothing appears that was not appended.
+    @Test(.timeLimit(.minutes(2)))
+    func failedStagedWritesFailExactlyTheirAppends() async throws {
+        let dir = TemporaryDirectory("staged-fail")
+        defer { dir.remove() }
+        var o = storeOptions(.always)
+        o.journalBytes = 16 << 10
+        let path = dir.path
+        let tag: @Sendable ([[UInt8]]) -> [UInt8] = { $0[1] }
+        let ackedTags: [[UInt8]]
+        do {
+            let store = try SpoolStore(directory: path, options: o)
+            let s = try store.database(0).openOrCreate(b("orders"))
+            let writes = Atomic(0)
+            FaultInjector.shared.set(under: path) { c, p in
+                guard c == .pwrite, p.contains("/journal-") else { return nil }
+                return writes.add(1, ordering: .relaxed).newValue % 5 == 0 ? .noSpace : nil
+            }
+            final class Tally: Sendable {
+                let acked = Mutex<[[UInt8]]>([]), failed = Atomic(0)
+            }
+            let tally = Tally()
+            // Threads: blocking appends, some with sync: false, some batches.
+            let threads = Task.detached { @Sendable in
+                onThreads(4) { t in
+                    for i in 0..<60 {
+                        let n = 100_000 + t * 1000 + i
+                        do throws(SpoolError) {
+                            switch i % 6 {
+                            case 0:
+                                let batch = [orderEvent(n), orderEvent(n + 500)]
+                                _ = try s.append(batch: batch)
+                                tally.acked.withLock { $0 += batch.map(tag) }
+                            case 3:
+                                _ = try s.append(orderEvent(n), sync: false)  // not acknowledged as durable
+                            default:
+                                _ = try s.append(orderEvent(n))
+                                tally.acked.withLock { $0.append(tag(orderEvent(n))) }
+                            }
+                        } catch {
+                            guard case .io = error else { Issue.record("unexpected \(error)"); return }
+                            tally.failed.add(1, ordering: .relaxed)
+                        }
+                    }
+                }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for t in 0..<16 {
+                    group.addTask {
+                        for i in 0..<30 {
+                            let e = orderEvent(t * 1000 + i)
+                            do throws(SpoolError) {
+                                _ = try await s.append(e)
+                                tally.acked.withLock { $0.append(tag(e)) }
+                            } catch {
+                                if case .io = error { tally.failed.add(1, ordering: .relaxed) } else { Issue.record("unexpected \(error)") }
+                            }
+                        }
+                    }
+                }
+            }
+            await threads.value
+            FaultInjector.shared.set(under: path, nil)
+            #expect(tally.failed.load(ordering: .relaxed) > 0)
+            // The stream heals: the next append works and is durable.
+            let last = orderEvent(999_999)
+            _ = try await s.append(last)
+            ackedTags = tally.acked.withLock { $0 } + [tag(last)]
+            store.close()
+        }
+        var attempted = Set<[UInt8]>()
+        for n in 0..<16_000 { attempted.insert(tag(orderEvent(n))) }
+        for n in 100_000..<104_600 { attempted.insert(tag(orderEvent(n))) }
+        attempted.insert(tag(orderEvent(999_999)))
+        let reopened = try SpoolStore(directory: path, options: o)
+        defer { reopened.close() }
+        let entries = try reopened.database(0).stream(b("orders"))!.range()
+        let got = entries.map { tag($0.fields) }
+        #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.id < $1.id })
+        #expect(Set(got).count == got.count)
+        #expect(got.allSatisfy { attempted.contains($0) })
+        let present = Set(got)
+        #expect(ackedTags.allSatisfy { present.contains($0) })
+    }
+
     /// Readers running beside a writer always see a consistent prefix: IDs ascending without
     /// gaps relative to what was appended, never a torn entry.
     @Test func readersSeeConsistentPrefixes() throws {
