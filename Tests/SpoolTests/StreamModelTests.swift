@@ -18,10 +18,11 @@ import Logging
         var now: UInt64 = 1_700_000_000_000
         let name = b("s")
 
-        init(seed: UInt64, maxEntries: Int, maxBytes: Int, segmentBytes: Int, journalBytes: Int, deferWrites: Bool = false) throws {
+        init(seed: UInt64, maxEntries: Int, maxBytes: Int, segmentBytes: Int, journalBytes: Int, deferWrites: Bool = false,
+             policy: FsyncPolicy = .no) throws {
             dir = TemporaryDirectory("model")
             options = StoreOptions()
-            options.fsync = .no
+            options.fsync = policy
             options.databases = 1
             options.nodeMaxEntries = maxEntries
             options.nodeMaxBytes = maxBytes
@@ -223,6 +224,20 @@ import Logging
     func randomOperationsWithDeferredJournalWrites(seed: UInt64) throws {
         var h = try Harness(seed: seed, maxEntries: 5, maxBytes: 400, segmentBytes: 4096, journalBytes: 8192, deferWrites: true)
         for _ in 0..<1000 { try h.step() }
+        try h.reopen()
+        h.store!.close()
+        h.dir.remove()
+    }
+}
+
+extension StreamModelTests {
+    /// The same under `always`, where each mutation's journal records are written by the group
+    /// commit that syncs them (staged until then): what a killed process leaves must still hold
+    /// every mutation that returned.
+    @Test(arguments: [UInt64(21), 22])
+    func randomOperationsUnderAlways(seed: UInt64) throws {
+        var h = try Harness(seed: seed, maxEntries: 5, maxBytes: 400, segmentBytes: 4096, journalBytes: 8192, policy: .always)
+        for _ in 0..<800 { try h.step() }
         try h.reopen()
         h.store!.close()
         h.dir.remove()
