@@ -403,6 +403,49 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         #expect(ackedTags.allSatisfy { present.contains($0) })
     }
 
+    /// Dead-lettering makes the copies durable while holding the stream's lock, before the
+    /// group records the dead-lettering; appenders beside it (on the stream read and on the
+    /// dead-letter stream) have their records staged for a group commit whose writer takes the
+    /// lock of the stream it writes. Into the stream read, the copies' sync must not join that
+    /// group commit (a thread that waits for a sync while holding the lock the sync's writer
+    /// takes never wakes); into another stream, it may.
+    @Test(.timeLimit(.minutes(1)), arguments: [false, true])
+    func deadLetteringBesideStagedAppends(intoAnother: Bool) throws {
+        let dir = TemporaryDirectory("dlq-staged")
+        defer { dir.remove() }
+        let store = try SpoolStore(directory: dir.path, options: storeOptions(.always))
+        defer { store.close() }
+        let db = store.database(0)
+        let k = b("jobs"), dlq = intoAnother ? b("jobs-dead") : k
+        try db.append(k, [b("task"), b("seed")])
+        try db.append(dlq, [b("task"), b("seed")])
+        try db.createGroup(k, b("g"), at: .id(.zero))
+        try db.setDeadLetter(k, b("g"), maxDeliveries: 1, deadLetterStream: dlq)
+        let s = try #require(db.stream(k)), d = try #require(db.stream(dlq))
+        let deadLettered = Atomic(0), appended = Atomic(0)
+        onThreads(5) { t in
+            if t < 4 {
+                let target = t % 2 == 0 ? s : d
+                for i in 0..<200 where (try? target.append(orderEvent(t * 1000 + i))) != nil {
+                    appended.add(1, ordering: .relaxed)
+                }
+            } else {
+                for r in 0..<150 {
+                    let now = UInt64(10 + 2 * r)
+                    _ = try? db.readGroup(group: b("g"), consumer: b("w"), streams: [(k, .new)], count: 5, nowMs: now)
+                    if let h = try? db.readGroup(group: b("g"), consumer: b("w"), streams: [(k, .history(after: .zero))],
+                                                 count: 5, nowMs: now + 1) {
+                        deadLettered.add(h[0].deadLettered.count, ordering: .relaxed)
+                    }
+                }
+            }
+        }
+        let n = deadLettered.load(ordering: .relaxed)
+        #expect(appended.load(ordering: .relaxed) == 800)
+        #expect(n > 0)
+        #expect(s.length + (intoAnother ? d.length : 0) == 2 + 800 + n)  // two seeds
+    }
+
     /// Readers running beside a writer always see a consistent prefix: IDs ascending without
     /// gaps relative to what was appended, never a torn entry.
     @Test func readersSeeConsistentPrefixes() throws {

@@ -208,7 +208,9 @@ extension StreamCore {
             var end: Int64 = 0
             for c in items { end = try append(fields: fields(c), id: .auto, nowMs: nowMs).1 }
             try flushPending()  // the dead-letter copy is written before the acknowledgement
-            if options.fsync != .no { do { try journal.syncCovering(end) } catch { throw error.spool } }
+            // A sync of its own, not the group commit: this thread holds the stream's lock,
+            // which a group commit's writer of staged records takes (`SpoolStream.stagedWriter`).
+            if options.fsync != .no { do { try journal.sync() } catch { throw error.spool } }
             ends.stream = end
         case .other(let s):
             guard s.name == want else { throw deadLetterRetry }
@@ -226,6 +228,10 @@ extension StreamCore {
             }
             guard let done else { throw deadLetterRetry }
             let (file, end) = try done.get()
+            // The other stream's group commit (its journal may be closed by a checkpoint
+            // meanwhile; `syncCovering` knows). Leading it runs that stream's staged writer,
+            // which takes its lock while this thread holds its own: no deadlock, as a thread
+            // holding that lock takes this one only with `withLockIfAvailable`, as above.
             if options.fsync != .no { do { try file.syncCovering(min(end, file.size)) } catch { throw error.spool } }
         }
         let ids = items.map(\.entry.id)
