@@ -683,6 +683,10 @@ struct StreamCore {
 
     /// Deletes a segment file none of whose blocks is live.
     mutating func deleteSegment(_ number: UInt64) throws(IOError) {
+        // The records saying why the file goes (a trim, deletes) reach the journal before it
+        // goes, even those staged for a group commit: a killed process keeps the page cache,
+        // not this process's memory.
+        try writePending()
         guard let seg = segments.removeValue(forKey: number) else { return }
         segmentLiveBlocks.removeValue(forKey: number)
         droppedBlocks = droppedBlocks.filter { $0.value != number }

@@ -446,6 +446,42 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         #expect(s.length + (intoAnother ? d.length : 0) == 2 + 800 + n)  // two seeds
     }
 
+    /// Under `always` a mutation's records wait in memory for its group commit, but a trim that
+    /// deletes a segment file writes them first: a process killed right after the unlink must
+    /// leave a journal that says why the file is gone. Killed here = the directory as it is when
+    /// `unlink` is called (copied from the syscall hook), with that one file removed.
+    @Test func trimmedSegmentIsUnlinkedOnlyAfterItsRecordsAreWritten() throws {
+        let dir = TemporaryDirectory("unlink-order"), snapshot = TemporaryDirectory("unlink-order-kill")
+        defer { dir.remove(); snapshot.remove() }
+        var o = storeOptions(.always)
+        o.segmentBytes = 4096
+        o.nodeMaxEntries = 5
+        let path = dir.path
+        let store = try SpoolStore(directory: path, options: o)
+        let s = try store.database(0).openOrCreate(b("orders"))
+        for i in 1...200 { try s.append(orderEvent(i), id: .explicit(StreamID(UInt64(i), 0))) }
+        let unlinked = Mutex<String?>(nil)
+        FaultInjector.shared.set(under: path) { c, p in
+            guard c == .unlink, p.hasSuffix(".seg") else { return nil }
+            unlinked.withLock { u in
+                guard u == nil else { return }
+                u = String(p.dropFirst(path.count))
+                _ = copyTree(path, snapshot.path)
+            }
+            return nil
+        }
+        try s.append(orderEvent(201), id: .explicit(StreamID(201, 0)), trim: TrimSpec(.maxLen(3)))
+        FaultInjector.shared.set(under: path, nil)
+        let after = try s.range()
+        store.close()
+        let gone = try #require(unlinked.withLock { $0 })
+        #expect(unlink(snapshot.path + gone) == 0)
+        let killed = try SpoolStore(directory: snapshot.path, options: o)
+        defer { killed.close() }
+        #expect(try killed.database(0).stream(b("orders"))!.range() == after)
+        #expect(after.map(\.id) == [199, 200, 201].map { StreamID(UInt64($0), 0) })
+    }
+
     /// Readers running beside a writer always see a consistent prefix: IDs ascending without
     /// gaps relative to what was appended, never a torn entry.
     @Test func readersSeeConsistentPrefixes() throws {
