@@ -39,6 +39,8 @@ public struct StreamInfo: Sendable, Equatable {
 /// writers (group commit).
 public final class SpoolStream: Sendable {
     let core: SleepingMutex<StreamCore?>
+    /// Writes the records staged for a group commit (`stagedWriter(_:)`).
+    private let stagedWriter: AppendFile.StagedWriter
     let directory: String
     let policy: FsyncPolicy
     private let nameBox: Mutex<[UInt8]>
@@ -46,6 +48,7 @@ public final class SpoolStream: Sendable {
     init(core: StreamCore, name: [UInt8], policy: FsyncPolicy) {
         self.directory = core.directory
         self.core = SleepingMutex(core)
+        self.stagedWriter = Self.stagedWriter(self.core)
         self.policy = policy
         self.nameBox = Mutex(name)
     }
@@ -107,9 +110,9 @@ public final class SpoolStream: Sendable {
     }
 
     /// Writes the records that mutations staged for their group commit (see `lockedMutation`);
-    /// run by the sync that covers them.
-    private var stagedWriter: AppendFile.StagedWriter {
-        { [core] () throws(IOError) in
+    /// run by the sync that covers them. Built once, not per append.
+    private static func stagedWriter(_ core: SleepingMutex<StreamCore?>) -> AppendFile.StagedWriter {
+        { () throws(IOError) in
             try core.withLock { (c) throws(IOError) in
                 guard c != nil else { return }
                 try c!.writePending()

@@ -56,6 +56,13 @@ public final class AppendFile: Sendable {
         /// asked for beyond it fails with this error instead of waiting for bytes that will
         /// never come, or succeeding on a closed file.
         var lost: (from: Int64, error: IOError)?
+
+        /// The error a caller needing bytes up to `end` durable gets because some of them were
+        /// dropped unwritten (`lost`), if any.
+        func lostError(for end: Int64) -> IOError? {
+            guard let lost, end > lost.from else { return nil }
+            return lost.error
+        }
     }
     private let state: SleepingMutex<State>
 
@@ -328,7 +335,7 @@ public final class AppendFile: Sendable {
         enum Step { case done, run, wait(SyncWaiter) }
         func next() throws(IOError) -> Step {
             try state.withLock { (s) throws(IOError) in
-                if let l = s.lost, end > l.from { throw l.error }
+                if let e = s.lostError(for: end) { throw e }
                 if s.synced >= end || s.closed { return .done }
                 if let staged { s.staged = staged }
                 if s.syncing {
@@ -372,7 +379,7 @@ public final class AppendFile: Sendable {
         let result: Result<Void, IOError> = await withUnsafeContinuation { k in
             enum Step { case done, queued, start, failed(IOError) }
             let step: Step = state.withLock { s in
-                if let l = s.lost, end > l.from { return .failed(l.error) }
+                if let e = s.lostError(for: end) { return .failed(e) }
                 if s.synced >= end || s.closed { return .done }
                 if let staged { s.staged = staged }
                 s.waiters.append(.task(end: end, k))
@@ -426,11 +433,7 @@ public final class AppendFile: Sendable {
                 // Closed meanwhile: nobody needs the file durable any more.
                 s.closePending = false
                 closeNow = true
-                let lost = s.lost
-                wake = s.waiters.map { w in
-                    if let lost, w.end > lost.from { return (w, .failed(lost.error)) }
-                    return (w, .covered)
-                }
+                wake = s.waiters.map { w in (w, s.lostError(for: w.end).map { .failed($0) } ?? .covered) }
                 s.waiters.removeAll()
                 s.staged = nil
                 return (wake, nil)
@@ -446,8 +449,8 @@ public final class AppendFile: Sendable {
             for w in s.waiters {
                 if w.end <= s.synced {
                     wake.append((w, .covered))
-                } else if let l = s.lost, w.end > l.from {
-                    wake.append((w, .failed(l.error)))
+                } else if let e = s.lostError(for: w.end) {
+                    wake.append((w, .failed(e)))
                 } else {
                     rest.append(w)
                 }
