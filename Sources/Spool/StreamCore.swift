@@ -318,14 +318,16 @@ struct StreamCore {
         var previousFirst: StreamID? = nil
         for (seg, blocks) in loaded {
             core.segments[seg.number] = seg
-            for b in blocks {
+            for (i, b) in blocks.enumerated() {
+                var supersedes = false
                 if let s = core.sealedThrough, b.firstID <= s {
-                    // A reopened tail block sealed again supersedes its old copy; anything else
-                    // overlapping can only come from a damaged directory.
-                    guard b.firstID == previousFirst, b.lastID > s else {
+                    // A reopened block sealed again supersedes its old copy: right after it, or
+                    // first in a later segment (the blocks between were deleted whole, FORMAT.md
+                    // §4.5). Anything else overlapping can only come from a damaged directory.
+                    guard b.firstID == previousFirst || i == 0, b.lastID > s else {
                         throw SpoolError.corrupt(FormatError(file: seg.path, offset: b.offset, "block \(b.firstID)..\(b.lastID) overlaps an earlier block"))
                     }
-                    if elements.last?.0 == b.firstID { elements.removeLast() }
+                    supersedes = true
                 }
                 previousFirst = b.firstID
                 core.sealedThrough = b.lastID
@@ -334,8 +336,17 @@ struct StreamCore {
                     core.droppedBlocks[b.firstID] = seg.number
                     continue
                 }
-                elements.append((b.firstID, BlockInfo(segment: seg.number, offset: b.offset, frameLength: b.frameLength,
-                                                       count: b.count, deleted: 0, lastID: b.lastID)))
+                let element = (b.firstID, BlockInfo(segment: seg.number, offset: b.offset, frameLength: b.frameLength,
+                                                    count: b.count, deleted: 0, lastID: b.lastID))
+                if supersedes {
+                    // In place of the old copy, or where it was (trimmed, or its file gone):
+                    // the elements stay sorted by first ID.
+                    // (Searched from the end: only blocks deleted whole lie between them.)
+                    let at = elements.lastIndex { $0.0 < b.firstID }.map { $0 + 1 } ?? 0
+                    if at < elements.count && elements[at].0 == b.firstID { elements[at] = element } else { elements.insert(element, at: at) }
+                } else {
+                    elements.append(element)
+                }
             }
             core.segmentLiveBlocks[seg.number] = 0
         }
@@ -497,6 +508,12 @@ struct StreamCore {
     mutating func sealOpenBlock() throws(SpoolError) {
         guard !open.entries.isEmpty else { return }
         try flushPending()  // a block's entries are in the journal before the block is written
+        if let r = reopened, !activeSealed, let lastFrame = activeBlocks.last,
+           !(r.segment == active.number && lastFrame.firstID == r.first) {
+            // Within a file a block supersedes only the frame just before it (FORMAT.md §4.5);
+            // blocks deleted whole follow this one's old copy, so it starts a new segment.
+            try rollSegment()
+        }
         if activeSealed {
             do {
                 let next = try Segment.create(directory: directory, number: active.number + 1)

@@ -54,8 +54,8 @@ final class ModelRun {
         self.seed = seed
         rng = SeededRNG(seed: seed)
         // Every kind of journal space: mapped (fallocate), zero-filled (always), none (pwrite).
-        options.fsync = seed == 3 ? .always : .no
-        options.preallocateJournal = seed != 4
+        options.fsync = seed % 4 == 3 ? .always : .no
+        options.preallocateJournal = seed % 4 != 0
         options.databases = 1
         options.nodeMaxEntries = 8
         store = try SpoolStore(directory: dir.path, options: options)
