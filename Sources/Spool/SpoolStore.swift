@@ -105,8 +105,8 @@ public final class SpoolStore: Sendable {
     /// All databases.
     public var databases: [Database] { dbs }
 
-    /// Syncs everything and closes every stream; the directory lock is released when the
-    /// store is deallocated.
+    /// Syncs everything, closes every stream and releases the directory lock: the directory can
+    /// be opened again at once, by this process or another.
     public func close() { close(sync: true) }
 
     /// `sync` false closes the files as a killed process leaves them (no final sync, no
@@ -117,6 +117,7 @@ public final class SpoolStore: Sendable {
         let t = ticker.withLock { t in defer { t = nil }; return t }
         t?.stop()
         for db in dbs { db.close(sync: sync) }
+        lock.release()
     }
 
     deinit { close() }

@@ -370,7 +370,17 @@ struct StreamCore {
                 pendingOpen.insert(id)
             }
         }
-        for (first, tombs) in core.blockTombstones {
+        // The checkpoint's tail block (its CARRY records, first in the journal) was a reopened
+        // sealed block when a block on disk starts with its first entry and ends before its
+        // last (a block that holds them all was sealed after the checkpoint). That block stays,
+        // even with every entry deleted: it is reopened again (`placeCarried`).
+        var carried: (first: StreamID, last: StreamID)? = nil
+        for r in records {
+            guard case .carry(let e) = r else { break }
+            carried = (carried?.first ?? e.id, e.id)
+        }
+        let reopenedAtCheckpoint = carried.flatMap { c in core.index[c.first].flatMap { $0.lastID < c.last ? c.first : nil } }
+        for (first, tombs) in core.blockTombstones where first != reopenedAtCheckpoint {
             if let info = core.index[first], Int(info.deleted) >= Int(info.count) {
                 _ = tombs
                 core.dropBlock(first, info, reason: .deleted)
@@ -379,7 +389,7 @@ struct StreamCore {
 
         // Journal replay.
         for r in records {
-            do { try core.replay(r, pendingOpen: &pendingOpen) } catch {
+            do { try core.replay(r, pendingOpen: &pendingOpen, reopenedAtCheckpoint: reopenedAtCheckpoint) } catch {
                 throw error
             }
         }
@@ -400,7 +410,8 @@ struct StreamCore {
     }
 
     /// Applies one journal record during recovery.
-    mutating func replay(_ r: JournalFormat.Record, pendingOpen: inout Set<StreamID>) throws(SpoolError) {
+    mutating func replay(_ r: JournalFormat.Record, pendingOpen: inout Set<StreamID>,
+                         reopenedAtCheckpoint: StreamID? = nil) throws(SpoolError) {
         switch r {
         case .entry(let e):
             meta.entriesAdded &+= 1
@@ -409,7 +420,7 @@ struct StreamCore {
             try placeRecovered(e, pendingOpen: &pendingOpen)
         case .carry(let e):
             journalTop = max(journalTop ?? e.id, e.id)
-            try placeRecovered(e, pendingOpen: &pendingOpen)
+            try placeCarried(e, pendingOpen: &pendingOpen, reopenedAtCheckpoint: reopenedAtCheckpoint)
         case .delete(let ids):
             for id in ids {
                 _ = try deleteOne(id)
@@ -420,6 +431,26 @@ struct StreamCore {
         case .setMeta(let last, let added, let maxDel):
             lastIDHighWater = referenceTop
             meta = StreamMeta(lastID: last, entriesAdded: added, maxDeletedID: maxDel)
+        }
+    }
+
+    /// A CARRY record puts back an entry of the tail block as it was at the checkpoint. The block
+    /// is rebuilt as it was, not decided again: blocks before it may have been deleted whole
+    /// since it began, after which Redis's choice would differ. When it was a reopened sealed
+    /// block (`reopenedAtCheckpoint`, the first record's ID), that block is reopened again.
+    private mutating func placeCarried(_ e: StreamEntry, pendingOpen: inout Set<StreamID>,
+                                       reopenedAtCheckpoint: StreamID?) throws(SpoolError) {
+        if e.id == reopenedAtCheckpoint, open.entries.isEmpty, reopened == nil, let info = index[e.id] {
+            reopen(e.id, info, try reopenCandidate(e.id, info))
+            return
+        }
+        if let s = sealedThrough, e.id <= s { return }  // in a sealed block, or the reopened one
+        if let last = open.entries.last, e.id <= last.id { return }
+        open.add(e)
+        length += 1
+        if pendingOpen.remove(e.id) != nil {
+            open.deleted.insert(e.id)
+            length -= 1
         }
     }
 
@@ -475,10 +506,22 @@ struct StreamCore {
     /// function of the state, so journal replay repeats it without a record of its own.
     mutating func reopenTailIfRedisWould(_ e: StreamEntry) throws(SpoolError) {
         guard open.entries.isEmpty, reopened == nil, let (first, info) = index.last else { return }
+        let candidate = try reopenCandidate(first, info)
+        guard !needsNewBlock(candidate, for: e) else { return }
+        reopen(first, info, candidate)
+    }
+
+    /// The sealed block `first` read back as a tail block, with its deleted entries.
+    func reopenCandidate(_ first: StreamID, _ info: BlockInfo) throws(SpoolError) -> OpenBlock {
         var candidate = OpenBlock()
         for x in try readBlock(info, first: first) { candidate.add(x) }
         candidate.deleted = blockTombstones[first] ?? []
-        guard !needsNewBlock(candidate, for: e) else { return }
+        return candidate
+    }
+
+    /// Makes the sealed block `first` (read back as `candidate`) the tail block; its frame stays
+    /// on disk, live for recovery, until the grown block is sealed.
+    mutating func reopen(_ first: StreamID, _ info: BlockInfo, _ candidate: OpenBlock) {
         index.removeValue(forKey: first)
         blockTombstones.removeValue(forKey: first)
         reopened = (first, info.segment)
@@ -508,8 +551,8 @@ struct StreamCore {
     mutating func sealOpenBlock() throws(SpoolError) {
         guard !open.entries.isEmpty else { return }
         try flushPending()  // a block's entries are in the journal before the block is written
-        if let r = reopened, !activeSealed, let lastFrame = activeBlocks.last,
-           !(r.segment == active.number && lastFrame.firstID == r.first) {
+        if let s = sealedThrough, open.entries[0].id <= s, !activeSealed, let lastFrame = activeBlocks.last,
+           lastFrame.firstID != open.entries[0].id {
             // Within a file a block supersedes only the frame just before it (FORMAT.md §4.5);
             // blocks deleted whole follow this one's old copy, so it starts a new segment.
             try rollSegment()

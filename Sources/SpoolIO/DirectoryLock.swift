@@ -3,14 +3,16 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import SystemPackage
 
-/// An exclusive `flock` on `DIR/LOCK`, held for as long as this object lives: a second process
-/// opening the same data directory gets a clear error instead of corrupting it.
+/// An exclusive `flock` on `DIR/LOCK`, held until `release()` or until this object goes: a
+/// second process opening the same data directory gets a clear error instead of corrupting it.
 public final class DirectoryLock: Sendable {
     /// The lock file's path.
     public let path: String
-    private let fd: Int32
+    /// The locked descriptor; -1 once released.
+    private let fd: Mutex<Int32>
 
     /// The error when another process holds the directory.
     public struct Busy: Error, CustomStringConvertible {
@@ -36,10 +38,20 @@ public final class DirectoryLock: Sendable {
             if e == .wouldBlock { throw Busy(path: path) }
             throw IOError("flock", path, e)
         }
-        fd = f
+        fd = Mutex(f)
         let pid = Array("\(getpid())\n".utf8)
-        _ = ftruncate(fd, 0)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = ftruncate(f, 0)
+        _ = pid.withUnsafeBytes { pwrite(f, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Unlocks and closes the lock file (idempotent).
+    public func release() {
+        fd.withLock { f in
+            guard f >= 0 else { return }
+            flock(f, LOCK_UN)
+            Glibc.close(f)
+            f = -1
+        }
     }
 
     /// True when some process holds the lock on `directory` (used by read-only tools).
@@ -53,8 +65,5 @@ public final class DirectoryLock: Sendable {
         return false
     }
 
-    deinit {
-        flock(fd, LOCK_UN)
-        Glibc.close(fd)
-    }
+    deinit { release() }
 }

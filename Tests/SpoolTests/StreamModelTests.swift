@@ -171,7 +171,26 @@ import Logging
             #expect(info.lastEntry?.id == model.liveEntries.last?.id)
         }
 
+        func debugDump(_ label: String) throws {
+            guard getenv("SPOOL_DEBUG_DUMP") != nil else { return }
+            let s = try stream
+            let d: String = try s.core.withLock { (c) throws in
+                var out = "ENGINE \(label): reopened=\(String(describing: c!.reopened)) sealedThrough=\(String(describing: c!.sealedThrough))\n"
+                for (first, info) in c!.index.elements.suffix(4) {
+                    let es = try c!.readBlock(info, first: first)
+                    out += "  block \(first) seg \(info.segment) off \(info.offset): \(es.map { "\($0.id):\($0.payloadBytes)" }) tomb \(c!.blockTombstones[first] ?? [])\n"
+                }
+                out += "  open: \(c!.open.entries.map { "\($0.id):\($0.payloadBytes)" }) del \(c!.open.deleted) bytes \(c!.open.redisBytes)\n"
+                return out
+            }
+            print(d)
+            var m = "MODEL \(label):\n"
+            for n in model.nodes.suffix(5) { m += "  node \(n.entries.map { "\($0.id):\($0.payloadBytes)" }) del \(n.deleted) bytes \(n.bytes)\n" }
+            print(m)
+        }
+
         mutating func reopen() throws {
+            try debugDump("before reopen")
             store!.close()
             store = nil
             store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
@@ -288,6 +307,62 @@ import Glibc
         _ = copyTree(dir, copy)
         store.close()
         return (options, [StreamID(1, 0), StreamID(4, 0), StreamID(5, 0)])
+    }
+
+    /// The tail block as it was at a checkpoint, rebuilt from its CARRY records (soak seed 1078):
+    /// blocks before it that were deleted whole after it began must not make recovery decide
+    /// again (it used to put the carried entries into the last live sealed block, one block
+    /// fewer than Redis), and a reopened block whose old entries were all deleted is reopened
+    /// again rather than dropped.
+    @Test(arguments: [false, true])
+    func tailBlockIsRebuiltAsItWasAtTheCheckpoint(reopenedTail: Bool) throws {
+        let dir = TemporaryDirectory("carried")
+        defer { dir.remove() }
+        var options = StoreOptions()
+        options.databases = 1
+        options.nodeMaxEntries = 5
+        options.nodeMaxBytes = 300
+        var model = ReferenceStream(maxEntries: 5, maxBytes: 300)
+        let store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+        let s = try store.database(0).openOrCreate(b("s"))
+        func add(_ fields: [[UInt8]], _ ms: UInt64) throws {
+            let id = StreamID(ms, 0)
+            #expect(model.append(fields, .explicit(id), now: ms) == .success(id))
+            try s.append(fields, id: .explicit(id))
+        }
+        func delete(_ ms: UInt64...) throws {
+            let ids = ms.map { StreamID($0, 0) }
+            #expect(try s.delete(ids) == model.delete(ids))
+        }
+        try add(Self.small, 1)  // [1] sealed early by the big entry, room left
+        try add(Self.big, 2)    // [2] sealed by the next one
+        try add(Self.small, 3)  // tail [3]
+        if reopenedTail {
+            try delete(3, 2)        // tail and [2] deleted whole: 4 joins [1] again
+            try add(Self.small, 4)
+            try delete(1)           // the reopened block's old entry
+        } else {
+            try delete(2)           // [2] deleted whole after the tail [3] began
+        }
+        #expect(try s.info().blocks == model.nodes.count)
+        try s.checkpoint()
+        store.close()
+        var ms: UInt64 = 10
+        for _ in 0..<2 {
+            let again = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+            let s = try again.database(0).openOrCreate(b("s"))
+            #expect(try s.info().blocks == model.nodes.count)
+            #expect(try s.range() == model.liveEntries)
+            // The tail block's size (deleted entries included) decides where the next ones go.
+            for _ in 0..<6 {
+                let id = StreamID(ms, 0)
+                #expect(model.append(Self.small, .explicit(id), now: ms) == .success(id))
+                try s.append(Self.small, id: .explicit(id))
+                #expect(try s.info().blocks == model.nodes.count, "after \(id)")
+                ms += 1
+            }
+            again.close()
+        }
     }
 
     @Test(arguments: [4096, 200], [false, true])
