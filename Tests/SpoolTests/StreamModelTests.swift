@@ -52,7 +52,8 @@ import Logging
         func randomID(_ rng: inout SeededRNG) -> StreamID {
             let live = model.liveEntries
             if !live.isEmpty && rng.next() % 3 != 0 { return live[Int(rng.next() % UInt64(live.count))].id }
-            return StreamID(now - rng.next() % 50, rng.next() % 3)
+            // (XSETID may have moved `now` back close to 0.)
+            return StreamID(now - min(now, rng.next() % 50), rng.next() % 3)
         }
 
         var trace: [String] = []
@@ -154,7 +155,7 @@ import Logging
             if rng.next() % 2 == 0 {
                 return TrimSpec(.maxLen(Int(rng.next() % UInt64(max(1, model.length + 20)))), approximate: approx, limit: limit)
             }
-            return TrimSpec(.minID(StreamID(now - rng.next() % 60, 0)), approximate: approx, limit: limit)
+            return TrimSpec(.minID(StreamID(now - min(now, rng.next() % 60), 0)), approximate: approx, limit: limit)
         }
 
         func checkState() throws {
