@@ -93,6 +93,10 @@ struct StreamCore {
     var journal: AppendFile
     var journalGeneration: UInt64
     var deletedFiles = false
+    /// Set while open replays the journal: no checkpoint may rotate the journal then.
+    var replaying = false
+    /// A grown reopened block was sealed during replay without the checkpoint that precedes one.
+    var sealedRegrownWhileReplaying = false
     /// Journal records not yet written (`deferJournalWrites`, or staged for a group commit).
     var pendingJournal = ByteWriter()
     /// The mutation running leaves its records in `pendingJournal` for the group commit that
@@ -316,6 +320,9 @@ struct StreamCore {
         var elements: [(StreamID, BlockInfo)] = []
         elements.reserveCapacity(loaded.reduce(0) { $0 + $1.1.count })
         var previousFirst: StreamID? = nil
+        // Blocks that supersede a reopened one: their ID range may hold IDs of blocks deleted
+        // whole in between (entries Redis kept in another node), which are not theirs.
+        var superseding = Set<StreamID>()
         for (seg, blocks) in loaded {
             core.segments[seg.number] = seg
             for (i, b) in blocks.enumerated() {
@@ -339,6 +346,7 @@ struct StreamCore {
                 let element = (b.firstID, BlockInfo(segment: seg.number, offset: b.offset, frameLength: b.frameLength,
                                                     count: b.count, deleted: 0, lastID: b.lastID))
                 if supersedes {
+                    superseding.insert(b.firstID)
                     // In place of the old copy, or where it was (trimmed, or its file gone):
                     // the elements stay sorted by first ID.
                     // (Searched from the end: only blocks deleted whole lie between them.)
@@ -360,8 +368,17 @@ struct StreamCore {
 
         // Checkpoint tombstones: those in sealed blocks now; the rest belong to carried entries.
         var pendingOpen = Set<StreamID>()
+        var supersedingIDs: [StreamID: Set<StreamID>] = [:]
         for id in checkpoint.tombstones {
             if let (first, info) = core.index.floor(id), id <= info.lastID {
+                if superseding.contains(first) {
+                    // Within its range but maybe not its own (read once; such blocks are rare).
+                    if supersedingIDs[first] == nil { supersedingIDs[first] = Set(try core.readBlock(info, first: first).map(\.id)) }
+                    guard supersedingIDs[first]!.contains(id) else {
+                        pendingOpen.insert(id)
+                        continue
+                    }
+                }
                 if core.blockTombstones[first, default: []].insert(id).inserted {
                     core.index.updateValue(forKey: first) { $0.deleted += 1 }
                     core.length -= 1
@@ -388,10 +405,17 @@ struct StreamCore {
         }
 
         // Journal replay.
+        core.replaying = true
         for r in records {
             do { try core.replay(r, pendingOpen: &pendingOpen, reopenedAtCheckpoint: reopenedAtCheckpoint) } catch {
                 throw error
             }
+        }
+        core.replaying = false
+        // The checkpoint that sealing a grown reopened block needs first (`sealOpenBlock`).
+        if core.sealedRegrownWhileReplaying {
+            core.sealedRegrownWhileReplaying = false
+            try core.checkpoint()
         }
         // A block can outlive the journal records of its entries only after power loss under
         // everysec/no; the ID counter must never fall behind what is on disk.
@@ -551,11 +575,17 @@ struct StreamCore {
     mutating func sealOpenBlock() throws(SpoolError) {
         guard !open.entries.isEmpty else { return }
         try flushPending()  // a block's entries are in the journal before the block is written
-        if let s = sealedThrough, open.entries[0].id <= s, !activeSealed, let lastFrame = activeBlocks.last,
-           lastFrame.firstID != open.entries[0].id {
-            // Within a file a block supersedes only the frame just before it (FORMAT.md §4.5);
-            // blocks deleted whole follow this one's old copy, so it starts a new segment.
-            try rollSegment()
+        if let s = sealedThrough, open.entries[0].id <= s {
+            // A reopened block, grown: its ID range may now span IDs of blocks deleted whole
+            // since it was first sealed, whose tombstones the last checkpoint may still list;
+            // open takes a listed tombstone as an entry of the block whose range holds it, so a
+            // checkpoint comes first (FORMAT.md §10). Rare: the tail deleted whole, then appends.
+            if replaying { sealedRegrownWhileReplaying = true } else { try checkpoint() }
+            if !activeSealed, let lastFrame = activeBlocks.last, lastFrame.firstID != open.entries[0].id {
+                // Within a file a block supersedes only the frame just before it (FORMAT.md
+                // §4.5); blocks deleted whole follow this one's old copy: a new segment.
+                try rollSegment()
+            }
         }
         if activeSealed {
             do {
