@@ -312,6 +312,37 @@ import Glibc
         return (options, [StreamID(1, 0), StreamID(4, 0), StreamID(5, 0)])
     }
 
+    /// A store with Redis's node rules at 5 entries / 300 bytes beside the reference model.
+    struct Fixture {
+        let dir: TemporaryDirectory
+        var options = StoreOptions()
+        var model = ReferenceStream(maxEntries: 5, maxBytes: 300)
+        let store: SpoolStore
+        let stream: SpoolStream
+
+        init(_ name: String) throws {
+            dir = TemporaryDirectory(name)
+            options.databases = 1
+            options.nodeMaxEntries = 5
+            options.nodeMaxBytes = 300
+            store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+            stream = try store.database(0).openOrCreate(b("s"))
+        }
+
+        /// Appends at `ms-0` to both.
+        mutating func add(_ fields: [[UInt8]], _ ms: UInt64) throws {
+            let id = StreamID(ms, 0)
+            #expect(model.append(fields, .explicit(id), now: ms) == .success(id))
+            try stream.append(fields, id: .explicit(id))
+        }
+
+        /// Deletes `ms-0` for each one from both.
+        mutating func delete(_ ms: UInt64...) throws {
+            let ids = ms.map { StreamID($0, 0) }
+            #expect(try stream.delete(ids) == model.delete(ids))
+        }
+    }
+
     /// The tail block as it was at a checkpoint, rebuilt from its CARRY records (soak seed 1078):
     /// blocks before it that were deleted whole after it began must not make recovery decide
     /// again (it used to put the carried entries into the last live sealed block, one block
@@ -319,49 +350,34 @@ import Glibc
     /// again rather than dropped.
     @Test(arguments: [false, true])
     func tailBlockIsRebuiltAsItWasAtTheCheckpoint(reopenedTail: Bool) throws {
-        let dir = TemporaryDirectory("carried")
-        defer { dir.remove() }
-        var options = StoreOptions()
-        options.databases = 1
-        options.nodeMaxEntries = 5
-        options.nodeMaxBytes = 300
-        var model = ReferenceStream(maxEntries: 5, maxBytes: 300)
-        let store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
-        let s = try store.database(0).openOrCreate(b("s"))
-        func add(_ fields: [[UInt8]], _ ms: UInt64) throws {
-            let id = StreamID(ms, 0)
-            #expect(model.append(fields, .explicit(id), now: ms) == .success(id))
-            try s.append(fields, id: .explicit(id))
-        }
-        func delete(_ ms: UInt64...) throws {
-            let ids = ms.map { StreamID($0, 0) }
-            #expect(try s.delete(ids) == model.delete(ids))
-        }
-        try add(Self.small, 1)  // [1] sealed early by the big entry, room left
-        try add(Self.big, 2)    // [2] sealed by the next one
-        try add(Self.small, 3)  // tail [3]
+        var f = try Fixture("carried")
+        defer { f.dir.remove() }
+        let s = f.stream
+        try f.add(Self.small, 1)  // [1] sealed early by the big entry, room left
+        try f.add(Self.big, 2)    // [2] sealed by the next one
+        try f.add(Self.small, 3)  // tail [3]
         if reopenedTail {
-            try delete(3, 2)        // tail and [2] deleted whole: 4 joins [1] again
-            try add(Self.small, 4)
-            try delete(1)           // the reopened block's old entry
+            try f.delete(3, 2)        // tail and [2] deleted whole: 4 joins [1] again
+            try f.add(Self.small, 4)
+            try f.delete(1)           // the reopened block's old entry
         } else {
-            try delete(2)           // [2] deleted whole after the tail [3] began
+            try f.delete(2)           // [2] deleted whole after the tail [3] began
         }
-        #expect(try s.info().blocks == model.nodes.count)
+        #expect(try s.info().blocks == f.model.nodes.count)
         try s.checkpoint()
-        store.close()
+        f.store.close()
         var ms: UInt64 = 10
         for _ in 0..<2 {
-            let again = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+            let again = try SpoolStore(directory: f.dir.path, options: f.options, logger: Logger(label: "test"))
             let s = try again.database(0).openOrCreate(b("s"))
-            #expect(try s.info().blocks == model.nodes.count)
-            #expect(try s.range() == model.liveEntries)
+            #expect(try s.info().blocks == f.model.nodes.count)
+            #expect(try s.range() == f.model.liveEntries)
             // The tail block's size (deleted entries included) decides where the next ones go.
             for _ in 0..<6 {
                 let id = StreamID(ms, 0)
-                #expect(model.append(Self.small, .explicit(id), now: ms) == .success(id))
+                #expect(f.model.append(Self.small, .explicit(id), now: ms) == .success(id))
                 try s.append(Self.small, id: .explicit(id))
-                #expect(try s.info().blocks == model.nodes.count, "after \(id)")
+                #expect(try s.info().blocks == f.model.nodes.count, "after \(id)")
                 ms += 1
             }
             again.close()
@@ -373,43 +389,28 @@ import Glibc
     /// grown block's range spans a hole, and taking the tombstone as one of its entries dropped
     /// it with a live entry at the next open.
     @Test func tombstoneInTheRangeOfAGrownBlock() throws {
-        let dir = TemporaryDirectory("hole")
-        defer { dir.remove() }
-        var options = StoreOptions()
-        options.databases = 1
-        options.nodeMaxEntries = 5
-        options.nodeMaxBytes = 300
-        var model = ReferenceStream(maxEntries: 5, maxBytes: 300)
-        let store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
-        let s = try store.database(0).openOrCreate(b("s"))
-        func add(_ fields: [[UInt8]], _ ms: UInt64) throws {
-            let id = StreamID(ms, 0)
-            #expect(model.append(fields, .explicit(id), now: ms) == .success(id))
-            try s.append(fields, id: .explicit(id))
-        }
-        func delete(_ ms: UInt64...) throws {
-            let ids = ms.map { StreamID($0, 0) }
-            #expect(try s.delete(ids) == model.delete(ids))
-        }
-        try add(Self.small, 1)  // [1] sealed early by the big entry, room left
-        try add(Self.big, 2)    // [2] sealed by the next one
-        try add(Self.small, 3)  // tail [3, 4]
-        try add(Self.small, 4)
-        try delete(2, 3)        // [2] deleted whole; 3 is a tombstone of the tail block
+        var f = try Fixture("hole")
+        defer { f.dir.remove() }
+        let s = f.stream
+        try f.add(Self.small, 1)  // [1] sealed early by the big entry, room left
+        try f.add(Self.big, 2)    // [2] sealed by the next one
+        try f.add(Self.small, 3)  // tail [3, 4]
+        try f.add(Self.small, 4)
+        try f.delete(2, 3)        // [2] deleted whole; 3 is a tombstone of the tail block
         try s.checkpoint()
-        try delete(4)           // the tail deleted whole: [1] is Redis's tail node again
-        try add(Self.small, 5)  // joins [1]: the grown block [1, 5] spans 3
-        try add(Self.big, 6)    // seals it
-        try delete(1)
-        #expect(try s.info().blocks == model.nodes.count)
-        store.close()
-        let again = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
+        try f.delete(4)           // the tail deleted whole: [1] is Redis's tail node again
+        try f.add(Self.small, 5)  // joins [1]: the grown block [1, 5] spans 3
+        try f.add(Self.big, 6)    // seals it
+        try f.delete(1)
+        #expect(try s.info().blocks == f.model.nodes.count)
+        f.store.close()
+        let again = try SpoolStore(directory: f.dir.path, options: f.options, logger: Logger(label: "test"))
         let t = try again.database(0).openOrCreate(b("s"))
         let got = try t.range(), info = try t.info()
-        #expect(got.map(\.id) == model.liveEntries.map(\.id))
-        #expect(got == model.liveEntries)
-        #expect(info.blocks == model.nodes.count)
-        #expect(info.length == model.length)
+        #expect(got.map(\.id) == f.model.liveEntries.map(\.id))
+        #expect(got == f.model.liveEntries)
+        #expect(info.blocks == f.model.nodes.count)
+        #expect(info.length == f.model.length)
         again.close()
     }
 
