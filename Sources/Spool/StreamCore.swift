@@ -468,20 +468,21 @@ struct StreamCore {
             reopen(e.id, info, try reopenCandidate(e.id, info))
             return
         }
-        if let s = sealedThrough, e.id <= s { return }  // in a sealed block, or the reopened one
-        if let last = open.entries.last, e.id <= last.id { return }
-        open.add(e)
-        length += 1
-        if pendingOpen.remove(e.id) != nil {
-            open.deleted.insert(e.id)
-            length -= 1
-        }
+        try placeRecovered(e, pendingOpen: &pendingOpen, carried: true)
     }
 
-    private mutating func placeRecovered(_ e: StreamEntry, pendingOpen: inout Set<StreamID>) throws(SpoolError) {
-        if let s = sealedThrough, e.id <= s { return }  // already in a sealed block
+    /// Puts a replayed entry into the tail block unless it is already stored; a carried one
+    /// joins it as it is, an appended one where the node rules say (`placeInOpenBlock`).
+    private mutating func placeRecovered(_ e: StreamEntry, pendingOpen: inout Set<StreamID>,
+                                         carried: Bool = false) throws(SpoolError) {
+        if let s = sealedThrough, e.id <= s { return }  // in a sealed block, or the reopened one
         if let last = open.entries.last, e.id <= last.id { return }
-        try placeInOpenBlock(e)
+        if carried {
+            open.add(e)
+            length += 1
+        } else {
+            try placeInOpenBlock(e)
+        }
         if pendingOpen.remove(e.id) != nil {
             open.deleted.insert(e.id)
             length -= 1

@@ -329,11 +329,11 @@ import Glibc
             stream = try store.database(0).openOrCreate(b("s"))
         }
 
-        /// Appends at `ms-0` to both.
-        mutating func add(_ fields: [[UInt8]], _ ms: UInt64) throws {
+        /// Appends at `ms-0` to both (to `other`, the stream of a reopened store, if given).
+        mutating func add(_ fields: [[UInt8]], _ ms: UInt64, to other: SpoolStream? = nil) throws {
             let id = StreamID(ms, 0)
             #expect(model.append(fields, .explicit(id), now: ms) == .success(id))
-            try stream.append(fields, id: .explicit(id))
+            try (other ?? stream).append(fields, id: .explicit(id))
         }
 
         /// Deletes `ms-0` for each one from both.
@@ -374,10 +374,8 @@ import Glibc
             #expect(try s.range() == f.model.liveEntries)
             // The tail block's size (deleted entries included) decides where the next ones go.
             for _ in 0..<6 {
-                let id = StreamID(ms, 0)
-                #expect(f.model.append(Self.small, .explicit(id), now: ms) == .success(id))
-                try s.append(Self.small, id: .explicit(id))
-                #expect(try s.info().blocks == f.model.nodes.count, "after \(id)")
+                try f.add(Self.small, ms, to: s)
+                #expect(try s.info().blocks == f.model.nodes.count, "after \(ms)-0")
                 ms += 1
             }
             again.close()
