@@ -397,12 +397,8 @@ struct StreamCore {
             carried = (carried?.first ?? e.id, e.id)
         }
         let reopenedAtCheckpoint = carried.flatMap { c in core.index[c.first].flatMap { $0.lastID < c.last ? c.first : nil } }
-        for (first, tombs) in core.blockTombstones where first != reopenedAtCheckpoint {
-            if let info = core.index[first], Int(info.deleted) >= Int(info.count) {
-                _ = tombs
-                core.dropBlock(first, info, reason: .deleted)
-            }
-        }
+        // A block every entry of which is deleted stays: XDEL lists the blocks it empties as
+        // dropped, so such a block was emptied by a trim, which keeps it (`deleteOne`).
 
         // Journal replay.
         core.replaying = true
@@ -606,13 +602,10 @@ struct StreamCore {
                              count: UInt32(open.entries.count), deleted: UInt32(open.deleted.count), lastID: last)
         activeBlocks.append(SegmentFormat.FooterEntry(offset: offset, frameLength: UInt32(frame.count), count: info.count, firstID: first, lastID: last))
         sealedThrough = last
-        if open.deleted.count < open.entries.count {
-            index.updateValue(info, forKey: first)
-            if !open.deleted.isEmpty { blockTombstones[first] = open.deleted }
-            segmentLiveBlocks[active.number, default: 0] += 1
-        } else {
-            droppedBlocks[first] = active.number
-        }
+        // Even a block with no live entry left: only a trim leaves a tail block so (XDEL drops it).
+        index.updateValue(info, forKey: first)
+        if !open.deleted.isEmpty { blockTombstones[first] = open.deleted }
+        segmentLiveBlocks[active.number, default: 0] += 1
         open = OpenBlock()
         releaseReopened(dropped: false)
         if active.size >= Int64(options.segmentBytes) { try rollSegment() }
@@ -795,13 +788,17 @@ struct StreamCore {
         return try readBlock(info, first: first).contains { $0.id == id }
     }
 
-    /// Marks one live entry deleted; returns whether it was live.
-    mutating func deleteOne(_ id: StreamID) throws(SpoolError) -> Bool {
+    /// Marks one live entry deleted; returns whether it was live. A block left without live
+    /// entries goes, as Redis frees a node when XDEL deletes its last entry, unless
+    /// `keepingEmptyBlock`: Redis's exact trim marks entries in the node where it stops and
+    /// keeps that node even when none is left (it still counts in `radix-tree-keys`, and the
+    /// next XADD may append to it).
+    mutating func deleteOne(_ id: StreamID, keepingEmptyBlock: Bool = false) throws(SpoolError) -> Bool {
         if let first = open.entries.first?.id, id >= first {
             guard !open.deleted.contains(id), open.entries.contains(where: { $0.id == id }) else { return false }
             open.deleted.insert(id)
             length -= 1
-            if open.deleted.count == open.entries.count {
+            if !keepingEmptyBlock && open.deleted.count == open.entries.count {
                 open = OpenBlock()
                 releaseReopened(dropped: true)
             }
@@ -812,7 +809,7 @@ struct StreamCore {
         guard try readBlock(info, first: first).contains(where: { $0.id == id }) else { return false }
         blockTombstones[first, default: []].insert(id)
         length -= 1
-        if Int(info.deleted) + 1 >= Int(info.count) {
+        if !keepingEmptyBlock && Int(info.deleted) + 1 >= Int(info.count) {
             dropBlock(first, info, reason: .deleted)
         } else {
             index.updateValue(forKey: first) { $0.deleted += 1 }
@@ -848,12 +845,14 @@ struct StreamCore {
                 continue
             }
             for e in try readBlock(info, first: first) where e.id <= through {
-                _ = try deleteOne(e.id)
+                _ = try deleteOne(e.id, keepingEmptyBlock: true)
             }
             break
         }
         if let first = open.entries.first?.id, first <= through {
-            for e in open.entries where e.id <= through { _ = try deleteOne(e.id) }
+            // Whole (it goes), or the block where the trim stops (it stays).
+            let straddles = open.entries[open.entries.count - 1].id > through
+            for e in open.entries where e.id <= through { _ = try deleteOne(e.id, keepingEmptyBlock: straddles) }
         }
     }
 

@@ -12,8 +12,9 @@ RESP over sockets (RESP2 for even seeds, RESP3 after HELLO 3 for odd ones) and r
 parsed keeping their RESP type (simple string, error, integer, bulk, null, array, map, …), so
 equal parsed replies are equal bytes. Now and then Spool alone runs DEBUG RELOAD (its store is
 closed and opened again from disk). Only what depends on the
-clock or on the storage layout is masked: idle/inactive times and the radix-tree figures of
-XINFO STREAM. Explicit IDs keep everything else deterministic (`*` is used only where its
+clock or on the radix tree's shape is masked: time fields (idle, inactive, seen-time,
+active-time, delivery times) are compared as "never" (-1) or "some time", and XINFO STREAM's
+radix-tree-nodes not at all (radix-tree-keys, the number of nodes, is compared). Explicit IDs keep everything else deterministic (`*` is used only where its
 reply is not compared). Redis's node limits are lowered on both sides (CONFIG SET
 stream-node-max-entries / -bytes) so that approximate trims cross many node boundaries.
 
@@ -155,7 +156,8 @@ AGGREGATES = ("array", "map")
 
 
 def masked(cmd, r):
-    """Replaces clock- and layout-dependent fields by a placeholder."""
+    """Replaces clock-dependent fields by "some time" (a -1, "never", stays as it is: that is
+    compared) and the radix tree's internal node count by a placeholder."""
     if cmd[0] == "TXN":
         *queued, done = r[1]
         if done[0] == "array" and len(done[1]) == len(cmd) - 1:
@@ -172,14 +174,14 @@ def masked(cmd, r):
     if name.startswith("XINFO GROUPS") and before(7, 2):
         # entries-read and lag follow Redis 7.2+ rules in Spool (reference §6.1: an entries-read
         # behind the first entry is re-estimated, lag rule 3); 7.0 differs there.
-        return ("array", [mask_map(g, {b"entries-read", b"lag"}) for g in r[1]])
+        return ("array", [mask_map(g, {b"entries-read", b"lag"}, how=hidden) for g in r[1]])
     if name.startswith("XINFO STREAM") and any(str(c).upper() == "FULL" for c in cmd):
         return full_masked(r)
     if name.startswith("XINFO STREAM"):
-        return mask_map(r, {b"radix-tree-keys", b"radix-tree-nodes"})
+        return mask_map(r, {b"radix-tree-nodes"}, how=hidden)
     if name.startswith("XPENDING") and len(cmd) > 3:
         # extended form: [id, consumer, idle, deliveries]
-        return ("array", [("array", [e[1][0], e[1][1], ("masked",), e[1][3]]) if e[0] == "array" else e for e in r[1]])
+        return ("array", [("array", [e[1][0], e[1][1], clock(e[1][2]), e[1][3]]) if e[0] == "array" else e for e in r[1]])
     return r
 
 
@@ -200,25 +202,35 @@ def each(f):
 
 def masking(*positions):
     """An array with the elements at `positions` masked (delivery times in PEL rows)."""
-    return lambda r: (r[0], [("masked",) if i in positions else x for i, x in enumerate(r[1])]) if r[0] == "array" else r
+    return lambda r: (r[0], [clock(x) if i in positions else x for i, x in enumerate(r[1])]) if r[0] == "array" else r
 
 
 def full_masked(r):
-    """XINFO STREAM FULL: clock fields (delivery, seen and active times) and the radix-tree
-    figures masked; before 7.2, also the group counters of the 7.2 rules and 7.2's
-    active-time (which 7.0 lacks)."""
-    r = mask_map(r, {b"radix-tree-keys", b"radix-tree-nodes"})
+    """XINFO STREAM FULL: clock fields (delivery, seen and active times) compared as "never"
+    or "some time", the radix tree's node count masked; before 7.2, also the group counters
+    of the 7.2 rules and 7.2's active-time (which 7.0 lacks)."""
+    r = mask_map(r, {b"radix-tree-nodes"}, how=hidden)
     old = before(7, 2)
     consumer = lambda c: with_field(mask_map(c, {b"seen-time"} | (set() if old else {b"active-time"}),
                                              drop={b"active-time"} if old else ()), b"pending", each(masking(1)))
-    group = lambda g: with_field(with_field(mask_map(g, {b"entries-read", b"lag"} if old else set()), b"pending", each(masking(2))),
+    group = lambda g: with_field(with_field(mask_map(g, {b"entries-read", b"lag"} if old else set(), how=hidden), b"pending", each(masking(2))),
                                  b"consumers", each(consumer))
     return with_field(r, b"groups", each(group))
 
 
-def mask_map(r, keys, drop=()):
-    """A map reply (RESP3 map, or flat RESP2 array of pairs) with the values of `keys` masked
-    and the pairs of `drop` left out."""
+def clock(x):
+    """A time field as "never" (-1, kept) or "some time" (any other value, masked)."""
+    return x if x == ("int", -1) else ("masked",)
+
+
+def hidden(x):
+    """A field not compared at all."""
+    return ("masked",)
+
+
+def mask_map(r, keys, drop=(), how=clock):
+    """A map reply (RESP3 map, or flat RESP2 array of pairs) with the values of `keys` replaced
+    by `how` of them (by default compared as `clock` values) and the pairs of `drop` left out."""
     if r[0] not in AGGREGATES:
         return r
     items = list(r[1])
@@ -227,8 +239,11 @@ def mask_map(r, keys, drop=()):
         k = items[i][1] if items[i][0] in ("bulk", "status") else None
         if k in drop:
             continue
-        out += [items[i], ("masked",) if k in keys else items[i + 1]]
+        out += [items[i], how(items[i + 1]) if k in keys else items[i + 1]]
     return (r[0], out + items[len(items) - len(items) % 2:])
+
+
+MAX_ID = "18446744073709551615-18446744073709551615"
 
 
 class Gen:
@@ -420,7 +435,8 @@ class Gen:
             if r.random() < 0.15:
                 cmd.append("NOACK")
             ks = r.sample(self.keys, r.randint(1, 2))
-            return cmd + ["STREAMS"] + ks + [">" if r.random() < 0.75 else r.choice(["0", self.id(x)]) for x in ks]
+            # The largest ID is Redis's internal spelling of `>`.
+            return cmd + ["STREAMS"] + ks + [">" if r.random() < 0.75 else r.choice(["0", self.id(x), self.id(x), MAX_ID]) for x in ks]
         if c < 0.81:
             if not before(8, 2) and r.random() < 0.3:
                 return ["XACKDEL", k, r.choice(self.groups)] + self.ref_policy() + self.ids_option(k)

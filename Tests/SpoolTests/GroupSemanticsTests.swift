@@ -324,6 +324,62 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         #expect(info.map(\.pending) == [3])
     }
 
+    /// Which reads make a consumer active (XINFO `active-time`, `inactive`), as in Redis 8.2.3:
+    /// only those that give it pending entries (a `>` read without NOACK, XCLAIM and XAUTOCLAIM
+    /// that claim, JUSTID or not). A NOACK read, an empty read, a history read, XGROUP
+    /// CREATECONSUMER and an XCLAIM that claims nothing only move seen-time. Each answer holds
+    /// after a reopen too.
+    @Test func activeTimeMovesOnlyWhenEntriesBecomePending() throws {
+        let k = b("s"), g = b("g")
+        try withGroupStore("groups-active") { db, reopen in
+            for i in 1...6 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, g, at: .id(.zero))
+            func times(_ name: String) throws -> (seen: UInt64, active: Int64)? {
+                try db.consumersInfo(k, g, nowMs: 9_000).first { $0.name == b(name) }.map { ($0.seenTime, $0.activeTime) }
+            }
+            func check(_ expected: [String: (UInt64, Int64)]) throws {
+                for (name, (seen, active)) in expected {
+                    let t = try times(name)
+                    #expect(t?.seen == seen && t?.active == active, "\(name): \(String(describing: t))")
+                }
+            }
+            _ = try db.readGroup(group: g, consumer: b("noack"), streams: [(k, .new)], count: 1, noAck: true, nowMs: 1_000)
+            #expect(try db.createConsumer(k, g, b("created"), nowMs: 1_100))
+            _ = try db.readGroup(group: g, consumer: b("reader"), streams: [(k, .new)], count: 2, nowMs: 1_200)
+            _ = try db.readGroup(group: g, consumer: b("reader"), streams: [(k, .history(after: .zero))], nowMs: 1_300)
+            _ = try db.readGroup(group: g, consumer: b("history"), streams: [(k, .history(after: .zero))], nowMs: 1_400)
+            _ = try db.claim(k, g, consumer: b("nothing"), minIdleMs: 0, ids: [sid(99)], nowMs: 1_500)
+            _ = try db.claim(k, g, consumer: b("justid"), minIdleMs: 0, ids: [sid(2)], options: { var o = ClaimOptions(); o.justID = true; return o }(), nowMs: 1_600)
+            _ = try db.autoClaim(k, g, consumer: b("auto"), minIdleMs: 0, start: .zero, count: 1, nowMs: 1_700)
+            _ = try db.readGroup(group: g, consumer: b("fresh"), streams: [(k, .new)], count: 1, nowMs: 1_800)
+            _ = try db.readGroup(group: g, consumer: b("fresh"), streams: [(k, .new)], count: 1, noAck: true, nowMs: 1_900)
+            let expected: [String: (UInt64, Int64)] = [
+                "noack": (1_000, -1), "created": (1_100, -1), "reader": (1_300, 1_200), "history": (1_400, -1),
+                "nothing": (1_500, -1), "justid": (1_600, 1_600), "auto": (1_700, 1_700), "fresh": (1_900, 1_800),
+            ]
+            try check(expected)
+            db = try reopen()
+            try check(expected)
+        }
+    }
+
+    /// An explicit XREADGROUP ID of 18446744073709551615-18446744073709551615 is Redis's own
+    /// spelling of `>` (its XREADGROUP serves it as new entries, checked against 8.2.3).
+    @Test func largestIDReadsAsNewEntries() throws {
+        #expect(try GroupReadPosition.parse(b("18446744073709551615-18446744073709551615")) == .new)
+        #expect(try GroupReadPosition.parse(b("18446744073709551615-18446744073709551614")) == .history(after: StreamID(.max, .max - 1)))
+        let k = b("s"), g = b("g")
+        try withGroupStore("groups-maxid") { db, _ in
+            for i in 1...3 { try db.append(k, [b("n"), b("\(i)")], id: .explicit(sid(UInt64(i)))) }
+            try db.createGroup(k, g, at: .id(.zero))
+            _ = try db.readGroup(group: g, consumer: b("c"), streams: [(k, .new)], count: 1)
+            let max = try GroupReadPosition.parse(b("18446744073709551615-18446744073709551615"))
+            #expect(try db.readGroup(group: g, consumer: b("c"), streams: [(k, max)]).flatMap { $0.entries.map(\.id) } == [sid(2), sid(3)])
+            #expect(try db.readGroup(group: g, consumer: b("c"), streams: [(k, max)]).isEmpty, "nothing new: no reply for the key")
+            #expect(try db.pendingSummary(k, g).count == 3)
+        }
+    }
+
     @Test func tornGroupJournalAndReconcile() throws {
         let dir = TemporaryDirectory("groups-torn")
         defer { dir.remove() }

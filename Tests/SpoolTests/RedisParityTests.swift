@@ -171,4 +171,58 @@ import TestSupport
             #expect(empty.firstEntry == nil && empty.lastEntry == nil)
         }
     }
+
+    /// Redis's exact trim marks entries in the node where it stops and keeps that node even
+    /// when no entry is left (it counts in radix-tree-keys, and the next XADD may go into it);
+    /// XDEL of a node's last entry frees the node. Checked against redis-server 8.2.3 with the
+    /// commands of the differential run that found it; the same holds for a sealed block, and
+    /// after a reopen.
+    @Test func exactTrimKeepsTheNodeItEmpties() throws {
+        let dir = TemporaryDirectory("parity-empty-node")
+        defer { dir.remove() }
+        var o = storeOptions(.no)
+        o.nodeMaxEntries = 3
+        var store = try SpoolStore(directory: dir.path, options: o)
+        var s = try store.database(0).openOrCreate(b("s"))
+        func reopen() throws {
+            store.close()
+            store = try SpoolStore(directory: dir.path, options: o)
+            s = store.database(0).stream(b("s"))!
+        }
+        // The tail node: XADD 24710735892-8, 24797136007-0; XDEL the second; MINID 24797136007-0.
+        try s.append([b("x"), b("42")], id: .explicit(StreamID(24710735892, 8)))
+        try s.append([b("h"), b("42")], id: .explicit(StreamID(24797136007, 0)))
+        #expect(try s.delete([StreamID(24710735881, 1), StreamID(24797136007, 0)]) == 1)
+        #expect(try s.trim(TrimSpec(.minID(StreamID(24797136007, 0)))) == 1)
+        #expect(try s.info().length == 0 && s.info().blocks == 1)
+        try reopen()
+        #expect(try s.info().length == 0 && s.info().blocks == 1)
+        try s.append([b("h"), b("42")], id: .explicit(StreamID(24797136008, 0)))
+        #expect(try s.info().blocks == 1, "appended to the kept node, which has room")
+        try s.trim(TrimSpec(.maxLen(0)))
+        #expect(try s.info().blocks == 0, "a node removed whole goes")
+        // A sealed node: 1, 2, 3 | 4, 5; XDEL 3, then MINID 3 empties the first.
+        s = try store.database(0).openOrCreate(b("t"))
+        func reopenT() throws {
+            store.close()
+            store = try SpoolStore(directory: dir.path, options: o)
+            s = store.database(0).stream(b("t"))!
+        }
+        for i in 1...5 { try s.append([b("f"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }
+        #expect(try s.info().blocks == 2)
+        #expect(try s.delete([StreamID(3, 0)]) == 1)
+        #expect(try s.trim(TrimSpec(.minID(StreamID(3, 0)))) == 2)
+        #expect(try s.info().blocks == 2 && s.info().length == 2)
+        try reopenT()
+        #expect(try s.info().blocks == 2 && s.range().map(\.id.ms) == [4, 5])
+        try s.checkpoint()
+        try reopenT()
+        #expect(try s.info().blocks == 2)
+        // XDEL of a node's last live entry frees it.
+        #expect(try s.delete([StreamID(4, 0), StreamID(5, 0)]) == 2)
+        #expect(try s.info().blocks == 1, "only the node the trim emptied is left")
+        try reopenT()
+        #expect(try s.info().blocks == 1 && s.info().length == 0)
+        store.close()
+    }
 }

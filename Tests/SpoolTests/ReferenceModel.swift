@@ -118,7 +118,7 @@ struct ReferenceStream {
                 }
                 nodes[0].deleted.insert(e.id)
                 removed += 1
-                if nodes[0].live == 0 { nodes.removeFirst(); break }
+                // Redis keeps the node where an exact trim stops, even with no entry left.
             }
             break
         }

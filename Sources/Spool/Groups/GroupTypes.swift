@@ -18,7 +18,7 @@ public enum GroupStart: Sendable, Equatable {
 public enum GroupReadPosition: Sendable, Equatable {
     /// `>`: entries never delivered to the group.
     case new
-    /// An explicit ID: the consumer's own pending entries after it (history).
+    /// An explicit ID below the largest: the consumer's own pending entries after it (history).
     case history(after: StreamID)
 
     /// Parses an XREADGROUP ID argument with Redis's errors for `$` and `+`.
@@ -30,7 +30,11 @@ public enum GroupReadPosition: Sendable, Equatable {
         if bytes == [UInt8(ascii: "+")] {
             throw SpoolError.command("ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.")
         }
-        return .history(after: try StreamIDParser.parse(bytes, strict: true))
+        let id = try StreamIDParser.parse(bytes, strict: true)
+        // Redis spells `>` as the largest ID internally, so an explicit
+        // 18446744073709551615-18446744073709551615 reads new entries (and blocks) as `>` does
+        // (checked against redis-server 8.2.3): there is no pending entry after it anyway.
+        return id == .max ? .new : .history(after: id)
     }
 }
 

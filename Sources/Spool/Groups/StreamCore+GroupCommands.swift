@@ -145,7 +145,6 @@ extension StreamCore {
                 }
             }
             let remaining = limit - plan.entries.count
-            var fresh = 0
             if remaining > 0, let start = g.lastID.successor {
                 var ids: [StreamID] = []
                 if batch != nil {
@@ -167,9 +166,10 @@ extension StreamCore {
                     }
                     plan.cursor = cursor
                 }
-                fresh = ids.count
             }
-            plan.delivered = !plan.entries.isEmpty || fresh > 0
+            // Active-time marks a read that made the consumer own entries (as Redis 8.2: a
+            // NOACK read, an empty one or a history read leaves it alone).
+            plan.delivered = !plan.items.isEmpty
         }
         return plan
     }
