@@ -49,11 +49,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "SpoolFiles", dependencies: ["SpoolFormat", "SpoolIO"], swiftSettings: strict),
         .target(name: "SpoolIndex", dependencies: ["SpoolFormat"], swiftSettings: strict),
         .target(
             name: "Spool",
             dependencies: [
-                "SpoolFormat", "SpoolIO", "SpoolIndex",
+                "SpoolFormat", "SpoolIO", "SpoolFiles", "SpoolIndex",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
@@ -77,7 +78,7 @@ let package = Package(
         .target(
             name: "SpoolTools",
             dependencies: [
-                "Spool", "SpoolFormat", "SpoolIO", "RESP",
+                "Spool", "SpoolFormat", "SpoolIO", "SpoolFiles", "RESP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

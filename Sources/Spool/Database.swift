@@ -1,3 +1,4 @@
+import SpoolFiles
 import SpoolFormat
 import Synchronization
 import SpoolIO
@@ -27,37 +28,31 @@ public final class Database: Sendable {
         self.logger = logger
         var st = State()
         if FileSystem.isDirectory(directory) {
-            let names: [String]
-            do { names = try FileSystem.list(directory) } catch { throw error.spool }
+            let listing: StoreLayout.DatabaseDirectory
+            do { listing = try StoreLayout.listDatabase(directory, index: index) } catch { throw error.spool }
+            for n in listing.others where DataDirectory.isTrash(n) {
+                try? FileSystem.removeTree(directory + "/" + n)
+            }
             var claims: [[UInt8]: (gen: UInt64, dir: String)] = [:]
-            for n in names {
-                let path = directory + "/" + n
-                if n.hasPrefix(".trash-") {
-                    try? FileSystem.removeTree(path)
-                    continue
+            for d in listing.streams {
+                st.nextDirectory = max(st.nextDirectory, d.number + 1)
+                if let e = d.nameError {
+                    throw SpoolError.corrupt(FormatError(file: d.path + "/" + StreamNameFile.fileName, offset: e.offset, e.reason))
                 }
-                guard n.hasPrefix("s"), n.utf8.count == 17, let num = UInt64(n.dropFirst(), radix: 16) else { continue }
-                st.nextDirectory = max(st.nextDirectory, num + 1)
-                let namePath = path + "/" + StreamNameFile.fileName
-                guard FileSystem.exists(namePath) else {
+                guard let name = d.name, let generation = d.nameGeneration else {
                     // Created but never named: an interrupted create.
-                    try? FileSystem.removeTree(path)
+                    try? FileSystem.removeTree(d.path)
                     continue
                 }
-                let nf: StreamNameFile
-                do {
-                    let bytes = try FileSystem.readFile(namePath)
-                    nf = try bytes.withBytes { (b) throws(FormatError) in try StreamNameFile.decode(b, file: namePath) }
-                } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
-                st.nameGeneration = max(st.nameGeneration, nf.generation + 1)
-                if let other = claims[nf.name] {
+                st.nameGeneration = max(st.nameGeneration, generation + 1)
+                if let other = claims[name] {
                     // A rename was interrupted: the newer claim wins.
-                    let loser = other.gen > nf.generation ? path : other.dir
+                    let loser = other.gen > generation ? d.path : other.dir
                     logger.warning("two streams claim one name; keeping the newer", metadata: ["removed": "\(loser)"])
                     try? FileSystem.removeTree(loser)
-                    if other.gen > nf.generation { continue }
+                    if other.gen > generation { continue }
                 }
-                claims[nf.name] = (nf.generation, path)
+                claims[name] = (generation, d.path)
             }
             for (name, claim) in claims {
                 let core = try StreamCore.open(directory: claim.dir, options: options, logger: logger)
@@ -81,7 +76,7 @@ public final class Database: Sendable {
     }
 
     private func createLocked(_ name: [UInt8], _ st: inout State) throws(SpoolError) -> SpoolStream {
-        let dir = directory + "/s" + hex16(st.nextDirectory)
+        let dir = directory + "/" + DataDirectory.streamDirectoryName(st.nextDirectory)
         st.nextDirectory += 1
         do {
             try FileSystem.makeDirectory(dir)
@@ -111,7 +106,7 @@ public final class Database: Sendable {
 
     private func remove(_ s: SpoolStream) throws(SpoolError) {
         s.close(sync: false)
-        let trash = FileSystem.parent(of: s.directory) + "/.trash-" + String(s.directory.split(separator: "/").last ?? "")
+        let trash = FileSystem.parent(of: s.directory) + "/" + DataDirectory.trashName(forStreamDirectory: String(s.directory.split(separator: "/").last ?? ""))
         do {
             try FileSystem.rename(s.directory, trash)
             try FileSystem.syncDirectory(directory)
@@ -149,7 +144,7 @@ public final class Database: Sendable {
         if dest.stream(to) != nil && !replace { return false }
         // Freeze the source while its files are copied.
         let dir: String = try dest.state.withLock { (st) throws(SpoolError) in
-            let d = dest.directory + "/s" + hex16(st.nextDirectory)
+            let d = dest.directory + "/" + DataDirectory.streamDirectoryName(st.nextDirectory)
             st.nextDirectory += 1
             return d
         }
@@ -161,7 +156,7 @@ public final class Database: Sendable {
                 try c.journal.sync()
                 try c.active.sync()
                 try FileSystem.makeDirectory(dir)
-                for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && !name.hasSuffix(".tmp") {
+                for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && !DataDirectory.isTemporary(name) {
                     let src = c.directory + "/" + name
                     if let n = SegmentFormat.number(fromFileName: name), n != c.active.number {
                         try FileSystem.hardLink(src, dir + "/" + name)

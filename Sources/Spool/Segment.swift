@@ -1,5 +1,6 @@
 import Synchronization
 import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 /// One segment file of a stream: the active one is written with pwrite and read with pread;
@@ -168,25 +169,7 @@ final class Segment: Sendable {
 
     /// Verifies one frame and writes its raw payload into the first `rawLength` bytes of `raw`.
     static func decodeFrame(_ frame: UnsafeRawBufferPointer, file: String, offset: UInt64, into raw: inout [UInt8]) throws(SpoolError) -> SegmentFormat.BlockHeader {
-        let header: SegmentFormat.BlockHeader
-        do { header = try SegmentFormat.BlockHeader.decode(frame, file: file, offset: offset) } catch { throw error.spool }
-        guard frame.count == header.frameLength else {
-            throw SpoolError.corrupt(FormatError(file: file, offset: offset, "frame length \(frame.count) differs from header's \(header.frameLength)"))
-        }
-        let payload = UnsafeRawBufferPointer(rebasing: frame[SegmentFormat.blockHeaderSize...])
-        guard CRC32C.checksum(payload) == header.payloadCRC else {
-            throw SpoolError.corrupt(FormatError(file: file, offset: offset + UInt64(SegmentFormat.blockHeaderSize), "block payload checksum mismatch"))
-        }
-        switch header.codec {
-        case .none:
-            if raw.count < payload.count { raw.append(contentsOf: repeatElement(0, count: payload.count - raw.count)) }
-            raw.withUnsafeMutableBytes { $0.copyMemory(from: payload) }
-        case .lz4:
-            guard LZ4.decompress(payload, rawLength: Int(header.rawLength), into: &raw) else {
-                throw SpoolError.corrupt(FormatError(file: file, offset: offset + UInt64(SegmentFormat.blockHeaderSize), "LZ4 payload does not decompress to \(header.rawLength) bytes"))
-            }
-        }
-        return header
+        do { return try BlockFrame.verifyAndDecompress(frame, file: file, offset: offset, into: &raw) } catch { throw error.spool }
     }
 
     /// Encodes a block frame for `entries`.
@@ -205,47 +188,5 @@ final class Segment: Sendable {
         var frame = header.encode()
         frame.append(contentsOf: stored)
         return frame
-    }
-
-    /// Result of scanning an unsealed segment.
-    struct ScanResult {
-        var blocks: [SegmentFormat.FooterEntry]
-        var validEnd: Int64
-        var cut: FormatError?
-    }
-
-    /// Scans the frames of an unsealed segment file, stopping at the first frame that is torn or
-    /// fails its checksums. `known` are blocks already known good (a checkpoint's list of the
-    /// segment's synced blocks): the scan starts after the last of them instead of at the header.
-    static func scan(_ bytes: UnsafeRawBufferPointer, file: String, known: [SegmentFormat.FooterEntry] = []) -> ScanResult {
-        var blocks = known
-        var offset = known.last.map { Int($0.end) } ?? SegmentFormat.headerSize
-        var previousLast: StreamID? = known.last?.lastID
-        var previousFirst: StreamID? = known.last?.firstID
-        while offset < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            guard rest.count >= SegmentFormat.blockHeaderSize else {
-                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset), "torn block header (\(rest.count) bytes)"))
-            }
-            let header: SegmentFormat.BlockHeader
-            do { header = try SegmentFormat.BlockHeader.decode(rest, file: file, offset: UInt64(offset)) } catch {
-                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: error)
-            }
-            guard header.frameLength <= rest.count else {
-                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset), "torn block payload (\(rest.count - SegmentFormat.blockHeaderSize) of \(header.storedLength) bytes)"))
-            }
-            let payload = UnsafeRawBufferPointer(rebasing: rest[SegmentFormat.blockHeaderSize..<header.frameLength])
-            guard CRC32C.checksum(payload) == header.payloadCRC else {
-                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + SegmentFormat.blockHeaderSize), "block payload checksum mismatch"))
-            }
-            if let p = previousLast, header.firstID <= p, !(header.firstID == previousFirst && header.lastID > p) {
-                return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: FormatError(file: file, offset: UInt64(offset + 8), "block IDs out of order"))
-            }
-            previousLast = header.lastID
-            previousFirst = header.firstID
-            blocks.append(SegmentFormat.FooterEntry(header, at: UInt64(offset)))
-            offset += header.frameLength
-        }
-        return ScanResult(blocks: blocks, validEnd: Int64(offset), cut: nil)
     }
 }

@@ -1,5 +1,6 @@
 public import Logging
 import Synchronization
+import SpoolFiles
 import SpoolFormat
 import SpoolIO
 
@@ -21,9 +22,6 @@ public final class SpoolStore: Sendable {
     private let ticker: Mutex<Ticker?>
     private let closed = Mutex(false)
 
-    /// Format marker file contents.
-    static let marker = Array("SPOOL data directory, format 1\n".utf8)
-
     /// Opens (creating if needed) the data directory. Recovery runs here: torn tails are cut
     /// and logged; a damaged sealed block is reported when read.
     public init(directory: String, options: StoreOptions = StoreOptions(), logger: Logger = Logger(label: "spool")) throws(SpoolError) {
@@ -31,22 +29,22 @@ public final class SpoolStore: Sendable {
         self.options = options
         self.logger = logger
         do { try FileSystem.makeDirectory(directory) } catch { throw error.spool }
-        do { lock = try DirectoryLock(directory: directory) } catch let b as DirectoryLock.Busy {
+        do { lock = try DirectoryLock(file: directory + "/" + DataDirectory.lockFile) } catch let b as DirectoryLock.Busy {
             throw SpoolError.locked(b.description)
         } catch let e as IOError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
-        let markerPath = directory + "/SPOOL"
+        let markerPath = directory + "/" + DataDirectory.markerFile
         if !FileSystem.exists(markerPath) {
-            do { try FileSystem.writeAtomically(markerPath, Self.marker) } catch { throw error.spool }
+            do { try FileSystem.writeAtomically(markerPath, DataDirectory.marker) } catch { throw error.spool }
         } else {
             let found: [UInt8]
             do { found = try FileSystem.readFile(markerPath) } catch { throw error.spool }
-            guard found == Self.marker else {
+            guard found == DataDirectory.marker else {
                 throw SpoolError.corrupt(FormatError(file: markerPath, offset: 0, "not a Spool data directory of format 1"))
             }
         }
         var dbs: [Database] = []
         for i in 0..<max(1, options.databases) {
-            dbs.append(try Database(index: i, directory: directory + "/db\(i)", options: options, logger: logger))
+            dbs.append(try Database(index: i, directory: directory + "/" + DataDirectory.databaseDirectoryName(i), options: options, logger: logger))
         }
         // Every database directory exists from the start, so `database(_:)` costs no syscall.
         for db in dbs {

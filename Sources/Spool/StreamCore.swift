@@ -1,4 +1,5 @@
 import Logging
+import SpoolFiles
 import SpoolFormat
 import SpoolIndex
 import SpoolIO
@@ -156,20 +157,19 @@ struct StreamCore {
             checkpoint = try bytes.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: statePath) }
         } catch let e as IOError { throw e.spool } catch let e as FormatError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
 
-        let names: [String]
-        do { names = try FileSystem.list(directory) } catch { throw error.spool }
+        let files: StreamDirectoryListing
+        do { files = StreamDirectoryListing(names: try FileSystem.list(directory)) } catch { throw error.spool }
         // Leftovers of an interrupted checkpoint or write.
-        for name in names where name.hasSuffix(".tmp") {
+        for name in files.temporaries {
             logger.info("removing leftover temporary file", metadata: ["file": "\(directory)/\(name)"])
             try? FileSystem.removeFile(directory + "/" + name)
         }
-        for name in names {
-            if let g = JournalFormat.generation(fromFileName: name), g != checkpoint.journalGeneration {
-                logger.info("removing superseded journal", metadata: ["file": "\(directory)/\(name)"])
-                try? FileSystem.removeFile(directory + "/" + name)
-            }
+        for g in files.journals where g != checkpoint.journalGeneration {
+            let name = JournalFormat.fileName(g)
+            logger.info("removing superseded journal", metadata: ["file": "\(directory)/\(name)"])
+            try? FileSystem.removeFile(directory + "/" + name)
         }
-        let segmentNumbers = names.compactMap { SegmentFormat.number(fromFileName: $0) }.sorted()
+        let segmentNumbers = files.segments
 
         // The active segment's blocks listed by the checkpoint were synced before it was
         // written: its scan starts after them. A file shorter than the list (damage, or a copy
@@ -191,7 +191,7 @@ struct StreamCore {
         for (i, number) in segmentNumbers.enumerated() {
             let path = directory + "/" + SegmentFormat.fileName(number)
             let isLast = i == segmentNumbers.count - 1
-            let result: (sealed: [SegmentFormat.FooterEntry]?, scan: Segment.ScanResult?)
+            let result: (sealed: [SegmentFormat.FooterEntry]?, scan: SegmentScan.ValidPrefix?)
             do {
                 result = try withSegmentBytes(path) { (m, b) throws(SpoolError) in
                     do throws(FormatError) {
@@ -199,7 +199,7 @@ struct StreamCore {
                         guard n == number else { throw FormatError(file: path, offset: 16, "segment number \(n) differs from the file name's \(number)") }
                     } catch {
                         if b.count < SegmentFormat.headerSize && isLast {
-                            return (nil, Segment.ScanResult(blocks: [], validEnd: 0, cut: error))
+                            return (nil, SegmentScan.ValidPrefix(blocks: [], validEnd: 0, cut: error))
                         }
                         throw error.spool
                     }
@@ -215,7 +215,7 @@ struct StreamCore {
                     }
                     let known = checkpointedBlocks(of: number, size: b.count)
                     m.willNeed(from: known.last.map { Int($0.end) } ?? 0)
-                    return (nil, Segment.scan(b, file: path, known: known))
+                    return (nil, SegmentScan.validPrefix(b, file: path, known: known))
                 }
             }
             if let sealed = result.sealed {

@@ -6,7 +6,7 @@ import Darwin
 import Synchronization
 import SystemPackage
 
-/// An exclusive `flock` on `DIR/LOCK`, held until `release()` or until this object goes: a
+/// An exclusive `flock` on a data directory's lock file, held until `release()` or until this object goes: a
 /// second process opening the same data directory gets a clear error instead of corrupting it.
 public final class DirectoryLock: Sendable {
     /// The lock file's path.
@@ -21,9 +21,9 @@ public final class DirectoryLock: Sendable {
         public var description: String { "data directory is in use by another process (lock file \(path) is locked)" }
     }
 
-    /// Takes the lock on `directory`, or throws `Busy` / `IOError`.
-    public init(directory: String) throws {
-        path = directory + "/LOCK"
+    /// Takes the lock `file` (created if missing), or throws `Busy` / `IOError`.
+    public init(file: String) throws {
+        path = file
         let f: Int32
         switch system_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) {
         case .success(let opened): f = opened
@@ -54,9 +54,8 @@ public final class DirectoryLock: Sendable {
         }
     }
 
-    /// True when some process holds the lock on `directory` (used by read-only tools).
-    public static func isHeld(directory: String) -> Bool {
-        let p = directory + "/LOCK"
+    /// True when some process holds the lock `file` (used by read-only tools).
+    public static func isHeld(file p: String) -> Bool {
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { Glibc.close(fd) }

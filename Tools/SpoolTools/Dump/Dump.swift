@@ -1,4 +1,5 @@
 public import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 /// Output format of `dump` and `replay --into -`.

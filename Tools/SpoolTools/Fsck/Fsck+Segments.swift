@@ -1,4 +1,5 @@
 import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 extension StreamCheck {

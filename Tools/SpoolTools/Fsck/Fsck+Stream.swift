@@ -1,4 +1,5 @@
 import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 /// Checks one stream directory: name, checkpoint, journals, segments (every block decoded),
@@ -53,34 +54,29 @@ struct StreamCheck {
     }
 
     mutating func run() {
-        let names: [String]
-        do { names = try FileSystem.list(stream.path) } catch {
+        let files: StreamDirectoryListing
+        do { files = StreamDirectoryListing(names: try FileSystem.list(stream.path)) } catch {
             report(rel, nil, "cannot list: \(error)", affects: "the whole stream")
             return
         }
         // Files.
-        var journalGenerations: [UInt64] = []
-        var segmentNumbers: [UInt64] = []
-        var extraFiles: [String] = []
-        for n in names {
-            if n == StreamNameFile.fileName || n == StreamCheckpoint.fileName { continue }
-            if n.hasSuffix(".tmp") {
-                let of = n == GroupCheckpoint.fileName + ".tmp" ? " of the group checkpoint" : ""
-                report(rel + "/" + n, nil, "leftover temporary file\(of) (an interrupted atomic write)",
-                       affects: "nothing (the write it belonged to never took effect; the engine deletes it on open)",
-                       repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
-            } else if let g = JournalFormat.generation(fromFileName: n) {
-                journalGenerations.append(g)
-            } else if let s = SegmentFormat.number(fromFileName: n) {
-                segmentNumbers.append(s)
-            } else if options.checkers.contains(where: { $0.owns(fileName: n) }) {
+        let journalGenerations = files.journals
+        let segmentNumbers = files.segments
+        var extraFiles: [String] = files.hasGroupCheckpoint ? [GroupCheckpoint.fileName] : []
+        extraFiles += files.groupJournals.map(GroupJournalFormat.fileName)
+        for n in files.temporaries {
+            let of = n == GroupCheckpoint.fileName + DataDirectory.temporarySuffix ? " of the group checkpoint" : ""
+            report(rel + "/" + n, nil, "leftover temporary file\(of) (an interrupted atomic write)",
+                   affects: "nothing (the write it belonged to never took effect; the engine deletes it on open)",
+                   repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
+        }
+        for n in files.others {
+            if options.checkers.contains(where: { $0.owns(fileName: n) }) {
                 extraFiles.append(n)
             } else {
                 report(rel + "/" + n, nil, "unknown file", affects: "nothing (the engine ignores it)", severity: .note)
             }
         }
-        journalGenerations.sort()
-        segmentNumbers.sort()
 
         // Checkpoint.
         let statePath = stream.path + "/" + StreamCheckpoint.fileName

@@ -1,4 +1,5 @@
 import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 /// Settings of an fsck run.
@@ -45,13 +46,13 @@ public enum Fsck {
             return report
         }
         var lock: DirectoryLock? = nil
-        let live = DirectoryLock.isHeld(directory: directory)
+        let live = DirectoryLock.isHeld(file: directory + "/" + DataDirectory.lockFile)
         if options.repair {
             if live {
                 report.operationalError = "\(directory) is in use (\(directory)/LOCK is locked): stop the server before --repair"
                 return report
             }
-            do { lock = try DirectoryLock(directory: directory) } catch {
+            do { lock = try DirectoryLock(file: directory + "/" + DataDirectory.lockFile) } catch {
                 report.operationalError = "cannot lock \(directory): \(error)"
                 return report
             }
@@ -137,24 +138,24 @@ struct DirectoryChecker {
     // MARK: Directory and database level
 
     func checkTopLevel(_ layout: StoreLayout, _ problems: inout [FsckProblem], _ actions: inout [RepairAction], _ report: inout FsckReport) {
-        let markerPath = directory + "/" + StoreLayout.markerFile
+        let markerPath = directory + "/" + DataDirectory.markerFile
         let names = (try? FileSystem.list(directory)) ?? []
         if !FileSystem.exists(markerPath) {
             if layout.databases.isEmpty {
                 report.operationalError = "\(directory) is not a Spool data directory (no SPOOL marker, no db<N> directories)"
                 return
             }
-            actions.append(.replace(path: markerPath, relativePath: StoreLayout.markerFile, bytes: StoreLayout.marker, keepOriginal: false))
-            var p = FsckProblem(file: StoreLayout.markerFile, offset: nil, what: "format marker missing",
+            actions.append(.replace(path: markerPath, relativePath: DataDirectory.markerFile, bytes: DataDirectory.marker, keepOriginal: false))
+            var p = FsckProblem(file: DataDirectory.markerFile, offset: nil, what: "format marker missing",
                                 affects: "nothing (the engine writes it on open)", repair: "write the marker")
             p.action = actions.count - 1
             problems.append(p)
-        } else if let bytes = try? FileSystem.readFile(markerPath), bytes != StoreLayout.marker {
-            problems.append(FsckProblem(file: StoreLayout.markerFile, offset: 0,
+        } else if let bytes = try? FileSystem.readFile(markerPath), bytes != DataDirectory.marker {
+            problems.append(FsckProblem(file: DataDirectory.markerFile, offset: 0,
                                         what: "unknown format marker \(Escaping.text(Array(bytes.prefix(64))))",
                                         affects: "the whole directory: it may be of another format version"))
         }
-        for name in names where name.hasSuffix(".tmp") {
+        for name in names where DataDirectory.isTemporary(name) {
             actions.append(.quarantine(path: directory + "/" + name, relativePath: name))
             var p = FsckProblem(file: name, offset: nil, what: "leftover temporary file (an interrupted atomic write)",
                                 affects: "nothing (the write it belonged to never took effect)", repair: "move to lost+found")
@@ -167,7 +168,7 @@ struct DirectoryChecker {
         let dbName = "db\(db.index)"
         for other in db.others {
             let rel = dbName + "/" + other
-            if other.hasPrefix(".trash-") {
+            if DataDirectory.isTrash(other) {
                 actions.append(.quarantine(path: db.path + "/" + other, relativePath: rel))
                 var p = FsckProblem(file: rel, offset: nil, what: "leftover of an interrupted stream delete",
                                     affects: "nothing (the stream was deleted; the engine removes this on open)", repair: "move to lost+found")
@@ -263,7 +264,7 @@ struct DirectoryChecker {
     /// A free name in `lost+found` for `relativePath` (`db0/s…/x.seg` → `db0_s…_x.seg`, then
     /// `.1`, `.2` … when taken).
     func lostAndFoundPath(for relativePath: String) throws(IOError) -> String {
-        let dir = directory + "/" + StoreLayout.lostAndFound
+        let dir = directory + "/" + DataDirectory.lostAndFound
         try FileSystem.makeDirectory(dir)
         let base = dir + "/" + relativePath.replacingOccurrences(of: "/", with: "_")
         var candidate = base

@@ -1,4 +1,5 @@
 import Spool
+import SpoolFiles
 import SpoolIO
 import SpoolFormat
 

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 public import SpoolFormat
+import SpoolFiles
 import SpoolIO
 import Spool
 

@@ -1,4 +1,5 @@
 public import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 /// Read access to one stream's entries straight from its files (checkpoint, journal,
@@ -32,8 +33,8 @@ public struct StreamFiles {
     /// Opens the files of `stream`. Throws when the checkpoint is unreadable (run fsck).
     public static func open(_ stream: StoreLayout.StreamDirectory) throws(ToolError) -> StreamFiles {
         let rel = stream.relativePath
-        let names: [String]
-        do { names = try FileSystem.list(stream.path) } catch { throw ToolError("cannot list \(stream.path): \(error)") }
+        let files: StreamDirectoryListing
+        do { files = StreamDirectoryListing(names: try FileSystem.list(stream.path)) } catch { throw ToolError("cannot list \(stream.path): \(error)") }
         let checkpoint: StreamCheckpoint
         do {
             let bytes = try FileSystem.readFile(stream.path + "/" + StreamCheckpoint.fileName)
@@ -44,7 +45,7 @@ public struct StreamFiles {
         var warnings: [String] = []
         var items: [JournalScan.Item] = []
         let journalName = JournalFormat.fileName(checkpoint.journalGeneration)
-        if names.contains(journalName) {
+        if files.journals.contains(checkpoint.journalGeneration) {
             do {
                 let (scan, _) = try JournalScan.load(path: stream.path + "/" + journalName, relativePath: rel + "/" + journalName,
                                                      generation: checkpoint.journalGeneration)
@@ -59,7 +60,7 @@ public struct StreamFiles {
 
         var segments: [(path: String, relativePath: String, bytes: SegmentBytes)] = []
         var blocks: [BlockRef] = []
-        let numbers = names.compactMap { SegmentFormat.number(fromFileName: $0) }.sorted()
+        let numbers = files.segments
         for (i, number) in numbers.enumerated() {
             let name = SegmentFormat.fileName(number)
             let path = stream.path + "/" + name
@@ -132,13 +133,12 @@ public struct StreamFiles {
                     return .failure(FormatError(file: seg.relativePath, offset: UInt64(ref.offset), "block frame extends past the end of the file"))
                 }
                 do throws(FormatError) {
-                    let header = try SegmentFormat.BlockHeader.decode(UnsafeRawBufferPointer(rebasing: b[ref.offset..<(ref.offset + ref.frameLength)]),
-                                                                      file: seg.relativePath, offset: UInt64(ref.offset))
-                    let frame = SegmentScan.Frame(offset: ref.offset, header: header, damage: nil)
-                    let payload = UnsafeRawBufferPointer(rebasing: b[(ref.offset + SegmentFormat.blockHeaderSize)..<(ref.offset + header.frameLength)])
-                    guard CRC32C.checksum(payload) == header.payloadCRC else {
-                        throw FormatError(file: seg.relativePath, offset: UInt64(ref.offset + SegmentFormat.blockHeaderSize), "block payload checksum mismatch")
+                    let frame: SegmentScan.Frame
+                    switch BlockFrame.probe(b, at: ref.offset, end: ref.offset + ref.frameLength, file: seg.relativePath) {
+                    case .frame(let header, damage: nil): frame = SegmentScan.Frame(offset: ref.offset, header: header, damage: nil)
+                    case .frame(_, damage: let e?), .tornHeader(let e), .badHeader(let e), .tornPayload(_, let e): throw e
                     }
+                    let header = frame.header
                     // Decode the whole block before handing out entries, so a damaged block
                     // yields nothing rather than a prefix.
                     var entries: [StreamEntry] = []

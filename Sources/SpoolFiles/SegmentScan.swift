@@ -17,6 +17,12 @@ public struct SegmentScan: Sendable {
         public var range: Range<Int> { offset..<(offset + header.frameLength) }
         /// The frame as a footer entry.
         public var footerEntry: SegmentFormat.FooterEntry { SegmentFormat.FooterEntry(header, at: UInt64(offset)) }
+
+        public init(offset: Int, header: SegmentFormat.BlockHeader, damage: FormatError?) {
+            self.offset = offset
+            self.header = header
+            self.damage = damage
+        }
     }
 
     /// Bytes between frames that are not a readable frame (a torn write, garbage, a frame whose
@@ -92,35 +98,21 @@ public struct SegmentScan: Sendable {
         }
         var off = SegmentFormat.headerSize
         while off < end {
-            let rest = end - off
-            if rest < SegmentFormat.blockHeaderSize {
-                s.gaps.append(Gap(range: off..<end, error: FormatError(file: relativePath, offset: UInt64(off),
-                    "torn block header: \(rest) bytes where a 72-byte header should be")))
-                break
-            }
-            let header: SegmentFormat.BlockHeader
-            do {
-                header = try SegmentFormat.BlockHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[off..<end]), file: relativePath, offset: UInt64(off))
-            } catch {
+            switch BlockFrame.probe(bytes, at: off, end: end, file: relativePath) {
+            case .frame(let header, let damage):
+                s.frames.append(Frame(offset: off, header: header, damage: damage))
+                off += header.frameLength
+                continue
+            case .badHeader(let error):
                 let next = resync(bytes, from: off + 1, end: end, file: relativePath)
                 s.gaps.append(Gap(range: off..<(next ?? end), error: error))
                 guard let next else { break }
                 off = next
                 continue
+            case .tornHeader(let error), .tornPayload(_, let error):
+                s.gaps.append(Gap(range: off..<end, error: error))
             }
-            guard header.frameLength <= rest else {
-                s.gaps.append(Gap(range: off..<end, error: FormatError(file: relativePath, offset: UInt64(off),
-                    "torn block: header says \(header.frameLength) bytes, \(rest) left in the file")))
-                break
-            }
-            var frame = Frame(offset: off, header: header, damage: nil)
-            let payload = UnsafeRawBufferPointer(rebasing: bytes[(off + SegmentFormat.blockHeaderSize)..<(off + header.frameLength)])
-            if CRC32C.checksum(payload) != header.payloadCRC {
-                frame.damage = FormatError(file: relativePath, offset: UInt64(off + SegmentFormat.blockHeaderSize),
-                                           "block payload checksum mismatch")
-            }
-            s.frames.append(frame)
-            off += header.frameLength
+            break
         }
         // A damaged footer shows up as unreadable bytes at the end; it is reported once, as the footer.
         if case .damaged = s.footer, let last = s.gaps.last, last.range.upperBound == n,
@@ -136,8 +128,7 @@ public struct SegmentScan: Sendable {
         let magic = SegmentFormat.blockMagic
         while p + SegmentFormat.blockHeaderSize <= end {
             if bytes[p] == magic[0], bytes[p + 1] == magic[1], bytes[p + 2] == magic[2], bytes[p + 3] == magic[3],
-               let h = try? SegmentFormat.BlockHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[p..<end]), file: file, offset: UInt64(p)),
-               p + h.frameLength <= end {
+               case .frame = BlockFrame.probe(bytes, at: p, end: end, file: file) {
                 return p
             }
             p += 1
@@ -145,30 +136,19 @@ public struct SegmentScan: Sendable {
         return nil
     }
 
-    /// Decompresses `frame`'s payload (its checksum was checked by `scan`) and calls `body` with
-    /// the raw payload bytes.
+    /// Calls `body` with the raw payload of `frame` (its checksums checked by `scan`; see
+    /// `BlockFrame.withRawPayload`), decompressed into `scratch` when compressed.
+    public static func withRawPayload<R>(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String, scratch: inout [UInt8],
+                                         _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
+        let bytes = UnsafeRawBufferPointer(rebasing: bytes[frame.range])
+        return try BlockFrame.withRawPayload(bytes, frame.header, file: file, offset: UInt64(frame.offset), scratch: &scratch, body)
+    }
+
+    /// The same with a scratch buffer of its own.
     public static func withRawPayload<R>(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String,
                                          _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
         var scratch: [UInt8] = []
         return try withRawPayload(bytes, frame, file: file, scratch: &scratch, body)
-    }
-
-    /// The same, decompressing into `scratch`, which grows as needed and is meant to be reused
-    /// from block to block (no allocation per block).
-    public static func withRawPayload<R>(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String, scratch: inout [UInt8],
-                                         _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
-        let start = frame.offset + SegmentFormat.blockHeaderSize
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<(frame.offset + frame.header.frameLength)])
-        switch frame.header.codec {
-        case .none:
-            return try body(payload)
-        case .lz4:
-            let n = Int(frame.header.rawLength)
-            guard LZ4.decompress(payload, rawLength: n, into: &scratch) else {
-                throw FormatError(file: file, offset: UInt64(start), "LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
-            }
-            return try scratch.withBytes { (raw) throws(FormatError) in try body(UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
-        }
     }
 
     /// Decodes every entry of `frame` (checks the payload grammar, ID order inside the block,
@@ -186,6 +166,49 @@ public struct SegmentScan: Sendable {
             }
         }
         try result.get()
+    }
+
+    /// What open learns from an unsealed segment: its frames up to the first one that is torn,
+    /// fails a checksum or breaks the ID order, and where the valid bytes end.
+    public struct ValidPrefix: Sendable {
+        /// The frames before the cut, as footer entries.
+        public var blocks: [SegmentFormat.FooterEntry]
+        /// Where the valid frames end (the file is cut here).
+        public var validEnd: Int64
+        /// Why the scan stopped before the end of the file, or nil.
+        public var cut: FormatError?
+
+        public init(blocks: [SegmentFormat.FooterEntry], validEnd: Int64, cut: FormatError?) {
+            self.blocks = blocks
+            self.validEnd = validEnd
+            self.cut = cut
+        }
+    }
+
+    /// The stop-at-the-first-bad-frame policy, as open reads the active segment (no payload is
+    /// decompressed). `known` are frames already known good (a checkpoint's list of the
+    /// segment's synced blocks): the walk starts after the last of them. A frame must start
+    /// after the previous one ends, except a reopened block sealed again right after its old
+    /// copy: same first ID, later last ID (FORMAT.md §4.5).
+    public static func validPrefix(_ bytes: UnsafeRawBufferPointer, file: String, known: [SegmentFormat.FooterEntry] = []) -> ValidPrefix {
+        var blocks = known
+        var offset = known.last.map { Int($0.end) } ?? SegmentFormat.headerSize
+        var previous = known.last.map { (first: $0.firstID, last: $0.lastID) }
+        func cut(_ e: FormatError) -> ValidPrefix { ValidPrefix(blocks: blocks, validEnd: Int64(offset), cut: e) }
+        while offset < bytes.count {
+            switch BlockFrame.probe(bytes, at: offset, end: bytes.count, file: file) {
+            case .tornHeader(let e), .badHeader(let e), .tornPayload(_, let e), .frame(_, damage: let e?):
+                return cut(e)
+            case .frame(let header, damage: nil):
+                if let p = previous, header.firstID <= p.last, !(header.firstID == p.first && header.lastID > p.last) {
+                    return cut(FormatError(file: file, offset: UInt64(offset + 8), "block IDs out of order"))
+                }
+                previous = (header.firstID, header.lastID)
+                blocks.append(SegmentFormat.FooterEntry(header, at: UInt64(offset)))
+                offset += header.frameLength
+            }
+        }
+        return ValidPrefix(blocks: blocks, validEnd: Int64(offset), cut: nil)
     }
 
     /// Reads a segment file for scanning: mapped when sealed and immutable, read with pread
