@@ -60,7 +60,7 @@ public final class SpoolStream: Sendable {
         // runs before every mutation.
         guard c?.poisoned == true, let cc = c else { return }
         cc.journal.close()
-        cc.groups.journal?.close()
+        cc.groupJournal?.close()
         c = nil
         c = try StreamCore.open(directory: cc.directory, options: cc.options, logger: cc.logger)
     }
@@ -296,12 +296,12 @@ public final class SpoolStream: Sendable {
         core.withLock { c in
             if var cc = c {
                 try? cc.flushPending()
-                if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groups.journal?.sync() }
+                if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groupJournal?.sync() }
                 // Seen-times of polls that delivered nothing are only in memory: a clean close
                 // keeps them (Redis keeps them across a restart through its RDB).
-                if sync, cc.groups.seenChanged { try? cc.groups.checkpoint(directory: cc.directory) }
+                if sync, cc.groupSeenChanged { try? cc.checkpointGroups() }
                 cc.journal.close()
-                cc.groups.journal?.close()
+                cc.groupJournal?.close()
             }
             c = nil
         }

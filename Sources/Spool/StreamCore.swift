@@ -38,13 +38,6 @@ struct OpenBlock: Sendable {
     }
 }
 
-/// Counters Redis keeps per stream (reference §1.4); length and first ID are derived.
-struct StreamMeta: Sendable, Equatable {
-    var lastID = StreamID.zero
-    var entriesAdded: UInt64 = 0
-    var maxDeletedID = StreamID.zero
-}
-
 /// A point-in-time view for readers: value types copied under the lock (copy-on-write, so
 /// O(1)), read without it.
 struct StreamSnapshot: Sendable {
@@ -60,13 +53,17 @@ struct StreamCore {
     let options: StoreOptions
     let logger: Logger
 
-    var meta = StreamMeta()
-    /// The highest last-generated ID the stream had before XSETID moved it back (0-0 if never),
-    /// kept in the checkpoint and raised again by journal replay.
-    var lastIDHighWater = StreamID.zero
-    /// The highest ID any group may legitimately reference: pending entries beyond it were lost
-    /// with a torn stream tail (FORMAT.md §8.3).
-    var referenceTop: StreamID { max(lastIDHighWater, meta.lastID) }
+    /// Redis's counters and the last ID's high-water mark, kept in the checkpoint and folded
+    /// forward by journal replay (`StreamCounters.apply`).
+    var counters = StreamCounters()
+    var meta: StreamMeta {
+        get { counters.meta }
+        set { counters.meta = newValue }
+    }
+    /// The highest last-generated ID the stream had before XSETID moved it back (0-0 if never).
+    var lastIDHighWater: StreamID { counters.lastIDHighWater }
+    /// The highest ID any group may legitimately reference (FORMAT.md §8.3).
+    var referenceTop: StreamID { counters.referenceTop }
     var index = RadixTree<BlockInfo>()
     var blockTombstones: [StreamID: Set<StreamID>] = [:]
     var open = OpenBlock()
@@ -109,8 +106,14 @@ struct StreamCore {
     /// A deferred write failed: memory is ahead of the files, and the stream must be reloaded
     /// from disk before it is used again.
     var poisoned = false
-    /// Consumer groups and their sidecar files (Groups/GroupState.swift).
-    var groups = GroupSet()
+    /// Consumer groups (the fold of their files, `StreamGroups`; Groups/StreamCore+GroupFiles.swift
+    /// writes them).
+    var groups = StreamGroups()
+    /// The group journal; nil until the stream's first group is created.
+    var groupJournal: AppendFile? = nil
+    /// A consumer's seen-time changed without a journal record (a read that delivered
+    /// nothing): the next group checkpoint — at the latest the one a clean close writes — keeps it.
+    var groupSeenChanged = false
 
     var snapshot: StreamSnapshot {
         StreamSnapshot(index: index, blockTombstones: blockTombstones, open: open, segments: segments)
@@ -195,8 +198,7 @@ struct StreamCore {
             do {
                 result = try withSegmentBytes(path) { (m, b) throws(SpoolError) in
                     do throws(FormatError) {
-                        let n = try SegmentFormat.decodeHeader(b, file: path)
-                        guard n == number else { throw FormatError(file: path, offset: 16, "segment number \(n) differs from the file name's \(number)") }
+                        try SegmentScan.checkNumber(try SegmentFormat.decodeHeader(b, file: path), named: number, file: path)
                     } catch {
                         if b.count < SegmentFormat.headerSize && isLast {
                             return (nil, SegmentScan.ValidPrefix(blocks: [], validEnd: 0, cut: error))
@@ -311,9 +313,8 @@ struct StreamCore {
                               journal: journalFile, journalGeneration: checkpoint.journalGeneration)
         core.activeBlocks = activeBlocks
         core.activeSealed = lastSealed
-        core.meta = StreamMeta(lastID: checkpoint.lastID, entriesAdded: checkpoint.entriesAdded, maxDeletedID: checkpoint.maxDeletedID)
+        core.counters = StreamCounters(checkpoint: checkpoint)
         core.trimmedThrough = checkpoint.trimmedThrough
-        core.lastIDHighWater = checkpoint.lastIDHighWater
         let dropped = Set(checkpoint.droppedBlocks)
 
         // Index: sorted footers, bulk-loaded.
@@ -432,25 +433,20 @@ struct StreamCore {
     /// Applies one journal record during recovery.
     mutating func replay(_ r: JournalFormat.Record, pendingOpen: inout Set<StreamID>,
                          reopenedAtCheckpoint: StreamID? = nil) throws(SpoolError) {
+        counters.apply(r)
         switch r {
         case .entry(let e):
-            meta.entriesAdded &+= 1
-            if e.id > meta.lastID { meta.lastID = e.id }
             journalTop = max(journalTop ?? e.id, e.id)
             try placeRecovered(e, pendingOpen: &pendingOpen)
         case .carry(let e):
             journalTop = max(journalTop ?? e.id, e.id)
             try placeCarried(e, pendingOpen: &pendingOpen, reopenedAtCheckpoint: reopenedAtCheckpoint)
         case .delete(let ids):
-            for id in ids {
-                _ = try deleteOne(id)
-                if id > meta.maxDeletedID { meta.maxDeletedID = id }
-            }
+            for id in ids { _ = try deleteOne(id) }
         case .trim(let through):
             try removeThrough(through)
-        case .setMeta(let last, let added, let maxDel):
-            lastIDHighWater = referenceTop
-            meta = StreamMeta(lastID: last, entriesAdded: added, maxDeletedID: maxDel)
+        case .setMeta:
+            break
         }
     }
 
@@ -1011,10 +1007,12 @@ struct StreamCore {
         if reusesIDs && length > 0 {
             throw SpoolError.command("ERR The ID specified in XSETID is smaller than an entry ACKED trimming removed from the stream's tail; Spool cannot reuse such IDs while the stream holds entries")
         }
-        lastIDHighWater = referenceTop
-        if reusesIDs { return try resetStorage(meta: m) }
+        if reusesIDs {
+            counters.setMeta(m)
+            return try resetStorage()
+        }
         let end = try log(.setMeta(lastID: m.lastID, entriesAdded: m.entriesAdded, maxDeletedID: m.maxDeletedID))
-        meta = m
+        counters.setMeta(m)
         return end
     }
 
@@ -1030,8 +1028,8 @@ struct StreamCore {
     /// increasing, so the stream's storage starts over: every segment goes, a new segment
     /// follows the old numbers, and a checkpoint with the new counters and a fresh journal is
     /// written. A crash before the checkpoint recovers the old (equally empty) stream from the
-    /// old journal: the XSETID was not acknowledged.
-    mutating func resetStorage(meta m: StreamMeta) throws(SpoolError) -> Int64 {
+    /// old journal: the XSETID was not acknowledged. The counters are already the new ones.
+    mutating func resetStorage() throws(SpoolError) -> Int64 {
         try flushPending()
         let next = active.number + 1
         do {
@@ -1050,7 +1048,6 @@ struct StreamCore {
         open = OpenBlock()
         sealedThrough = nil
         trimmedThrough = nil
-        meta = m
         try checkpoint()
         return journal.size
     }

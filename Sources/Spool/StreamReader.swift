@@ -1,3 +1,4 @@
+import SpoolFiles
 import SpoolFormat
 import SpoolIndex
 

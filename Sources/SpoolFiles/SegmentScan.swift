@@ -54,7 +54,7 @@ public struct SegmentScan: Sendable {
     public var fileSize: Int
     /// The number in the header, when it decodes.
     public var headerNumber: UInt64?
-    /// Why the header is unusable, or nil.
+    /// Why the header is unusable (it fails to decode, or names another segment), or nil.
     public var headerError: FormatError?
     /// The footer.
     public var footer: Footer
@@ -83,6 +83,7 @@ public struct SegmentScan: Sendable {
         let n = bytes.count
         do {
             s.headerNumber = try SegmentFormat.decodeHeader(bytes, file: relativePath)
+            try checkNumber(s.headerNumber!, named: number, file: relativePath)
         } catch {
             s.headerError = error
         }
@@ -166,6 +167,15 @@ public struct SegmentScan: Sendable {
             }
         }
         try result.get()
+    }
+
+    /// The segment-number rule (FORMAT.md §4.1): the number in a segment's header is the number
+    /// in its file name. Readers check it; a mismatch is damage (the engine refuses the
+    /// directory, fsck reports it and `--repair` rewrites the header).
+    public static func checkNumber(_ header: UInt64, named number: UInt64, file: String) throws(FormatError) {
+        guard header == number else {
+            throw FormatError(file: file, offset: 16, "segment number \(header) differs from the file name's \(number)")
+        }
     }
 
     /// What open learns from an unsealed segment: its frames up to the first one that is torn,

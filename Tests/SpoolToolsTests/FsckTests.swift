@@ -176,6 +176,31 @@ struct FsckTests {
         #expect(fsck(tmp.path).exitCode == 0)
     }
 
+    @Test("a segment header naming another number: the engine refuses, fsck says so, --repair rewrites it (FORMAT.md §4.1)")
+    func segmentNumberRule() throws {
+        let tmp = TemporaryDirectory("fsck-segnum")
+        defer { tmp.remove() }
+        try makeStore(tmp.path, count: 300)
+        let before = try engineEntries(tmp.path)
+        let sdir = streamDirectory(tmp.path)
+        let first = try #require(segmentFiles(sdir).first)
+        writeBytes(sdir + "/" + first, at: 0, SegmentFormat.encodeHeader(number: 99))
+        #expect {
+            _ = try engineEntries(tmp.path)
+        } throws: { e in
+            guard case SpoolError.corrupt(let f) = e else { return false }
+            return f.offset == 16 && f.reason.contains("segment number 99 differs from the file name's")
+        }
+        let r = fsck(tmp.path)
+        let p = try #require(problems(r).first, "\(r.problems.map(\.line))")
+        #expect(problems(r).count == 1, "\(r.problems.map(\.line))")
+        #expect(p.offset == 16 && p.what.contains("segment number 99"))
+        #expect(p.affects.contains("the engine refuses to open it"))
+        #expect(fsck(tmp.path, repair: true).exitCode == 1)
+        #expect(fsck(tmp.path).exitCode == 0)
+        #expect(try engineEntries(tmp.path) == before)
+    }
+
     @Test("a damaged footer is rebuilt")
     func damagedFooter() throws {
         let tmp = TemporaryDirectory("fsck-footer2")

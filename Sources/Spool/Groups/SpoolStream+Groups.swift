@@ -1,3 +1,4 @@
+import SpoolFiles
 import SpoolFormat
 import SpoolIO
 #if canImport(Glibc)
@@ -27,8 +28,8 @@ extension SpoolStream {
             let (r, ends) = try body(&c!)
             if sync { try c!.flushPending() }
             if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
-            if let gj = c!.groups.journal, gj.size > Int64(c!.options.journalBytes) { try c!.groups.checkpoint(directory: c!.directory) }
-            return (r, ends, c!.journal, c!.groups.journal)
+            if let gj = c!.groupJournal, gj.size > Int64(c!.options.journalBytes) { try c!.checkpointGroups() }
+            return (r, ends, c!.journal, c!.groupJournal)
         }
         if sync, policy == .always {
             do {
@@ -55,11 +56,11 @@ extension SpoolStream {
         }
     }
 
-    var groupJournalUnsynced: Bool { core.withLock { c in c?.groups.journal.map { !$0.isSynced } ?? false } }
+    var groupJournalUnsynced: Bool { core.withLock { c in c?.groupJournal.map { !$0.isSynced } ?? false } }
 
     /// Syncs the group journal (after the stream journal: group state may refer to entries).
     func syncGroupJournal() throws(SpoolError) {
-        guard let j = core.withLock({ $0?.groups.journal }) else { return }
+        guard let j = core.withLock({ $0?.groupJournal }) else { return }
         do { try j.syncCovering(j.size) } catch { throw error.spool }
     }
 }

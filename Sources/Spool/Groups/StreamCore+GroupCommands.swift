@@ -1,3 +1,4 @@
+import SpoolFiles
 import SpoolFormat
 import SpoolIndex
 import SpoolIO
@@ -210,7 +211,7 @@ extension StreamCore {
     mutating func touch(group: [UInt8], consumer: [UInt8], nowMs: UInt64) {
         guard let n = groups.groups[group]?.consumerNumbers[consumer] else { return }
         groups.groups[group]!.consumers[n]!.seenTime = nowMs
-        groups.seenChanged = true
+        groupSeenChanged = true
     }
 
     // MARK: XACK

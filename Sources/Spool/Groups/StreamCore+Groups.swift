@@ -1,4 +1,5 @@
 import Logging
+import SpoolFiles
 import SpoolFormat
 import SpoolIndex
 import SpoolIO
@@ -90,7 +91,7 @@ extension StreamCore {
     /// records and cursors beyond the stream's last ID (a torn stream tail) are dropped and
     /// logged, and the result is checkpointed so later appends cannot revive them.
     mutating func loadGroups() throws(SpoolError) {
-        groups = try GroupSet.load(directory: directory, reservation: options.journalReservation, logger: logger)
+        try openGroupFiles()
         let changes = groups.reconcile(lastID: referenceTop)
         for c in changes {
             let group = String(decoding: c.group, as: UTF8.self)
@@ -103,18 +104,15 @@ extension StreamCore {
                     "directory": "\(directory)", "group": "\(group)", "count": "\(c.droppedPending.count)", "first": "\(first)"])
             }
         }
-        if !changes.isEmpty { try groups.checkpoint(directory: directory) }
+        if !changes.isEmpty { try checkpointGroups() }
     }
 
     /// Logs `record` to the group journal (creating the files on first use), then applies it.
     mutating func commitGroup(_ record: GroupJournalFormat.Record) throws(SpoolError) -> Int64 {
-        if groups.journal == nil {
-            groups.reservation = options.journalReservation
-            try groups.createFiles(directory: directory)
-        }
+        if groupJournal == nil { try createGroupFiles() }
         scratch.bytes.removeAll(keepingCapacity: true)
         GroupJournalFormat.encode(record, into: &scratch)
-        let end = try appendScratch(to: groups.journal!)
+        let end = try appendScratch(to: groupJournal!)
         groups.apply(record)
         return end
     }

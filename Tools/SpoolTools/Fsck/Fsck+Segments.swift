@@ -29,9 +29,6 @@ extension StreamCheck {
                 report(srel, h.offset, "segment header damaged: \(h.reason)",
                        affects: "the whole data directory: the engine refuses to open it", repair: "")
             }
-        } else if let n = scan.headerNumber, n != number {
-            rewrite = true
-            report(srel, 16, "header names segment \(n), the file name \(number)", affects: "nothing (the engine goes by the file name)", repair: "")
         }
 
         var kept: [SegmentScan.Frame] = []

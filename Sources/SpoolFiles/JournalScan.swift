@@ -1,5 +1,5 @@
 public import SpoolFormat
-import SpoolIO
+public import SpoolIO
 
 /// The records of one stream journal file as far as they can be read.
 public typealias JournalScan = LogScan<JournalFormat.Record>
@@ -13,18 +13,25 @@ extension LogScan where Record == JournalFormat.Record {
     }
 }
 
-/// A stream's counters and logical deletions after its checkpoint and journal are applied, as
-/// `StreamCore.open` applies them.
+/// A stream's counters and logical deletions after its checkpoint and journal are applied:
+/// the counters by `StreamCounters.apply` (the engine's own fold), the rest as `StreamCore.open`
+/// applies the records. What the tools (dump, fsck, replay) read a stream as.
 public struct StreamLogicalState: Sendable {
+    /// The counters (Redis's and the last ID's high-water mark).
+    public var counters: StreamCounters
     /// Last-generated ID.
-    public var lastID: StreamID
+    public var lastID: StreamID { counters.meta.lastID }
     /// Entries-added counter.
-    public var entriesAdded: UInt64
+    public var entriesAdded: UInt64 { counters.meta.entriesAdded }
     /// Largest XDEL'ed ID.
-    public var maxDeletedID: StreamID
+    public var maxDeletedID: StreamID { counters.meta.maxDeletedID }
+    /// The highest last-generated ID before an XSETID moved it back (FORMAT.md §6).
+    public var lastIDHighWater: StreamID { counters.lastIDHighWater }
+    /// The highest ID a group may reference (FORMAT.md §8.3).
+    public var referenceTop: StreamID { counters.referenceTop }
     /// Everything ≤ this is trimmed away.
     public var trimmedThrough: StreamID?
-    /// First IDs of blocks whose entries are all deleted.
+    /// First IDs of blocks XDEL emptied (dropped whole while their segment lives).
     public var droppedBlocks: Set<StreamID>
     /// Deleted IDs (checkpoint tombstones and journal deletions).
     public var deleted: Set<StreamID>
@@ -39,16 +46,10 @@ public struct StreamLogicalState: Sendable {
     public var entryRecordIDs: [StreamID]
     /// Whether a SETMETA record overrides the checkpoint's counters.
     public var hasSetMeta: Bool
-    /// The highest last-generated ID before an XSETID moved it back (FORMAT.md §6).
-    public var lastIDHighWater: StreamID
-    /// The highest ID a group may reference (FORMAT.md §8.3).
-    public var referenceTop: StreamID { max(lastIDHighWater, lastID) }
 
     /// Applies `items` to `checkpoint` (nil: an empty one).
     public init(checkpoint: StreamCheckpoint?, items: [JournalScan.Item]) {
-        lastID = checkpoint?.lastID ?? .zero
-        entriesAdded = checkpoint?.entriesAdded ?? 0
-        maxDeletedID = checkpoint?.maxDeletedID ?? .zero
+        counters = checkpoint.map(StreamCounters.init(checkpoint:)) ?? StreamCounters()
         trimmedThrough = checkpoint?.trimmedThrough
         droppedBlocks = Set(checkpoint?.droppedBlocks ?? [])
         checkpointTombstones = checkpoint?.tombstones ?? []
@@ -57,29 +58,20 @@ public struct StreamLogicalState: Sendable {
         entryRecords = 0
         entryRecordIDs = []
         hasSetMeta = false
-        lastIDHighWater = checkpoint?.lastIDHighWater ?? .zero
         for item in items {
+            counters.apply(item.record)
             switch item.record {
             case .entry(let e):
-                entriesAdded &+= 1
                 entryRecords += 1
                 entryRecordIDs.append(e.id)
-                if e.id > lastID { lastID = e.id }
                 if journalEntries.last.map({ e.id > $0.id }) ?? true { journalEntries.append(e) }
             case .carry(let e):
                 if journalEntries.last.map({ e.id > $0.id }) ?? true { journalEntries.append(e) }
             case .delete(let ids):
-                for id in ids {
-                    deleted.insert(id)
-                    if id > maxDeletedID { maxDeletedID = id }
-                }
+                deleted.formUnion(ids)
             case .trim(let through):
                 if trimmedThrough.map({ through > $0 }) ?? true { trimmedThrough = through }
-            case .setMeta(let last, let added, let maxDeleted):
-                lastIDHighWater = referenceTop
-                lastID = last
-                entriesAdded = added
-                maxDeletedID = maxDeleted
+            case .setMeta:
                 hasSetMeta = true
             }
         }

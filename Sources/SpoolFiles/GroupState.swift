@@ -1,49 +1,73 @@
-import Logging
-import SpoolFormat
-import SpoolIndex
-import SpoolIO
+public import SpoolFormat
+public import SpoolIndex
 
 /// One pending record: 24 bytes, kept in the group's radix tree keyed by entry ID.
-struct PendingRecord: Sendable, Equatable {
+public struct PendingRecord: Sendable, Equatable {
     /// Last delivery time, Unix ms.
-    var deliveryTime: UInt64
-    var deliveryCount: UInt64
+    public var deliveryTime: UInt64
+    /// Deliveries so far.
+    public var deliveryCount: UInt64
     /// The owning consumer's number in `ConsumerGroup.consumers`.
-    var consumer: UInt32
+    public var consumer: UInt32
+
+    public init(deliveryTime: UInt64, deliveryCount: UInt64, consumer: UInt32) {
+        self.deliveryTime = deliveryTime
+        self.deliveryCount = deliveryCount
+        self.consumer = consumer
+    }
 }
 
-struct ConsumerState: Sendable {
-    var name: [UInt8]
-    var seenTime: UInt64
-    var activeTime: UInt64?
+public struct ConsumerState: Sendable {
+    /// Name.
+    public var name: [UInt8]
+    /// Last seen, Unix ms.
+    public var seenTime: UInt64
+    /// Last read that gave it pending entries, Unix ms; nil when never.
+    public var activeTime: UInt64?
     /// Pending records owned (the group PEL is the only index: history reads filter it).
-    var pending = 0
+    public var pending = 0
+
+    public init(name: [UInt8], seenTime: UInt64, activeTime: UInt64?) {
+        self.name = name
+        self.seenTime = seenTime
+        self.activeTime = activeTime
+    }
 }
 
 /// One consumer group. The PEL is one ordered map for the whole group; per-consumer views are
 /// filters over it (a second tree per consumer would double the memory per pending entry).
-struct ConsumerGroup: Sendable {
-    var name: [UInt8]
-    var lastID: StreamID
-    var entriesRead: UInt64?
-    var pel = RadixTree<PendingRecord>()
-    var consumers: [UInt32: ConsumerState] = [:]
-    var consumerNumbers: [[UInt8]: UInt32] = [:]
-    var nextConsumer: UInt32 = 1
-    var maxDeliveries: UInt64 = 0
-    var deadLetterStream: [UInt8] = []
-    var deadLettered: UInt64 = 0
+public struct ConsumerGroup: Sendable {
+    /// Name.
+    public var name: [UInt8]
+    /// Last-delivered ID (the cursor).
+    public var lastID: StreamID
+    /// Entries-read counter, nil when invalid (reference §6.1).
+    public var entriesRead: UInt64?
+    /// Pending entries of the whole group by entry ID.
+    public var pel = RadixTree<PendingRecord>()
+    /// Consumers by number (numbers are never reused within a group's life in memory).
+    public var consumers: [UInt32: ConsumerState] = [:]
+    /// Consumer numbers by name.
+    public var consumerNumbers: [[UInt8]: UInt32] = [:]
+    /// The number the next consumer gets.
+    public var nextConsumer: UInt32 = 1
+    /// Dead-lettering: deliveries after which an entry moves to `deadLetterStream` (0: off).
+    public var maxDeliveries: UInt64 = 0
+    /// Dead-lettering: the stream entries move to.
+    public var deadLetterStream: [UInt8] = []
+    /// Entries dead-lettered so far.
+    public var deadLettered: UInt64 = 0
 
-    init(name: [UInt8], cursor: GroupJournalFormat.Cursor) {
+    public init(name: [UInt8], cursor: GroupJournalFormat.Cursor) {
         self.name = name
         self.lastID = cursor.lastID
         self.entriesRead = cursor.entriesRead
     }
 
-    var cursor: GroupJournalFormat.Cursor { .init(lastID: lastID, entriesRead: entriesRead) }
+    public var cursor: GroupJournalFormat.Cursor { .init(lastID: lastID, entriesRead: entriesRead) }
 
     /// The consumer's number, creating it (seen now, never active) when missing.
-    mutating func consumer(_ name: [UInt8], seen: UInt64) -> UInt32 {
+    public mutating func consumer(_ name: [UInt8], seen: UInt64) -> UInt32 {
         if let n = consumerNumbers[name] { return n }
         let n = nextConsumer
         nextConsumer += 1
@@ -53,7 +77,7 @@ struct ConsumerGroup: Sendable {
     }
 
     /// Sets (inserting or moving) one pending record.
-    mutating func setPending(_ id: StreamID, _ record: PendingRecord) {
+    public mutating func setPending(_ id: StreamID, _ record: PendingRecord) {
         if let old = pel.updateValue(record, forKey: id) {
             consumers[old.consumer]?.pending -= 1
         }
@@ -62,13 +86,13 @@ struct ConsumerGroup: Sendable {
 
     /// Removes one pending record; returns whether it existed.
     @discardableResult
-    mutating func removePending(_ id: StreamID) -> Bool {
+    public mutating func removePending(_ id: StreamID) -> Bool {
         guard let old = pel.removeValue(forKey: id) else { return false }
         consumers[old.consumer]?.pending -= 1
         return true
     }
 
-    mutating func deleteConsumer(_ name: [UInt8]) -> Int {
+    public mutating func deleteConsumer(_ name: [UInt8]) -> Int {
         guard let n = consumerNumbers.removeValue(forKey: name) else { return 0 }
         let dropped = consumers.removeValue(forKey: n)?.pending ?? 0
         if dropped > 0 {
@@ -84,21 +108,19 @@ struct ConsumerGroup: Sendable {
     }
 }
 
-/// All groups of one stream and their sidecar files. Lives inside `StreamCore`, under its lock.
-struct GroupSet: Sendable {
-    var groups: [[UInt8]: ConsumerGroup] = [:]
-    /// The group journal; nil until the stream's first group is created.
-    var journal: AppendFile? = nil
-    var generation: UInt64 = 0
-    /// A consumer's seen-time changed without a journal record (a read that delivered
-    /// nothing): the next checkpoint — at the latest the one a clean close writes — keeps it.
-    var seenChanged = false
-    /// How the group journal reserves space (`StoreOptions.journalReservation`).
-    var reservation: AppendFile.Reservation = .none
+/// All groups of one stream as their files fold (FORMAT.md §8): a checkpoint, then group
+/// journal records applied one by one. The engine applies every record it writes through
+/// `apply` too (live and in recovery: one code path), and `GroupFiles` folds the files the same
+/// way for the tools.
+public struct StreamGroups: Sendable {
+    /// The groups by name.
+    public var groups: [[UInt8]: ConsumerGroup] = [:]
+    /// The generation of the checkpoint (and of the journal it names).
+    public var generation: UInt64 = 0
 
     // MARK: Applying records (live and in recovery: one code path)
 
-    mutating func apply(_ record: GroupJournalFormat.Record) {
+    public mutating func apply(_ record: GroupJournalFormat.Record) {
         switch record {
         case .createGroup(let name, let cursor):
             if groups[name] == nil { groups[name] = ConsumerGroup(name: name, cursor: cursor) }
@@ -133,13 +155,11 @@ struct GroupSet: Sendable {
         }
     }
 
-    // MARK: Files
-
-    /// No groups, no files.
-    init() {}
+    /// No groups.
+    public init() {}
 
     /// The groups of a checkpoint, before any journal record.
-    init(checkpoint cp: GroupCheckpoint) {
+    public init(checkpoint cp: GroupCheckpoint) {
         for g in cp.groups {
             var group = ConsumerGroup(name: g.name, cursor: g.cursor)
             group.maxDeliveries = g.maxDeliveries
@@ -164,68 +184,12 @@ struct GroupSet: Sendable {
         generation = cp.journalGeneration
     }
 
-    /// Loads `groups` and replays the journal of its generation (`GroupFiles.read`), then acts
-    /// on what it found: removes group journals of other generations (all of them when there is
-    /// no checkpoint), cuts the journal at its first torn or damaged record, starts it anew when
-    /// its header is damaged. No files: no groups. A damaged checkpoint is an error.
-    static func load(directory: String, reservation: AppendFile.Reservation, logger: Logger) throws(SpoolError) -> GroupSet {
-        let files = GroupFiles.read(directory: directory)
-        switch files.checkpoint {
-        case .absent:
-            for name in files.otherJournals {
-                logger.info("removing group journal without a checkpoint", metadata: ["file": "\(directory)/\(name)"])
-                try? FileSystem.removeFile(directory + "/" + name)
-            }
-            var empty = GroupSet()
-            empty.reservation = reservation
-            return empty
-        case .damaged(let e): throw e.spool
-        case .unreadable(let e): throw e.spool
-        case .decoded: break
-        }
-        if let e = files.journalError { throw e.spool }
-        for name in files.otherJournals {
-            logger.info("removing superseded group journal", metadata: ["file": "\(directory)/\(name)"])
-            try? FileSystem.removeFile(directory + "/" + name)
-        }
-        var set = files.set
-        set.reservation = reservation
-        let path = directory + "/" + files.journalName!
-        do {
-            if let scan = files.journal, scan.headerError == nil {
-                if let t = scan.tail {
-                    let cut = scan.fileSize - scan.validEnd
-                    if scan.tailIsTorn {
-                        logger.warning("cut torn tail of group journal", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "bytes": "\(cut)"])
-                    } else {
-                        logger.warning("cut group journal at damaged record", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "bytes": "\(cut)", "reason": "\(t.reason)"])
-                    }
-                }
-                let file = try AppendFile(creating: path, truncate: false)
-                // Also drops reserved space (stale bytes past a torn record must never be read
-                // as records once new ones reach them); it is reserved again, zeroed.
-                if Int64(scan.validEnd) < file.size { try file.truncate(to: Int64(scan.validEnd)); try file.sync() }
-                file.reserveJournalSpaceAtOpen(set.reservation, logger: logger)
-                set.journal = file
-            } else {
-                if let scan = files.journal, scan.fileSize > 0 {
-                    logger.warning("group journal header damaged; starting it anew", metadata: ["file": "\(path)", "bytes": "\(scan.fileSize)"])
-                }
-                let file = try AppendFile.createJournal(at: path, initial: GroupJournalFormat.encodeHeader(generation: set.generation),
-                                                        reservation: .none)
-                file.reserveJournalSpaceAtOpen(set.reservation, logger: logger)
-                set.journal = file
-            }
-        } catch { throw error.spool }
-        return set
-    }
-
     /// Reconciles the groups with a stream whose last-generated ID is `lastID` (FORMAT.md §8.3):
     /// pending records beyond it (entries lost with a torn stream tail) are dropped, and then a
     /// cursor beyond it moves back to it (entries-read becomes invalid). A cursor beyond the
     /// stream with no such pending record is kept: XGROUP CREATE / SETID may put it there, as
     /// Redis allows. Returns what changed.
-    mutating func reconcile(lastID last: StreamID) -> [GroupReconciliation] {
+    public mutating func reconcile(lastID last: StreamID) -> [GroupReconciliation] {
         var changes: [GroupReconciliation] = []
         for name in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             var change = GroupReconciliation(group: name, cursorMovedFrom: nil, droppedPending: [])
@@ -243,41 +207,8 @@ struct GroupSet: Sendable {
         return changes
     }
 
-    /// Creates the files for the first group: checkpoint (no groups) first, then the journal, so
-    /// a crash in between leaves a checkpoint whose journal is simply empty.
-    mutating func createFiles(directory: String) throws(SpoolError) {
-        do {
-            let gen = generation + 1
-            try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, snapshot(generation: gen).encode())
-            journal = try newJournal(directory: directory, generation: gen)
-            generation = gen
-        } catch { throw error.spool }
-    }
-
-    /// A new, empty group journal of generation `generation`, its space reserved, synced.
-    func newJournal(directory: String, generation: UInt64) throws(IOError) -> AppendFile {
-        try AppendFile.createJournal(at: directory + "/" + GroupJournalFormat.fileName(generation),
-                                     initial: GroupJournalFormat.encodeHeader(generation: generation), reservation: reservation)
-    }
-
-    /// Writes a checkpoint of the current state and starts a new journal generation.
-    mutating func checkpoint(directory: String) throws(SpoolError) {
-        guard let old = journal else { return }
-        do {
-            try old.sync()
-            let gen = generation + 1
-            let file = try newJournal(directory: directory, generation: gen)
-            try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, snapshot(generation: gen).encode())
-            old.close()
-            journal = file
-            generation = gen
-            seenChanged = false
-            try FileSystem.removeFile(old.path)
-        } catch { throw error.spool }
-    }
-
     /// The state as a checkpoint value (groups by name, PELs ascending).
-    func snapshot(generation: UInt64) -> GroupCheckpoint {
+    public func snapshot(generation: UInt64) -> GroupCheckpoint {
         var out: [GroupCheckpoint.Group] = []
         for name in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let g = groups[name]!
@@ -301,7 +232,9 @@ struct GroupSet: Sendable {
 }
 
 extension ConsumerGroup {
-    mutating func applyDelivery(_ d: GroupJournalFormat.Delivery) {
+    /// Applies a DELIVER record: the consumer is seen (and active when the record says so), the
+    /// cursor moves, the items become pending with this consumer.
+    public mutating func applyDelivery(_ d: GroupJournalFormat.Delivery) {
         let n = consumer(d.consumer, seen: d.seenMs)
         consumers[n]!.seenTime = d.seenMs
         if let a = d.activeMs { consumers[n]!.activeTime = a }

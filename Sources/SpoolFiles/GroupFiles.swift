@@ -4,7 +4,7 @@ public import SpoolIO
 /// The consumer-group files of one stream directory, read the way the engine reads them at open
 /// (FORMAT.md §8.3) but without changing anything: the checkpoint `groups`, the journal of its
 /// generation up to the first torn or damaged record (none of it when its header is damaged),
-/// and the state those fold into, through the same `GroupSet.apply` the engine uses. The engine
+/// and the state those fold into, through the same `StreamGroups.apply` the engine uses. The engine
 /// acts on what this finds (cuts, removes, refuses); `spool fsck` reports it and `spool dump`
 /// shows it.
 public struct GroupFiles: Sendable {
@@ -38,8 +38,8 @@ public struct GroupFiles: Sendable {
     public var journalError: IOError?
     /// Leftover temporary files of the group checkpoint (an interrupted atomic write).
     public var temporaryFiles: [String]
-    /// The groups after the checkpoint and the replayed records (journal `nil` handle).
-    var set: GroupSet
+    /// The groups after the checkpoint and the replayed records.
+    public var groups: StreamGroups
 
     /// Whether the journal's records are part of the state: its header is intact and names the
     /// checkpoint's generation (the engine starts a journal with a damaged header anew).
@@ -66,9 +66,9 @@ public struct GroupFiles: Sendable {
     public static func read(directory: String, relativePath: String? = nil, layout: Bool = false) -> GroupFiles {
         let rel = relativePath ?? directory
         var files = GroupFiles(directory: directory, checkpoint: .absent, layout: nil, otherJournals: [], journalName: nil,
-                               journal: nil, journalError: nil, temporaryFiles: [], set: GroupSet(), checkpointBytes: nil)
+                               journal: nil, journalError: nil, temporaryFiles: [], groups: StreamGroups(), checkpointBytes: nil)
         let names = ((try? FileSystem.list(directory)) ?? []).sorted()
-        files.temporaryFiles = names.filter { $0 == GroupCheckpoint.fileName + ".tmp" }
+        files.temporaryFiles = names.filter { $0 == GroupCheckpoint.fileName + DataDirectory.temporarySuffix }
         let journals = names.filter { GroupJournalFormat.generation(fromFileName: $0) != nil }
         let cpPath = directory + "/" + GroupCheckpoint.fileName
         guard FileSystem.exists(cpPath) else {
@@ -99,7 +99,7 @@ public struct GroupFiles: Sendable {
             return files
         }
         files.checkpoint = .decoded(cp)
-        files.set = GroupSet(checkpoint: cp)
+        files.groups = StreamGroups(checkpoint: cp)
         let name = GroupJournalFormat.fileName(cp.journalGeneration)
         files.journalName = name
         files.otherJournals = journals.filter { $0 != name }
@@ -114,7 +114,7 @@ public struct GroupFiles: Sendable {
             }
         }
         if let j = files.journal, j.headerError == nil {
-            for item in j.items { files.set.apply(item.record) }
+            for item in j.items { files.groups.apply(item.record) }
         }
         return files
     }
@@ -124,13 +124,13 @@ public struct GroupFiles: Sendable {
     /// checkpoint did not decode.
     public var state: GroupCheckpoint? {
         guard let g = generation else { return nil }
-        return set.snapshot(generation: g)
+        return groups.snapshot(generation: g)
     }
 
     /// The engine's running pending count of each consumer of `group` (what XINFO CONSUMERS
     /// reports), by consumer name; empty when there is no such group.
     public func trackedPendingCounts(group: [UInt8]) -> [(name: [UInt8], pending: Int)] {
-        guard let g = set.groups[group] else { return [] }
+        guard let g = groups.groups[group] else { return [] }
         return g.consumers.values.map { ($0.name, $0.pending) }.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
@@ -139,7 +139,7 @@ public struct GroupFiles: Sendable {
     /// journal generation. Nil when the checkpoint did not decode.
     public func reconciled(lastID: StreamID) -> (changes: [GroupReconciliation], checkpoint: GroupCheckpoint)? {
         guard let g = generation else { return nil }
-        var copy = set
+        var copy = groups
         let changes = copy.reconcile(lastID: lastID)
         return (changes, copy.snapshot(generation: g + 1))
     }
