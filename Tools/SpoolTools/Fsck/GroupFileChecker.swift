@@ -1,4 +1,3 @@
-import Spool
 import SpoolFiles
 import SpoolIO
 import SpoolFormat
