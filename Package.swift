@@ -108,6 +108,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SpoolFormatTests", dependencies: ["SpoolFormat", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpoolFilesTests", dependencies: ["SpoolFiles", "SpoolFormat", "Spool", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpoolIndexTests", dependencies: ["SpoolIndex", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strict),
         .testTarget(
@@ -122,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolToolsTests",
-            dependencies: ["SpoolTools", "Spool", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SpoolTools", "Spool", "SpoolFiles", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
     ]

@@ -210,7 +210,8 @@ public struct SegmentScan: Sendable {
             case .tornHeader(let e), .badHeader(let e), .tornPayload(_, let e), .frame(_, damage: let e?):
                 return cut(e)
             case .frame(let header, damage: nil):
-                if let p = previous, header.firstID <= p.last, !(header.firstID == p.first && header.lastID > p.last) {
+                // Within one file a block supersedes only the frame just before it.
+                if let p = previous, BlockOrder.of(first: header.firstID, last: header.lastID, after: p.last, previousFirst: p.first) == .outOfOrder {
                     return cut(FormatError(file: file, offset: UInt64(offset + 8), "block IDs out of order"))
                 }
                 previous = (header.firstID, header.lastID)
@@ -242,5 +243,27 @@ public enum SegmentBytes: Sendable {
         case .buffer(let b): return try b.withBytes(body)
         case .mapped(let m): return try m.withBytes(body)
         }
+    }
+}
+
+/// The order blocks follow across a stream's segments (FORMAT.md §4.5), the one statement of it
+/// that open, its scan and the tools check.
+public enum BlockOrder: Sendable, Equatable {
+    /// After every block before it.
+    case follows
+    /// A reopened block sealed again, in place of its old copy: it starts where the block just
+    /// before it in the file starts (or first in its segment, the blocks between deleted whole),
+    /// and ends later than everything before it.
+    case supersedes
+    /// Neither: only a damaged directory holds such a block.
+    case outOfOrder
+
+    /// Where block `first...last` stands after blocks that end at `through` (nil: none), the
+    /// block just before it in the same file starting at `previousFirst` (nil: it is the first
+    /// of its segment).
+    public static func of(first: StreamID, last: StreamID, after through: StreamID?, previousFirst: StreamID?) -> BlockOrder {
+        guard let through, first <= through else { return .follows }
+        guard first == previousFirst || previousFirst == nil, last > through else { return .outOfOrder }
+        return .supersedes
     }
 }

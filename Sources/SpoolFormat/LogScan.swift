@@ -99,11 +99,13 @@ public struct LogScan<Record: Sendable>: Sendable {
 }
 
 extension LogScan where Record == JournalFormat.Record {
-    /// Scans a stream journal.
-    public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, generation: UInt64) -> LogScan {
+    /// Scans a stream journal. ENTRY and CARRY records with IDs up to `skipEntriesThrough` are
+    /// checked but not decoded (their entries are in sealed blocks: `JournalFormat.read`).
+    public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, generation: UInt64,
+                            skipEntriesThrough skip: StreamID? = nil) -> LogScan {
         scan(bytes, path: path, relativePath: relativePath, generation: generation,
              decodeHeader: { (b, f) throws(FormatError) in try JournalFormat.decodeHeader(b, file: f) },
-             read: { b, o, f in JournalFormat.read(b, at: o, file: f) })
+             read: { b, o, f in JournalFormat.read(b, at: o, file: f, skipEntriesThrough: skip) })
     }
 }
 

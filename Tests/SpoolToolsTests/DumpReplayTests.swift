@@ -1,4 +1,5 @@
 import Spool
+import SpoolFiles
 import SpoolFormat
 import SpoolTools
 import Testing
@@ -61,6 +62,35 @@ struct DumpReplayTests {
         #expect(blockLines[0].contains("valid: false"))
         #expect(blockLines[1].contains("valid: true"))
         #expect(out.lines.contains { $0.hasPrefix("segment \(first)") && $0.contains("footer") })
+    }
+
+    @Test("dump reads a reopened block sealed again in place of its old copy, as open does (FORMAT.md §4.5)")
+    func dumpRegrownReopenedBlock() throws {
+        let tmp = TemporaryDirectory("dump-regrown")
+        defer { tmp.remove() }
+        var o = smallOptions()
+        o.nodeMaxEntries = 5
+        o.nodeMaxBytes = 300
+        let small = [b("v"), b("s")], big = [b("v"), [UInt8](repeating: 0x41, count: 280)]
+        do {
+            let store = try SpoolStore(directory: tmp.path, options: o)
+            let s = try store.database(0).openOrCreate(b("s"))
+            // [1-0] sealed (2-0 did not fit), [2-0] sealed by 3-0; 3-0 and 2-0 deleted whole, so
+            // 4-0 joins [1-0] again (Redis's tail node) and 5-0 seals [1-0, 4-0] after the old copy.
+            for (i, f) in [(1, small), (2, big), (3, small)] { try s.append(f, id: .explicit(StreamID(UInt64(i), 0))) }
+            #expect(try s.delete([StreamID(3, 0), StreamID(2, 0)]) == 2)
+            try s.append(small, id: .explicit(StreamID(4, 0)))
+            try s.append(big, id: .explicit(StreamID(5, 0)))
+            try s.checkpoint()
+            store.close()
+        }
+        let stream = try #require(try StoreLayout.discover(tmp.path).stream(named: b("s"), database: 0))
+        var files = try StreamFiles.open(stream)
+        var ids: [StreamID] = []
+        files.visit { ids.append($0.id); return true }
+        #expect(ids == [StreamID(1, 0), StreamID(4, 0), StreamID(5, 0)])
+        #expect(files.warnings.isEmpty, "\(files.warnings)")
+        #expect(try engineEntries(tmp.path, name: "s").map(\.id) == ids)
     }
 
     @Test("dump keeps going past a damaged block and says so")

@@ -134,3 +134,18 @@ public func storeOptions(_ fsync: FsyncPolicy, databases: Int = 1) -> StoreOptio
     o.databases = databases
     return o
 }
+
+/// The whole contents of `path` (empty when it cannot be opened).
+public func readAll(_ path: String) -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return out
+}

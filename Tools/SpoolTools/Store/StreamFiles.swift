@@ -30,73 +30,54 @@ public struct StreamFiles {
     /// Problems met while reading (damaged blocks skipped, torn tails).
     public private(set) var warnings: [String] = []
 
-    /// Opens the files of `stream`. Throws when the checkpoint is unreadable (run fsck).
+    /// Opens the files of `stream` (`StreamDirectoryView` with the tools' reading: damage is
+    /// stepped past and reported as warnings). Throws when the checkpoint is unreadable (run fsck).
     public static func open(_ stream: StoreLayout.StreamDirectory) throws(ToolError) -> StreamFiles {
         let rel = stream.relativePath
-        let files: StreamDirectoryListing
-        do { files = StreamDirectoryListing(names: try FileSystem.list(stream.path)) } catch { throw ToolError("cannot list \(stream.path): \(error)") }
-        let checkpoint: StreamCheckpoint
-        do {
-            let bytes = try FileSystem.readFile(stream.path + "/" + StreamCheckpoint.fileName)
-            checkpoint = try bytes.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: rel + "/state") }
-        } catch {
+        let view: StreamDirectoryView
+        do { view = try StreamDirectoryView.read(stream.path, label: rel, reading: .inspection) } catch {
             throw ToolError("cannot read the checkpoint of \(rel): \(error) (spool fsck --repair rebuilds it)")
         }
         var warnings: [String] = []
-        var items: [JournalScan.Item] = []
-        let journalName = JournalFormat.fileName(checkpoint.journalGeneration)
-        if files.journals.contains(checkpoint.journalGeneration) {
-            do {
-                let (scan, _) = try JournalScan.load(path: stream.path + "/" + journalName, relativePath: rel + "/" + journalName,
-                                                     generation: checkpoint.journalGeneration)
-                if let h = scan.headerError { warnings.append("\(h) (records after it are still read)") }
-                if let t = scan.tail { warnings.append("\(t) (the journal is read up to offset \(scan.validEnd))") }
-                items = scan.items
-            } catch {
-                warnings.append("cannot read \(rel)/\(journalName): \(error)")
-            }
+        if let e = view.journalError { warnings.append("cannot read \(rel)/\(JournalFormat.fileName(view.checkpoint.journalGeneration)): \(e)") }
+        if let scan = view.journal {
+            if let h = scan.headerError { warnings.append("\(h) (records after it are still read)") }
+            if let t = scan.tail { warnings.append("\(t) (the journal is read up to offset \(scan.validEnd))") }
         }
-        let state = StreamLogicalState(checkpoint: checkpoint, items: items)
+        let state = StreamLogicalState(checkpoint: view.checkpoint, items: view.journal?.items ?? [])
 
         var segments: [(path: String, relativePath: String, bytes: SegmentBytes)] = []
-        var blocks: [BlockRef] = []
-        let numbers = files.segments
-        for (i, number) in numbers.enumerated() {
-            let name = SegmentFormat.fileName(number)
-            let path = stream.path + "/" + name
-            let srel = rel + "/" + name
-            let bytes: SegmentBytes
-            do { bytes = try SegmentScan.load(path, mayBeActive: i == numbers.count - 1) } catch {
-                warnings.append("cannot read \(srel): \(error)")
-                continue
-            }
-            let index = segments.count
-            segments.append((path, srel, bytes))
-            bytes.withBytes { b in
-                if let footer = try? SegmentFormat.decodeFooter(b, file: srel) {
-                    for e in footer.entries {
-                        blocks.append(BlockRef(segment: index, offset: Int(e.offset), frameLength: Int(e.frameLength),
-                                               firstID: e.firstID, lastID: e.lastID, count: e.count))
-                    }
-                    return
-                }
-                let scan = SegmentScan.scan(b, path: path, relativePath: srel, number: number)
-                for g in scan.gaps { warnings.append("\(g.error) (\(g.range.count) bytes skipped)") }
-                for f in scan.frames {
-                    blocks.append(BlockRef(segment: index, offset: f.offset, frameLength: f.header.frameLength,
-                                           firstID: f.header.firstID, lastID: f.header.lastID, count: f.header.count))
-                }
-            }
-        }
-        // Blocks out of order would make the read go backwards: keep the engine's rule, a block
-        // must start after the previous one ends.
         var ordered: [BlockRef] = []
-        for b in blocks {
-            if let p = ordered.last, b.firstID <= p.lastID {
-                warnings.append("\(segments[b.segment].relativePath): block at \(b.offset) (\(b.firstID)..\(b.lastID)) overlaps the previous block; skipped")
-                continue
+        var through: StreamID? = nil
+        for seg in view.segments {
+            let srel = rel + "/" + SegmentFormat.fileName(seg.number)
+            switch seg.content {
+            case .unreadable(let e): warnings.append("cannot read \(srel): \(e)"); continue
+            case .damagedHeader(let e), .tornHeader(let e): warnings.append("\(e)")
+            case .unsealed(_, _, let problems): warnings += problems.map { "\($0) (skipped)" }
+            case .sealed: break
             }
-            ordered.append(b)
+            guard let bytes = seg.bytes else { continue }
+            let index = segments.count
+            segments.append((seg.path, srel, bytes))
+            var previousFirst: StreamID? = nil
+            for e in seg.blocks {
+                let ref = BlockRef(segment: index, offset: Int(e.offset), frameLength: Int(e.frameLength), firstID: e.firstID, lastID: e.lastID, count: e.count)
+                defer { previousFirst = e.firstID }
+                switch BlockOrder.of(first: e.firstID, last: e.lastID, after: through, previousFirst: previousFirst) {
+                case .follows:
+                    ordered.append(ref)
+                case .supersedes:
+                    // A reopened block sealed again: it replaces its old copy (and the blocks
+                    // after that copy, deleted whole), as open indexes it.
+                    if let at = ordered.firstIndex(where: { $0.firstID >= e.firstID }) { ordered.removeSubrange(at...) }
+                    ordered.append(ref)
+                case .outOfOrder:
+                    warnings.append("\(srel): block at \(e.offset) (\(e.firstID)..\(e.lastID)) overlaps the previous block; skipped")
+                    continue
+                }
+                through = e.lastID
+            }
         }
         let sealedThrough = ordered.last?.lastID
         var tail: [StreamEntry] = []
