@@ -9,6 +9,23 @@ import SpoolIO
 /// footerless segments sealed, the journal is cut at its first bad record, the index is built
 /// from the footers, the checkpoint's tombstones are placed, and the journal is replayed.
 extension StreamCore {
+    /// Creates the files of a new, empty stream in `directory` (which exists and is empty but
+    /// for the name file).
+    static func create(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
+        do {
+            let seg = try Segment.create(directory: directory, number: 1)
+            let journal = try AppendFile.createJournal(at: directory + "/" + JournalFormat.fileName(1),
+                                                       initial: JournalFormat.encodeHeader(generation: 1),
+                                                       reservation: options.journalReservation)
+            let cp = StreamCheckpoint(journalGeneration: 1, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
+                                      trimmedThrough: nil, droppedBlocks: [], tombstones: [])
+            try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
+            return StreamCore(directory: directory, options: options, logger: logger, active: seg, journal: journal, journalGeneration: 1)
+        } catch {
+            throw error.spool
+        }
+    }
+
     /// Opens an existing stream directory: checkpoint, segment footers (sealed segments are not
     /// scanned), the active segment's unsynced frames, journal replay. Torn tails are cut
     /// and logged.

@@ -247,3 +247,27 @@ extension ConsumerGroup {
         }
     }
 }
+
+extension StreamGroups {
+    /// Every invariant of the group state that does not hold, described: consumer numbers and
+    /// names are one-to-one, every pending record's owner exists, each consumer's pending count
+    /// is the number of records it owns, each PEL tree is sound. O(pending records).
+    public func invariantViolations() -> [String] {
+        var v: [String] = []
+        for (name, g) in groups {
+            let label = String(decoding: name, as: UTF8.self)
+            if g.name != name { v.append("group \(label) is named \(String(decoding: g.name, as: UTF8.self))") }
+            if g.consumerNumbers.count != g.consumers.count { v.append("\(label): \(g.consumerNumbers.count) names, \(g.consumers.count) consumers") }
+            for (cname, n) in g.consumerNumbers where g.consumers[n]?.name != cname { v.append("\(label): consumer number \(n) is not its name's") }
+            if let top = g.consumers.keys.max(), top >= g.nextConsumer { v.append("\(label): consumer \(top) at or past nextConsumer \(g.nextConsumer)") }
+            var owned: [UInt32: Int] = [:]
+            g.pel.forEach(from: .zero) { _, r in owned[r.consumer, default: 0] += 1; return true }
+            for (n, count) in owned where g.consumers[n] == nil { v.append("\(label): \(count) pending records of missing consumer \(n)") }
+            for (n, c) in g.consumers where c.pending != owned[n, default: 0] {
+                v.append("\(label): consumer \(String(decoding: c.name, as: UTF8.self)) counts \(c.pending) pending, owns \(owned[n, default: 0])")
+            }
+            do { try g.pel._checkInvariants() } catch { v.append("\(label) PEL: \(error)") }
+        }
+        return v
+    }
+}

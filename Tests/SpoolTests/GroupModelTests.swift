@@ -264,6 +264,7 @@ func step(_ step: Int) throws {
             }
         }
         if let path = groupJournalPath() { boundaries.append((journalEnd(path), gm)) }
+        if let s = db.stream(key) { try expectInvariants(s, "seed \(seed) step \(step)") }
         if step % 100 == 0 { try checkState() }
     }
 }

@@ -1,3 +1,4 @@
+import Testing
 import SpoolFormat
 @testable import Spool
 
@@ -124,4 +125,14 @@ struct ReferenceStream {
         }
         return removed
     }
+}
+
+/// Expects every invariant of the stream's core to hold (`StreamCore.invariantViolations`, on in
+/// debug builds); throws after recording them, so a model run stops at the first operation that
+/// broke one.
+func expectInvariants(_ s: SpoolStream, _ context: @autoclosure () -> Any = "") throws {
+    let violations = s.core.withLock { $0?.invariantViolations() ?? [] }
+    guard !violations.isEmpty else { return }
+    Issue.record("invariants violated: \(violations) after \(context())")
+    throw SpoolError.command("stop: invariants violated")
 }

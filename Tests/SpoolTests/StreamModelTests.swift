@@ -170,6 +170,7 @@ import Logging
             if info.blocks != model.nodes.count { throw SpoolError.command("stop") }
             #expect(info.firstEntry?.id == model.liveEntries.first?.id)
             #expect(info.lastEntry?.id == model.liveEntries.last?.id)
+            try expectInvariants(s, trace.suffix(12))
         }
 
         /// With `SPOOL_DEBUG_DUMP` set: the last blocks of the engine and the model (before each
@@ -429,5 +430,35 @@ import Glibc
                 store.close()
             }
         }
+    }
+}
+
+/// The invariant checker the model tests run after every step finds what it is meant to find.
+@Suite struct InvariantCheckerTests {
+    @Test func findsBrokenLengthTombstonesAndSegmentCounts() throws {
+        let dir = TemporaryDirectory("invariants")
+        defer { dir.remove() }
+        var o = storeOptions(.no)
+        o.nodeMaxEntries = 3
+        let store = try SpoolStore(directory: dir.path, options: o)
+        defer { store.close() }
+        let s = try store.database(0).openOrCreate(b("s"))
+        for i in 1...7 { try s.append([b("f"), b("\(i)")], id: .explicit(StreamID(UInt64(i), 0))) }
+        #expect(try s.delete([StreamID(2, 0)]) == 1)
+        #expect(s.core.withLock { $0!.invariantViolations() } == [])
+        func broken(_ change: (inout StreamCore) -> Void) -> [String] {
+            s.core.withLock { c in
+                let saved = c!
+                change(&c!)
+                defer { c = saved }
+                return c!.invariantViolations()
+            }
+        }
+        #expect(broken { $0.length += 1 }.contains { $0.hasPrefix("length 7, blocks and tail hold 6") })
+        #expect(broken { $0.blockTombstones[StreamID(1, 0)]!.insert(StreamID(9, 0)) }.contains { $0.contains("tombstone") })
+        #expect(broken { $0.segmentLiveBlocks[1, default: 0] += 1 }.contains { $0.hasPrefix("segment 1:") })
+        #expect(broken { $0.open.deleted.insert(StreamID(99, 0)) }.contains { $0.contains("tail block deletions") })
+        #expect(broken { $0.stagingForSync = true } == ["stagingForSync outside a mutation"])
+        #expect(s.core.withLock { $0!.invariantViolations() } == [])
     }
 }
