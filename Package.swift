@@ -1,9 +1,25 @@
 // swift-tools-version: 6.1
 // Spool: durable, disk-backed Redis Streams.
 //
-// Dependencies point one way: SpoolFormat ← SpoolIO ← SpoolIndex ← Spool ← SpoolServer ← spool.
-// The tools (Tools/SpoolTools) read files through SpoolFormat/SpoolIO so they work even when the
-// engine would refuse to open a directory.
+// The module graph. Every edge below is declared and used, and nothing else: the README test
+// command builds with `--explicit-target-dependency-import-check error` (an import of a module
+// outside a target's dependencies fails) and runs Tools/check-imports.py (every import a
+// declared direct dependency, every dependency imported). docs/ARCHITECTURE.md says what each
+// module holds.
+//
+//   CLZ4, CSpoolLinux                  C (liblz4 from Debian; Linux calls Swift cannot spell)
+//   SpoolFormat  ← CSpoolLinux         bytes ↔ values, every file's encoding
+//   SpoolIO      ← CLZ4, CSpoolLinux, SystemPackage
+//   SpoolIndex   ← SpoolFormat         the radix tree
+//   SpoolFiles   ← SpoolFormat, SpoolIO, SpoolIndex      the one reader of a data directory
+//   Spool        ← SpoolFiles, SpoolFormat, SpoolIO, SpoolIndex, Logging      the engine
+//   RESP         ← NIOCore
+//   SpoolServer  ← Spool, SpoolFormat, SpoolIO, RESP, NIOCore, NIOPosix, Logging
+//   SpoolTools   ← Spool, SpoolFiles, SpoolFormat, SpoolIO, RESP, NIOCore, NIOPosix
+//   spool        ← Spool, SpoolServer, SpoolTools, ArgumentParser, Logging
+//
+// Test support: TestSupport (format and I/O only, so the format, index, I/O and RESP tests
+// build without the engine) and EngineTestSupport (helpers that need the engine).
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -25,7 +41,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
-        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
@@ -44,19 +59,18 @@ let package = Package(
         .target(
             name: "SpoolIO",
             dependencies: [
-                "SpoolFormat", "CLZ4", "CSpoolLinux",
+                "CLZ4", "CSpoolLinux",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "SpoolFiles", dependencies: ["SpoolFormat", "SpoolIO"], swiftSettings: strict),
+        .target(name: "SpoolFiles", dependencies: ["SpoolFormat", "SpoolIO", "SpoolIndex"], swiftSettings: strict),
         .target(name: "SpoolIndex", dependencies: ["SpoolFormat"], swiftSettings: strict),
         .target(
             name: "Spool",
             dependencies: [
                 "SpoolFormat", "SpoolIO", "SpoolFiles", "SpoolIndex",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Collections", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
@@ -68,7 +82,7 @@ let package = Package(
         .target(
             name: "SpoolServer",
             dependencies: [
-                "Spool", "RESP",
+                "Spool", "SpoolFormat", "SpoolIO", "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,7 +93,6 @@ let package = Package(
             name: "SpoolTools",
             dependencies: [
                 "Spool", "SpoolFormat", "SpoolIO", "SpoolFiles", "RESP",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -103,14 +116,28 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Spool", "SpoolFormat", "SpoolIO"],
+            dependencies: ["SpoolFormat", "SpoolIO"],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
-        .testTarget(name: "SpoolFormatTests", dependencies: ["SpoolFormat", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpoolFilesTests", dependencies: ["SpoolFiles", "SpoolFormat", "Spool", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpoolIndexTests", dependencies: ["SpoolIndex", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strict),
+        .target(
+            name: "EngineTestSupport",
+            dependencies: ["Spool", "TestSupport"],
+            path: "Tests/EngineTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SpoolFormatTests", dependencies: ["SpoolFormat", "SpoolIO", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpoolIOTests", dependencies: ["SpoolIO", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
+                    swiftSettings: strict),
+        .testTarget(name: "SpoolIndexTests", dependencies: ["SpoolIndex", "SpoolFormat", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SpoolFilesTests", dependencies: ["SpoolFiles", "SpoolFormat", "Spool", "TestSupport", "EngineTestSupport"],
+                    swiftSettings: strict),
+        .testTarget(
+            name: "SpoolTests",
+            dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport", "EngineTestSupport",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RESPTests",
             dependencies: ["RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
@@ -118,12 +145,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolServerTests",
-            dependencies: ["SpoolServer", "Spool", "SpoolFormat", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SpoolServer", "Spool", "SpoolFormat", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SpoolToolsTests",
-            dependencies: ["SpoolTools", "Spool", "SpoolFiles", "SpoolIO", "RESP", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SpoolTools", "Spool", "SpoolFiles", "SpoolFormat", "SpoolIO", "RESP", "TestSupport", "EngineTestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -2,6 +2,7 @@ import Spool
 import SpoolFiles
 import SpoolFormat
 import Testing
+import EngineTestSupport
 import TestSupport
 
 /// The read layer against directories the engine wrote: what each depth and policy finds, and

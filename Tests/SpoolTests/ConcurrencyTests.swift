@@ -1,6 +1,7 @@
 import Testing
 import SpoolFormat
 import SpoolIO
+import EngineTestSupport
 import TestSupport
 import Synchronization
 import Dispatch

@@ -2,6 +2,7 @@ import Testing
 import SpoolFormat
 import SpoolIO
 import SystemPackage
+import EngineTestSupport
 import TestSupport
 import Logging
 @testable import Spool

@@ -1,6 +1,7 @@
 import Testing
 import Spool
 import SpoolFormat
+import EngineTestSupport
 import TestSupport
 
 /// A store in a fresh directory (with `options`, or the defaults under `policy`); `body` gets

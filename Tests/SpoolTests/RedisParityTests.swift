@@ -1,5 +1,6 @@
 import Testing
 import SpoolFormat
+import EngineTestSupport
 import TestSupport
 @testable import Spool
 

@@ -4,6 +4,7 @@ import Glibc
 import Spool
 import SpoolFormat
 import SpoolTools
+import EngineTestSupport
 import TestSupport
 
 /// Options that make many small blocks and segments, so a few hundred entries seal segments.

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Spool
 import SpoolFormat
 import SpoolIO
 
@@ -125,14 +124,6 @@ public func appendBytes(_ path: String, _ bytes: [UInt8]) {
 /// reserved space, if it has some): what a torn or extra append leaves.
 public func appendToJournal(_ path: String, _ bytes: [UInt8]) {
     writeBytes(path, at: journalEnd(path), bytes)
-}
-
-/// Store options for a test: durability `fsync`, `databases` numbered databases.
-public func storeOptions(_ fsync: FsyncPolicy, databases: Int = 1) -> StoreOptions {
-    var o = StoreOptions()
-    o.fsync = fsync
-    o.databases = databases
-    return o
 }
 
 /// The whole contents of `path` (empty when it cannot be opened).
