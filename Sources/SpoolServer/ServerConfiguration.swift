@@ -45,7 +45,7 @@ public struct ServerConfiguration: Sendable {
     public var storeOptions: StoreOptions {
         var o = StoreOptions()
         // The executor writes each round's journal records at the end of the round, before
-        // any of its replies leave (Engine.finishRound).
+        // any of its replies leave (ServerState.finishRound).
         o.deferJournalWrites = true
         o.fsync = appendfsync
         o.databases = databases

@@ -98,6 +98,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         await server.waitUntilShutdown()
         for s in signals { s.cancel() }
+        if let failure = server.durabilityFailure {
+            // As Redis does under appendfsync always: a write that could not be made durable
+            // stops the server; the next start recovers every acknowledged write.
+            logger.critical("stopped after a failed journal write or sync: \(failure)")
+            throw ExitCode.failure
+        }
     }
 
     private func readFileOrFail(_ path: String) throws(ConfigurationError) -> String {

@@ -178,7 +178,7 @@ extension NetworkTests {
 /// The two buffer-limit settings read and written as Redis 7.0 does, byte for byte.
 @Suite struct BufferLimitConfigTests {
     @Test func configGetAndSetAsRedis() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         let output = "client-output-buffer-limit"
         let failed = "ERR CONFIG SET failed (possibly related to argument '\(output)') - "

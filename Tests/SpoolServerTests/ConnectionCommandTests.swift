@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ConnectionCommandTests {
     @Test func pingEchoAndErrors() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         #expect(c.send("PING") == "+PONG\r\n")
         #expect(c.send("ping", "hi") == bulk("hi"))
@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func helloSwitchesProtocol() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         let expected = "%7\r\n" + bulk("server") + bulk("redis") + bulk("version") + bulk(redisCompatibleVersion)
             + bulk("proto") + ":3\r\n" + bulk("id") + ":\(c.id)\r\n" + bulk("mode") + bulk("standalone")
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func authentication() throws {
-        let h = try EngineHarness { $0.requirePass = "s3cret" }
+        let h = try ServerHarness { $0.requirePass = "s3cret" }
         let c = h.client()
         #expect(c.send("PING") == err("NOAUTH Authentication required."))
         #expect(c.send("XLEN", "s") == err("NOAUTH Authentication required."))
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func authWithoutPassword() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         #expect(c.send("AUTH", "x") == err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
         #expect(c.send("AUTH", "default", "anything") == ok)
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func selectAndClient() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         #expect(c.send("SELECT", "16") == err("ERR DB index is out of range"))
         #expect(c.send("SELECT", "x") == err("ERR value is not an integer or out of range"))

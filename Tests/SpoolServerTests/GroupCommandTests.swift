@@ -6,7 +6,7 @@ import Testing
     /// XREADGROUP `>` on one stream (written from one buffer) in both protocols, and the same
     /// entries through the general path (two streams) byte for byte.
     @Test func readGroupReplyShapes() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         #expect(c.send("XGROUP", "CREATE", "s", "g", "0", "MKSTREAM") == ok)
         #expect(c.send("XGROUP", "CREATE", "t", "g", "0", "MKSTREAM") == ok)
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func groupLifecycle() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         let needsKey = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
         #expect(c.send("XGROUP", "CREATE", "s", "g", "$") == err(needsKey))
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func blockedGroupReadersShareNewEntries() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let a = h.client(), b = h.client(), w = h.client()
         #expect(w.send("XGROUP", "CREATE", "q", "g", "$", "MKSTREAM") == ok)
         #expect(a.send("XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "q", ">") == "")

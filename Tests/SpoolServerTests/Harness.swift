@@ -47,10 +47,10 @@ final class ReplySink: Sendable {
     var closed: Bool { closedFlag.load(ordering: .relaxed) }
 }
 
-/// Drives an ``Engine`` in-process: no sockets, no threads; each `send` is one executor round.
-final class EngineHarness {
+/// Drives an ``ServerState`` in-process: no sockets, no threads; each `send` is one executor round.
+final class ServerHarness {
     let directory: String
-    let engine: Engine
+    let server: ServerState
     private var nextID: UInt64 = 1
 
     init(_ configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
@@ -61,19 +61,19 @@ final class EngineHarness {
         configure(&settings)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        engine = try Engine(settings: settings, logger: logger)
+        server = try ServerState(settings: settings, logger: logger)
     }
 
     deinit {
-        engine.close()
+        server.close()
         removeDirectory(directory)
     }
 
     final class Client {
         let id: UInt64
         let sink: ReplySink
-        unowned let harness: EngineHarness
-        init(id: UInt64, sink: ReplySink, harness: EngineHarness) {
+        unowned let harness: ServerHarness
+        init(id: UInt64, sink: ReplySink, harness: ServerHarness) {
             self.id = id
             self.sink = sink
             self.harness = harness
@@ -85,15 +85,15 @@ final class EngineHarness {
 
         @discardableResult
         func send(_ args: [String]) -> String {
-            harness.engine.receive(id: id, [.request(RESPRequest(args))])
-            harness.engine.finishRound()
+            harness.server.receive(id: id, [.request(RESPRequest(args))])
+            harness.server.finishRound()
             return sink.take()
         }
 
         /// Sends a pipeline in one round.
         func pipeline(_ commands: [[String]]) -> String {
-            harness.engine.receive(id: id, commands.map { .request(RESPRequest($0)) })
-            harness.engine.finishRound()
+            harness.server.receive(id: id, commands.map { .request(RESPRequest($0)) })
+            harness.server.finishRound()
             return sink.take()
         }
 
@@ -105,8 +105,8 @@ final class EngineHarness {
         let sink = ReplySink()
         let id = nextID
         nextID += 1
-        engine.connect(id: id, connection: ClientConnection { bytes, close in sink.append(bytes, close: close) })
-        engine.finishRound()
+        server.connect(id: id, connection: ClientConnection { bytes, close in sink.append(bytes, close: close) })
+        server.finishRound()
         let c = Client(id: id, sink: sink, harness: self)
         if resp3 { _ = c.send("HELLO", "3") }
         return c

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct KeyspaceAndTransactionTests {
     @Test func keyspaceCommands() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         _ = c.send("XADD", "u", "1-1", "a", "1")
         #expect(c.send("TYPE", "u") == "+stream\r\n")
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func scanVisitsEveryKeyOnce() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         for i in 0..<57 { _ = c.send("XADD", "k\(i)", "1-1", "f", "v") }
         var cursor = "0"
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func transactions() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client(), other = h.client()
         #expect(c.send("EXEC") == err("ERR EXEC without MULTI"))
         #expect(c.send("DISCARD") == err("ERR DISCARD without MULTI"))
@@ -111,7 +111,7 @@ import Testing
     }
 
     @Test func serverCommands() throws {
-        let h = try EngineHarness { $0.enableDebugCommand = true }
+        let h = try ServerHarness { $0.enableDebugCommand = true }
         let c = h.client()
         #expect(c.send("CONFIG", "GET", "appendfsync") == arr(bulk("appendfsync"), bulk("no")))
         #expect(c.send("CONFIG", "SET", "appendfsync", "always") == ok)
@@ -141,7 +141,7 @@ import Testing
         #expect(c.send("XADD", "d", "1-1", "a", "b") == bulk("1-1"))
         #expect(c.send("DEBUG", "RELOAD") == ok)
         #expect(c.send("XRANGE", "d", "-", "+") == arr(arr(bulk("1-1"), arr(bulk("a"), bulk("b")))))
-        let plain = try EngineHarness()
+        let plain = try ServerHarness()
         #expect(plain.client().send("DEBUG", "RELOAD").hasPrefix("-ERR DEBUG command not allowed."))
     }
 }

@@ -8,7 +8,7 @@ import TestSupport
 /// Replies checked byte for byte against redis-server 7.0.15 (except where Spool follows 7.4).
 @Suite struct StreamCommandTests {
     @Test func xaddAndRanges() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         #expect(c.send("XADD", "s", "1-1", "a", "b") == bulk("1-1"))
         #expect(c.send("XADD", "s", "1-1", "a", "b") == err("ERR The ID specified in XADD is equal or smaller than the target stream top item"))
@@ -41,7 +41,7 @@ import TestSupport
     /// built from materialized entries, over sealed blocks, the open tail, deleted entries and
     /// random bounds and counts.
     @Test func xrangeFromBlocksMatchesMaterializedEntries() throws {
-        let h = try EngineHarness { $0.streamNodeMaxEntries = 7 }
+        let h = try ServerHarness { $0.streamNodeMaxEntries = 7 }
         let c = h.client()
         var rng = SeededRNG(seed: 42)
         var ids: [String] = []
@@ -53,7 +53,7 @@ import TestSupport
             c.send(args)
             if Int.random(in: 0..<6, using: &rng) == 0 { c.send("XDEL", "s", ids.randomElement(using: &rng)!) }
         }
-        let stream = try #require(h.engine.store.database(0).stream(Array("s".utf8)))
+        let stream = try #require(h.server.store.database(0).stream(Array("s".utf8)))
         for _ in 0..<200 {
             let a = UInt64.random(in: 0...320, using: &rng), b = UInt64.random(in: 0...320, using: &rng)
             let (lo, hi) = (min(a, b), max(a, b))
@@ -68,7 +68,7 @@ import TestSupport
     }
 
     @Test func xaddOptionErrors() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         let cases: [([String], String)] = [
             (["XADD", "s", "LIMIT", "10", "*", "a", "b"], "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"),
@@ -100,7 +100,7 @@ import TestSupport
     }
 
     @Test func trimming() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         for i in 1...1000 {
             _ = c.send("XADD", "big", "MAXLEN", "~", "555", "\(i)-1", "f", "v")
@@ -114,7 +114,7 @@ import TestSupport
     }
 
     @Test func xinfoStream() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         _ = c.send("XADD", "s", "1-1", "a", "b")
         _ = c.send("XADD", "s", "2-1", "c", "d")
@@ -143,7 +143,7 @@ import TestSupport
     }
 
     @Test func xreadSynchronous() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         _ = c.send("XADD", "u", "1-1", "a", "1")
         _ = c.send("XADD", "u", "2-1", "a", "2")
@@ -169,7 +169,7 @@ import TestSupport
     }
 
     @Test func blockingReadsWakeInFIFOOrder() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let a = h.client(), b = h.client(), w = h.client()
         #expect(a.send("XREAD", "BLOCK", "0", "STREAMS", "q", "$") == "")
         #expect(b.send("XREAD", "BLOCK", "0", "STREAMS", "q", "$") == "")
@@ -189,8 +189,8 @@ import TestSupport
 
         // Timeouts answer with a null array; CLIENT UNBLOCK with TIMEOUT or ERROR.
         #expect(a.send("XREAD", "BLOCK", "50", "STREAMS", "nokey", "$") == "")
-        h.engine.expireBlocked(now: .now() + .seconds(1))
-        h.engine.finishRound()
+        h.server.expireBlocked(now: .now() + .seconds(1))
+        h.server.finishRound()
         #expect(a.received() == "*-1\r\n")
         #expect(b.send("XREAD", "BLOCK", "0", "STREAMS", "nokey", "$") == "")
         #expect(w.send("CLIENT", "UNBLOCK", String(b.id), "ERROR") == int(1))
@@ -208,7 +208,7 @@ import TestSupport
     }
 
     @Test func nothingBlocksInsideMulti() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         #expect(c.send("MULTI") == ok)
         #expect(c.send("XREAD", "BLOCK", "0", "STREAMS", "zz", "$") == "+QUEUED\r\n")

@@ -12,15 +12,15 @@ import Testing
 
     @Test func syncsTheConnectionsWritesOnDemand() throws {
         // Policy `no`: nothing is synced unless asked.
-        let h = try EngineHarness { $0.appendfsync = .no }
+        let h = try ServerHarness { $0.appendfsync = .no }
         let w = h.client(), other = h.client()
         #expect(w.send("WAITAOF", "1", "0", "0") == Self.acked)  // nothing written yet
         #expect(w.send("XADD", "s", "1-1", "a", "b") == bulk("1-1"))
-        #expect(h.engine.store.hasUnsyncedWrites)
+        #expect(h.server.store.hasUnsyncedWrites)
         #expect(w.send("WAITAOF", "0", "0", "0") == Self.notYet)  // numlocal 0 does not wait
         #expect(other.send("WAITAOF", "0", "0", "0") == Self.acked)  // it wrote nothing
         #expect(w.send("WAITAOF", "1", "0", "0") == Self.acked)
-        #expect(!h.engine.store.hasUnsyncedWrites)
+        #expect(!h.server.store.hasUnsyncedWrites)
         #expect(w.send("WAITAOF", "0", "0", "0") == Self.acked)
         // A read is no write.
         #expect(w.send("XLEN", "s") == int(1))
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func underAlwaysARepliedWriteIsDurable() throws {
-        let h = try EngineHarness { $0.appendfsync = .always }
+        let h = try ServerHarness { $0.appendfsync = .always }
         let w = h.client()
         #expect(w.send("XADD", "s", "1-1", "a", "b") == bulk("1-1"))
         #expect(w.send("WAITAOF", "0", "0", "0") == Self.acked)
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func insideMultiNothingWaits() throws {
-        let h = try EngineHarness { $0.appendfsync = .no }
+        let h = try ServerHarness { $0.appendfsync = .no }
         let w = h.client()
         #expect(w.send("MULTI") == ok)
         #expect(w.send("XADD", "s", "1-1", "a", "b") == "+QUEUED\r\n")
@@ -51,17 +51,17 @@ import Testing
         // As in Redis, the transaction's writes count once EXEC ends: inside it nothing waits.
         #expect(w.send("EXEC") == arr(bulk("1-1"), Self.acked, Self.acked))
         #expect(w.send("WAITAOF", "0", "0", "0") == Self.notYet)
-        #expect(h.engine.store.hasUnsyncedWrites)
+        #expect(h.server.store.hasUnsyncedWrites)
     }
 
     @Test func replicasAreWaitedForUntilTheTimeout() throws {
-        let h = try EngineHarness { $0.appendfsync = .no }
+        let h = try ServerHarness { $0.appendfsync = .no }
         let w = h.client(), admin = h.client()
         #expect(w.send("XADD", "s", "1-1", "a", "b") == bulk("1-1"))
         #expect(w.send("WAITAOF", "0", "1", "100") == "")
-        #expect(!h.engine.store.hasUnsyncedWrites)  // synced while it waits
-        h.engine.expireBlocked(now: .now() + .seconds(1))
-        h.engine.finishRound()
+        #expect(!h.server.store.hasUnsyncedWrites)  // synced while it waits
+        h.server.expireBlocked(now: .now() + .seconds(1))
+        h.server.finishRound()
         #expect(w.received() == Self.acked)
         // Timeout 0 waits until CLIENT UNBLOCK: TIMEOUT answers as a timeout, ERROR with the error.
         #expect(w.send("WAITAOF", "1", "2", "0") == "")
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func argumentErrorsAreRedis() throws {
-        let h = try EngineHarness()
+        let h = try ServerHarness()
         let c = h.client()
         let cases: [([String], String)] = [
             (["2", "0", "0"], "ERR value is out of range, value must between 0 and 1"),

@@ -1,5 +1,6 @@
 import NIOCore
 import RESP
+import Spool
 
 /// Command flags, named as `COMMAND INFO` reports them.
 struct CommandFlags: OptionSet, Sendable {
@@ -46,7 +47,7 @@ enum CommandOutcome {
 
 /// The arguments and the world a handler sees. Handlers run on the executor thread only.
 struct CommandContext {
-    let engine: Engine
+    let server: ServerState
     let client: ClientSession
     let args: [ByteBuffer]
     let spec: CommandSpec
@@ -55,6 +56,11 @@ struct CommandContext {
     let mayBlock: Bool
 
     var db: Int { client.db }
+
+    /// The handler changed `key` of the client's database (`ServerState.written`).
+    func written(_ key: [UInt8], journal: SpoolStream? = nil, wakesReaders: Bool = false) {
+        server.written(db: db, key, journal: journal, wakesReaders: wakesReaders)
+    }
 }
 
 typealias CommandHandler = @Sendable (CommandContext) throws(CommandError) -> CommandOutcome

@@ -31,7 +31,7 @@ extension CommandTable {
         },
         CommandSpec("info", arity: 2, flags: [.noscript, .loading, .stale], group: "connection", since: "6.2.0",
                     summary: "Returns information about the connection.", acl: ["slow", "connection"], parent: "client") { ctx in
-            .reply(.verbatimString(format: "txt", text: ByteBuffer(string: clientLine(ctx.engine, ctx.client) + "\n")))
+            .reply(.verbatimString(format: "txt", text: ByteBuffer(string: clientLine(ctx.server, ctx.client) + "\n")))
         },
         CommandSpec("list", arity: -2, flags: [.admin, .noscript, .loading, .stale], group: "connection", since: "2.4.0",
                     summary: "Lists open connections.", complexity: "O(N)", acl: ["admin", "slow", "dangerous", "connection"],
@@ -51,8 +51,8 @@ extension CommandTable {
             } else if ctx.args.count > 4 {
                 throw .syntax
             }
-            guard id > 0, let target = ctx.engine.clients[UInt64(id)], let b = target.blocked else { return .reply(.integer(0)) }
-            ctx.engine.finishBlocked(target, with: asError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : b.request.timeoutReply)
+            guard id > 0, let target = ctx.server.clients[UInt64(id)], let b = target.blocked else { return .reply(.integer(0)) }
+            ctx.server.finishBlocked(target, with: asError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : b.request.timeoutReply)
             return .reply(.integer(1))
         },
         CommandSpec("help", arity: 2, flags: [.loading, .stale], group: "connection", since: "5.0.0",
@@ -74,7 +74,7 @@ extension CommandTable {
     ]
 
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.2's field order.
-    static func clientLine(_ engine: Engine, _ c: ClientSession) -> String {
+    static func clientLine(_ server: ServerState, _ c: ClientSession) -> String {
         let now = NIODeadline.now()
         var flags = ""
         if c.blocked != nil { flags += "b" }
@@ -92,7 +92,7 @@ extension CommandTable {
         // bytes handed to it that the socket has not taken yet (oll, omem). There is no fixed
         // reply buffer (rbs, rbp).
         let b = c.connection.buffers
-        let qbuf = engine.queryBytes(c)
+        let qbuf = server.queryBytes(c)
         let qbufFree = b.receiveBufferFree.load(ordering: .relaxed)
         var multiMem = 0
         for args in c.transaction ?? [] { for a in args { multiMem += a.readableBytes } }
@@ -131,22 +131,22 @@ extension CommandTable {
             }
         }
         var text = ""
-        for c in ctx.engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closing && (ids?.contains(c.id) ?? true) {
-            text += clientLine(ctx.engine, c) + "\n"
+        for c in ctx.server.clients.values.sorted(by: { $0.id < $1.id }) where !c.closing && (ids?.contains(c.id) ?? true) {
+            text += clientLine(ctx.server, c) + "\n"
         }
         return .reply(.verbatimString(format: "txt", text: ByteBuffer(string: text)))
     }
 
     @Sendable static func clientKill(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
-        let engine = ctx.engine
+        let server = ctx.server
         if args.count == 3 {
             // Old form: CLIENT KILL addr:port.
             let addr = args[2].text
-            guard let target = engine.clients.values.first(where: { $0.connection.peerAddress == addr && !$0.closing }) else {
+            guard let target = server.clients.values.first(where: { $0.connection.peerAddress == addr && !$0.closing }) else {
                 throw CommandError("ERR No such client")
             }
-            kill(engine, target, by: ctx.client)
+            kill(server, target, by: ctx.client)
             return .reply(.ok)
         }
         var id: UInt64?
@@ -184,25 +184,25 @@ extension CommandTable {
         }
         var killed = 0
         let now = NIODeadline.now()
-        for c in engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closing {
+        for c in server.clients.values.sorted(by: { $0.id < $1.id }) where !c.closing {
             if let id, c.id != id { continue }
             if let addr, c.connection.peerAddress != addr { continue }
             if let laddr, c.connection.localAddress != laddr { continue }
             if let maxAge, (now - c.createdAt).nanoseconds / 1_000_000_000 < maxAge { continue }
             if skipMe && c === ctx.client { continue }
-            kill(engine, c, by: ctx.client)
+            kill(server, c, by: ctx.client)
             killed += 1
         }
         return .reply(.integer(Int64(killed)))
     }
 
     /// Closes `target`; when it is the caller, after the reply.
-    private static func kill(_ engine: Engine, _ target: ClientSession, by caller: ClientSession) {
+    private static func kill(_ server: ServerState, _ target: ClientSession, by caller: ClientSession) {
         if target === caller {
             target.closing = true
             return
         }
-        engine.closeClient(target)
+        server.closeClient(target)
     }
 }
 

@@ -26,7 +26,7 @@ extension CommandTable {
         CommandSpec("select", arity: 2, flags: [.fast, .loading, .stale], group: "connection", since: "1.0.0",
                     summary: "Changes the selected database.", acl: ["fast", "connection"]) { ctx throws(CommandError) in
             guard let n = ctx.args[1].int64, n >= Int64(Int32.min), n <= Int64(Int32.max) else { throw .notInteger }
-            guard n >= 0, n < Int64(ctx.engine.store.databaseCount) else { throw CommandError("ERR DB index is out of range") }
+            guard n >= 0, n < Int64(ctx.server.store.databaseCount) else { throw CommandError("ERR DB index is out of range") }
             ctx.client.db = Int(n)
             return .reply(.ok)
         },
@@ -39,11 +39,11 @@ extension CommandTable {
             let c = ctx.client
             c.transaction = nil
             c.transactionFailed = false
-            ctx.engine.unwatchAll(c)
+            ctx.server.unwatchAll(c)
             c.db = 0
             c.protocolVersion = .v2
             c.name = []
-            if !ctx.engine.settings.requirePass.isEmpty {
+            if !ctx.server.settings.requirePass.isEmpty {
                 c.authenticated = false
                 c.connection.authState.authenticationRequired = true
             }
@@ -53,13 +53,13 @@ extension CommandTable {
                     acl: ["slow"], subcommands: clientSubcommands),
     ]
 
-    private static func checkPassword(_ engine: Engine, user: ByteBuffer?, password: ByteBuffer) -> Bool {
+    private static func checkPassword(_ server: ServerState, user: ByteBuffer?, password: ByteBuffer) -> Bool {
         if let user, user.bytes != Array("default".utf8) {
             // Only the default user exists; still compare the password so timing says nothing.
-            _ = constantTimeEquals(password.bytes, Array(engine.settings.requirePass.utf8))
+            _ = constantTimeEquals(password.bytes, Array(server.settings.requirePass.utf8))
             return false
         }
-        let required = engine.settings.requirePass
+        let required = server.settings.requirePass
         if required.isEmpty { return true }  // the default user is `nopass`
         return constantTimeEquals(password.bytes, Array(required.utf8))
     }
@@ -72,11 +72,11 @@ extension CommandTable {
     @Sendable static func auth(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         if args.count > 3 { throw .syntax }
-        if args.count == 2 && ctx.engine.settings.requirePass.isEmpty {
+        if args.count == 2 && ctx.server.settings.requirePass.isEmpty {
             throw CommandError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
         }
         let user = args.count == 3 ? args[1] : nil
-        guard checkPassword(ctx.engine, user: user, password: args[args.count - 1]) else {
+        guard checkPassword(ctx.server, user: user, password: args[args.count - 1]) else {
             throw CommandError("WRONGPASS invalid username-password pair or user is disabled.")
         }
         markAuthenticated(ctx.client)
@@ -109,7 +109,7 @@ extension CommandTable {
             }
         }
         if let (user, password) = credentials {
-            guard checkPassword(ctx.engine, user: user, password: password) else {
+            guard checkPassword(ctx.server, user: user, password: password) else {
                 throw CommandError("WRONGPASS invalid username-password pair or user is disabled.")
             }
             markAuthenticated(c)

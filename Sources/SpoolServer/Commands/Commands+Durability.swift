@@ -24,12 +24,12 @@ extension CommandTable {
         // Redis's getPositiveLongFromObjectOrReply gives one text for both failures.
         guard let numreplicas = args[2].int64, numreplicas >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
         let timeoutMs = try parseTimeoutMilliseconds(args[3])
-        let engine = ctx.engine, c = ctx.client
-        var local = engine.writesDurable(c)
+        let server = ctx.server, c = ctx.client
+        var local = server.writesDurable(c)
         // A wait (numlocal 1, or replicas to wait for) syncs at once: Redis's next fsync comes
         // within its policy's delay, so the connection's writes are durable by its reply.
         if !local, ctx.mayBlock, numlocal == 1 || numreplicas > 0 {
-            try spool { () throws(SpoolError) in try engine.makeWritesDurable() }
+            try spool { () throws(SpoolError) in try server.makeWritesDurable() }
             local = true
         }
         let reply = RESPValue.array([.integer(local ? 1 : 0), .integer(0)])

@@ -38,7 +38,7 @@ extension CommandTable {
                     summary: "Rewinds a consumer group to a wall-clock time (Spool).", acl: ["write", "stream", "slow"]) { ctx throws(CommandError) in
             guard let ms = ctx.args[3].int64, ms >= 0 else { throw .notInteger }
             let key = ctx.args[1].bytes
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             try spool { () throws(SpoolError) in try db.rewindGroup(key, ctx.args[2].bytes, toTimeMs: UInt64(ms), sync: false) }
             groupWrote(ctx, key)
             return .reply(.ok)
@@ -58,18 +58,16 @@ extension CommandTable {
                     summary: "Destroys a consumer group.", complexity: "O(N) where N is the number of entries in the group's pending entries list (PEL).",
                     acl: ["write", "stream", "slow"], parent: "xgroup") { ctx throws(CommandError) in
             let key = ctx.args[2].bytes
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             let existed = try spool { () throws(SpoolError) in try db.destroyGroup(key, ctx.args[3].bytes, sync: false) }
-            if existed {
-                groupWrote(ctx, key)
-                ctx.engine.keyReady(db: ctx.db, key)  // blocked XREADGROUPs re-run and get NOGROUP
-            }
+            // Blocked XREADGROUPs re-run and get NOGROUP.
+            if existed { groupWrote(ctx, key, wakesReaders: true) }
             return .reply(.integer(existed ? 1 : 0))
         },
         CommandSpec("createconsumer", arity: 5, flags: [.write, .denyOOM], keys: (2, 2, 1), group: "stream", since: "6.2.0",
                     summary: "Creates a consumer in a consumer group.", acl: ["write", "stream", "slow"], parent: "xgroup") { ctx throws(CommandError) in
             let key = ctx.args[2].bytes
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             let created = try spool { () throws(SpoolError) in try db.createConsumer(key, ctx.args[3].bytes, ctx.args[4].bytes, sync: false) }
             if created { groupWrote(ctx, key) }
             return .reply(.integer(created ? 1 : 0))
@@ -77,7 +75,7 @@ extension CommandTable {
         CommandSpec("delconsumer", arity: 5, flags: [.write], keys: (2, 2, 1), group: "stream", since: "5.0.0",
                     summary: "Deletes a consumer from a consumer group.", acl: ["write", "stream", "slow"], parent: "xgroup") { ctx throws(CommandError) in
             let key = ctx.args[2].bytes
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             let n = try spool { () throws(SpoolError) in try db.deleteConsumer(key, ctx.args[3].bytes, ctx.args[4].bytes, sync: false) }
             groupWrote(ctx, key)
             return .reply(.integer(Int64(n)))
@@ -109,7 +107,7 @@ extension CommandTable {
     static let xinfoGroupSubcommands: [CommandSpec] = [
         CommandSpec("groups", arity: 3, flags: [.readonly], keys: (2, 2, 1), group: "stream", since: "5.0.0",
                     summary: "Returns a list of the consumer groups of a stream.", acl: ["read", "stream", "slow"], parent: "xinfo") { ctx throws(CommandError) in
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             let groups = try spool { () throws(SpoolError) in try db.groupsInfo(ctx.args[2].bytes) }
             return .reply(.array(groups.map { g in
                 var pairs: [(RESPValue, RESPValue)] = [
@@ -130,7 +128,7 @@ extension CommandTable {
         },
         CommandSpec("consumers", arity: 4, flags: [.readonly], keys: (2, 2, 1), group: "stream", since: "5.0.0",
                     summary: "Returns a list of the consumers in a consumer group.", acl: ["read", "stream", "slow"], parent: "xinfo") { ctx throws(CommandError) in
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             let consumers = try spool { () throws(SpoolError) in try db.consumersInfo(ctx.args[2].bytes, ctx.args[3].bytes) }
             return .reply(.array(consumers.map { c in
                 .map([
@@ -145,7 +143,7 @@ extension CommandTable {
 
     /// XINFO STREAM's `groups` field: the count (plain) or the group maps (FULL).
     static func streamGroupsInfo(_ ctx: CommandContext, _ stream: SpoolStream, full: Bool, count: Int64) throws(CommandError) -> RESPValue {
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         let key = ctx.args[2].bytes
         guard full else { return .integer(Int64(db.groupCount(key))) }
         let info = try spool { () throws(SpoolError) in try db.streamInfoFull(key, count: Int(clamping: count)) }
@@ -177,14 +175,13 @@ extension CommandTable {
     // MARK: - Helpers
 
     /// A group operation wrote `key`'s journals: sync them with the round; WATCHers fail.
-    static func groupWrote(_ ctx: CommandContext, _ key: [UInt8]) {
-        if let s = ctx.engine.store.database(ctx.db).stream(key) { ctx.engine.wrote(s) }
-        ctx.engine.keyModified(db: ctx.db, key)
+    static func groupWrote(_ ctx: CommandContext, _ key: [UInt8], wakesReaders: Bool = false) {
+        ctx.written(key, journal: ctx.server.store.database(ctx.db).stream(key), wakesReaders: wakesReaders)
     }
 
     /// Dead-lettering appended to another stream: sync every dirty stream this round.
     static func deadLettered(_ ctx: CommandContext, _ ids: [StreamID]) {
-        if !ids.isEmpty { ctx.engine.needsFullSync = true }
+        if !ids.isEmpty { ctx.server.needsFullSync = true }
     }
 
     static func groupEntryReply(_ e: GroupReadEntry, withClaimFields: Bool) -> RESPValue {
@@ -224,7 +221,7 @@ extension CommandTable {
             }
         }
         let key = args[2].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         if db.stream(key) == nil && !(create && makeStream) {
             throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
         }
@@ -255,7 +252,7 @@ extension CommandTable {
         if streamsArg == 0 { throw .syntax }
         guard let group else { throw CommandError("ERR Missing GROUP option for XREADGROUP") }
         let n = (args.count - streamsArg) / 2
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         var streams: [(key: [UInt8], position: GroupReadPosition)] = []
         for j in 0..<n {
             let key = args[streamsArg + j].bytes
@@ -316,7 +313,7 @@ extension CommandTable {
 
     @Sendable static func xack(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let key = ctx.args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         // A missing key or group acknowledges nothing, before the IDs are parsed (Redis's order).
         guard db.hasGroup(key, ctx.args[2].bytes) else { return .reply(.integer(0)) }
         var ids: [StreamID] = []
@@ -330,7 +327,7 @@ extension CommandTable {
         let args = ctx.args
         guard args.count == 3 || (args.count >= 6 && args.count <= 9) else { throw .syntax }
         let key = args[1].bytes, group = args[2].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         if args.count == 3 {
             let s = try spool { () throws(SpoolError) in try db.pendingSummary(key, group) }
             if s.count == 0 { return .reply(.array([.integer(0), .nullBulk, .nullBulk, .nullArray])) }
@@ -368,7 +365,7 @@ extension CommandTable {
     @Sendable static func xclaim(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         let key = args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         // NOGROUP before any argument is parsed, as Redis's xclaimCommand does.
         try spool { () throws(SpoolError) in try db.requireGroup(key, args[2].bytes, .keyOrGroup) }
         guard let minIdle = args[4].int64 else { throw CommandError("ERR Invalid min-idle-time argument for XCLAIM") }
@@ -419,7 +416,7 @@ extension CommandTable {
     @Sendable static func xautoclaim(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         let key = args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         guard let minIdle = args[4].int64 else { throw CommandError("ERR Invalid min-idle-time argument for XAUTOCLAIM") }
         let start = try spool { () throws(SpoolError) in try StreamIDParser.parseRangeBound(args[5].bytes, isStart: true) }
         var count = 100
@@ -486,7 +483,7 @@ extension CommandTable {
     @Sendable static func xdelex(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let (policy, idArgs) = try parsePolicyAndIDs(ctx.args, from: 2)
         let key = ctx.args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         guard db.stream(key) != nil else { return allNotFound(idArgs) }
         var ids: [StreamID] = []
         for a in idArgs { ids.append(try parseStrictID(a)) }
@@ -498,7 +495,7 @@ extension CommandTable {
     @Sendable static func xackdel(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let (policy, idArgs) = try parsePolicyAndIDs(ctx.args, from: 3)
         let key = ctx.args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         guard db.hasGroup(key, ctx.args[2].bytes) else { return allNotFound(idArgs) }
         var ids: [StreamID] = []
         for a in idArgs { ids.append(try parseStrictID(a)) }
@@ -511,7 +508,7 @@ extension CommandTable {
 
     @Sendable static func spoolDLQ(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         let key = args[2].bytes
         if args[1].isKeyword("SET") && args.count == 6 {
             guard let max = args[4].int64, max > 0 else { throw .notInteger }

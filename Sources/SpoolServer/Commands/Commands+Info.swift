@@ -29,7 +29,7 @@ extension CommandTable {
         var first = true
         for section in wanted where !seen.contains(section) {
             seen.insert(section)
-            guard let lines = infoSection(section, ctx.engine) else { continue }
+            guard let lines = infoSection(section, ctx.server) else { continue }
             if !first { text += "\r\n" }
             first = false
             text += "# " + section.prefix(1).uppercased() + section.dropFirst() + "\r\n"
@@ -59,9 +59,9 @@ extension CommandTable {
         return n == 2 ? Int64(resident) * Int64(sysconf(Int32(_SC_PAGESIZE))) : 0
     }
 
-    static func infoSection(_ name: String, _ engine: Engine) -> [String]? {
-        let s = engine.settings
-        let uptime = (NIODeadline.now() - engine.startTime).nanoseconds / 1_000_000_000
+    static func infoSection(_ name: String, _ server: ServerState) -> [String]? {
+        let s = server.settings
+        let uptime = (NIODeadline.now() - server.startTime).nanoseconds / 1_000_000_000
         switch name {
         case "server":
             return [
@@ -72,7 +72,7 @@ extension CommandTable {
                 "arch_bits:64",
                 "multiplexing_api:epoll",
                 "process_id:\(getpid())",
-                "tcp_port:\(engine.boundPort)",
+                "tcp_port:\(server.boundPort)",
                 "server_time_usec:\(StreamClock.nowMs() * 1000)",
                 "uptime_in_seconds:\(uptime)",
                 "uptime_in_days:\(uptime / 86400)",
@@ -80,22 +80,22 @@ extension CommandTable {
                 "config_file:\(s.configFile)",
             ]
         case "clients":
-            let normal = engine.clients.values.filter { !$0.closing }
-            let peaks = engine.recentBufferPeaks
+            let normal = server.clients.values.filter { !$0.closing }
+            let peaks = server.recentBufferPeaks
             return [
                 "connected_clients:\(normal.count)",
                 "cluster_connections:0",
                 "maxclients:\(s.maxClients)",
                 "client_recent_max_input_buffer:\(peaks.input)",
                 "client_recent_max_output_buffer:\(peaks.output)",
-                "blocked_clients:\(engine.blockedCount)",
+                "blocked_clients:\(server.blockedCount)",
                 "tracking_clients:0",
                 "clients_in_timeout_table:\(normal.filter { $0.blocked?.request.deadline != nil }.count)",
             ]
         case "memory":
             let rss = residentBytes()
             var index: Int64 = 0
-            for db in engine.store.databases {
+            for db in server.store.databases {
                 for n in db.names() {
                     if let info = try? db.stream(n)?.info() { index += Int64(info.indexBytes) }
                 }
@@ -117,21 +117,21 @@ extension CommandTable {
                 "async_loading:0",
                 "rdb_changes_since_last_save:0",
                 "rdb_bgsave_in_progress:0",
-                "rdb_last_save_time:\(engine.startUnixSeconds)",
+                "rdb_last_save_time:\(server.startUnixSeconds)",
                 "rdb_last_bgsave_status:ok",
                 "aof_enabled:1",
                 "aof_rewrite_in_progress:0",
                 "aof_rewrite_scheduled:0",
-                "aof_last_write_status:\(engine.stats.lastFsyncError.isEmpty ? "ok" : "err")",
+                "aof_last_write_status:\(server.stats.lastFsyncError.isEmpty ? "ok" : "err")",
                 "aof_fsync_policy:\(s.appendfsync.rawValue)",
             ]
         case "stats":
-            let st = engine.stats
+            let st = server.stats
             return [
                 "total_connections_received:\(st.connectionsReceived)",
                 "total_commands_processed:\(st.commandsProcessed)",
                 "instantaneous_ops_per_sec:0",
-                "rejected_connections:\(engine.rejectedConnections())",
+                "rejected_connections:\(server.rejectedConnections())",
                 "expired_keys:0",
                 "evicted_keys:0",
                 "keyspace_hits:\(st.keyspaceHits)",
@@ -148,14 +148,14 @@ extension CommandTable {
             func secs(_ t: timeval) -> String { String(format2: Double(t.tv_sec) + Double(t.tv_usec) / 1e6, digits: 6) }
             return ["used_cpu_sys:\(secs(usage.ru_stime))", "used_cpu_user:\(secs(usage.ru_utime))"]
         case "commandstats":
-            return engine.stats.commands.values.sorted { $0.name < $1.name }.map { name, c in
+            return server.stats.commands.values.sorted { $0.name < $1.name }.map { name, c in
                 let per = c.calls == 0 ? 0 : Double(c.microseconds) / Double(c.calls)
                 return "cmdstat_\(name):calls=\(c.calls),usec=\(c.microseconds),usec_per_call=\(String(format2: per)),rejected_calls=\(c.rejected),failed_calls=\(c.failed)"
             }
         case "errorstats":
-            return engine.stats.errors.keys.sorted().map { "errorstat_\($0):count=\(engine.stats.errors[$0]!)" }
+            return server.stats.errors.keys.sorted().map { "errorstat_\($0):count=\(server.stats.errors[$0]!)" }
         case "keyspace":
-            return engine.store.databases.enumerated().compactMap { i, db in
+            return server.store.databases.enumerated().compactMap { i, db in
                 let n = db.count
                 return n == 0 ? nil : "db\(i):keys=\(n),expires=0,avg_ttl=0"
             }
@@ -163,7 +163,7 @@ extension CommandTable {
             var streams = 0, segments = 0
             var disk: Int64 = 0
             var index: Int64 = 0
-            for db in engine.store.databases {
+            for db in server.store.databases {
                 for n in db.names() {
                     guard let info = try? db.stream(n)?.info() else { continue }
                     streams += 1
@@ -181,8 +181,8 @@ extension CommandTable {
                 "spool_disk_bytes:\(disk)",
                 "spool_disk_human:\(human(disk))",
                 "spool_index_bytes:\(index)",
-                "spool_group_commit_fsyncs:\(engine.stats.fsyncs)",
-                "spool_group_commit_fsync_usec:\(engine.stats.fsyncMicroseconds)",
+                "spool_group_commit_fsyncs:\(server.stats.fsyncs)",
+                "spool_group_commit_fsync_usec:\(server.stats.fsyncMicroseconds)",
             ]
         default:
             return nil

@@ -10,14 +10,14 @@ extension CommandTable {
                     summary: "Asynchronously deletes one or more keys.", complexity: "O(1) for each key", acl: ["keyspace", "write", "fast"], handler: del),
         CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic", since: "1.0.0",
                     summary: "Determines whether one or more keys exist.", complexity: "O(N)", acl: ["keyspace", "read", "fast"]) { ctx throws(CommandError) in
-            let db = ctx.engine.store.database(ctx.db)
+            let db = ctx.server.store.database(ctx.db)
             var n: Int64 = 0
             for k in ctx.args.dropFirst() where db.stream(k.bytes) != nil { n += 1 }
             return .reply(.integer(n))
         },
         CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic", since: "1.0.0",
                     summary: "Determines the type of value stored at a key.", acl: ["keyspace", "read", "fast"]) { ctx throws(CommandError) in
-            let exists = ctx.engine.store.database(ctx.db).stream(ctx.args[1].bytes) != nil
+            let exists = ctx.server.store.database(ctx.db).stream(ctx.args[1].bytes) != nil
             return .reply(.simpleString(exists ? "stream" : "none"))
         },
         CommandSpec("rename", arity: 3, flags: [.write], keys: (1, 2, 1), group: "generic", since: "1.0.0",
@@ -35,25 +35,25 @@ extension CommandTable {
                     summary: "Returns all key names that match a pattern.", complexity: "O(N)", acl: ["keyspace", "read", "slow", "dangerous"]) { ctx in
             let pattern = ctx.args[1].bytes
             let all = pattern == [UInt8(ascii: "*")]
-            let names = ctx.engine.store.database(ctx.db).names().filter { all || GlobPattern.matches(pattern, $0) }
+            let names = ctx.server.store.database(ctx.db).names().filter { all || GlobPattern.matches(pattern, $0) }
             return .reply(.array(names.sorted { $0.lexicographicallyPrecedes($1) }.map { .bulk($0) }))
         },
         CommandSpec("scan", arity: -2, flags: [.readonly], group: "generic", since: "2.8.0",
                     summary: "Iterates over the key names in the database.", acl: ["keyspace", "read", "slow"], handler: scan),
         CommandSpec("dbsize", arity: 1, flags: [.readonly, .fast], group: "server", since: "1.0.0",
                     summary: "Returns the number of keys in the database.", acl: ["keyspace", "read", "fast"]) { ctx in
-            .reply(.integer(Int64(ctx.engine.store.database(ctx.db).count)))
+            .reply(.integer(Int64(ctx.server.store.database(ctx.db).count)))
         },
         CommandSpec("flushdb", arity: -1, flags: [.write], group: "server", since: "1.0.0",
                     summary: "Removes all keys from the current database.", complexity: "O(N)", acl: ["keyspace", "write", "slow", "dangerous"]) { ctx throws(CommandError) in
             try flushOptions(ctx)
-            try flush(ctx.engine, db: ctx.db)
+            try flush(ctx.server, db: ctx.db)
             return .reply(.ok)
         },
         CommandSpec("flushall", arity: -1, flags: [.write], group: "server", since: "1.0.0",
                     summary: "Removes all keys from all databases.", complexity: "O(N)", acl: ["keyspace", "write", "slow", "dangerous"]) { ctx throws(CommandError) in
             try flushOptions(ctx)
-            for i in 0..<ctx.engine.store.databaseCount { try flush(ctx.engine, db: i) }
+            for i in 0..<ctx.server.store.databaseCount { try flush(ctx.server, db: i) }
             return .reply(.ok)
         },
     ]
@@ -63,18 +63,15 @@ extension CommandTable {
         if ctx.args.count == 2 && !ctx.args[1].isKeyword("ASYNC") && !ctx.args[1].isKeyword("SYNC") { throw .syntax }
     }
 
-    private static func flush(_ engine: Engine, db index: Int) throws(CommandError) {
-        let db = engine.store.database(index)
+    private static func flush(_ server: ServerState, db index: Int) throws(CommandError) {
+        let db = server.store.database(index)
         let names = db.names()
         do { try db.flush() } catch { throw CommandError(error.redisMessage) }
-        for n in names {
-            engine.keyModified(db: index, n)
-            engine.keyReady(db: index, n)
-        }
+        for n in names { server.written(db: index, n, wakesReaders: true) }
     }
 
     @Sendable static func del(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         var n: Int64 = 0
         for k in ctx.args.dropFirst() {
             let key = k.bytes
@@ -82,25 +79,21 @@ extension CommandTable {
             do { existed = try db.delete(key) } catch { throw CommandError(error.redisMessage) }
             if existed {
                 n += 1
-                ctx.engine.keyModified(db: ctx.db, key)
-                ctx.engine.keyReady(db: ctx.db, key)
+                ctx.written(key, wakesReaders: true)
             }
         }
         return .reply(.integer(n))
     }
 
     private static func rename(_ ctx: CommandContext, replace: Bool) throws(CommandError) -> Bool {
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         let from = ctx.args[1].bytes, to = ctx.args[2].bytes
         guard db.stream(from) != nil else { throw .noSuchKey }
         if from == to { return !replace ? false : true }
         let done: Bool
         do { done = try db.rename(from, to: to, replace: replace) } catch { throw CommandError(error.redisMessage) }
         if done {
-            for k in [from, to] {
-                ctx.engine.keyModified(db: ctx.db, k)
-                ctx.engine.keyReady(db: ctx.db, k)
-            }
+            for k in [from, to] { ctx.written(k, wakesReaders: true) }
         }
         return done
     }
@@ -114,7 +107,7 @@ extension CommandTable {
                 replace = true
             } else if ctx.args[i].isKeyword("DB"), i + 1 < ctx.args.count {
                 guard let n = ctx.args[i + 1].int64, n >= Int64(Int32.min), n <= Int64(Int32.max) else { throw .notInteger }
-                guard n >= 0, n < Int64(ctx.engine.store.databaseCount) else { throw CommandError("ERR DB index is out of range") }
+                guard n >= 0, n < Int64(ctx.server.store.databaseCount) else { throw CommandError("ERR DB index is out of range") }
                 targetDB = Int(n)
                 i += 1
             } else {
@@ -124,16 +117,13 @@ extension CommandTable {
         }
         let from = ctx.args[1].bytes, to = ctx.args[2].bytes
         if targetDB == ctx.db && from == to { throw CommandError("ERR source and destination objects are the same") }
-        let source = ctx.engine.store.database(ctx.db)
-        let dest = ctx.engine.store.database(targetDB)
+        let source = ctx.server.store.database(ctx.db)
+        let dest = ctx.server.store.database(targetDB)
         guard source.stream(from) != nil else { return .reply(.integer(0)) }
         if dest.stream(to) != nil && !replace { return .reply(.integer(0)) }
         let done: Bool
         do { done = try source.copy(from, to: to, into: dest, replace: replace) } catch { throw CommandError(error.redisMessage) }
-        if done {
-            ctx.engine.keyModified(db: targetDB, to)
-            ctx.engine.keyReady(db: targetDB, to)
-        }
+        if done { ctx.server.written(db: targetDB, to, wakesReaders: true) }
         return .reply(.integer(done ? 1 : 0))
     }
 
@@ -170,7 +160,7 @@ extension CommandTable {
             }
             i += 2
         }
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         let positioned = db.names().map { (scanPosition($0), $0) }.filter { $0.0 >= cursor }
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
         var out: [RESPValue] = []

@@ -36,18 +36,18 @@ extension CommandTable {
                 }
                 if a.isKeyword("ABORT") { throw CommandError("ERR No shutdown in progress.") }
             }
-            ctx.engine.logger.notice("SHUTDOWN requested by client", metadata: ["id": "\(ctx.client.id)"])
-            ctx.engine.syncAll()
-            ctx.engine.onShutdown()
+            ctx.server.logger.notice("SHUTDOWN requested by client", metadata: ["id": "\(ctx.client.id)"])
+            ctx.server.syncAll()
+            ctx.server.onShutdown()
             return .noReply
         },
         CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], group: "server", since: "1.0.0",
                     summary: "Returns the Unix timestamp of the last successful save to disk.", acl: ["admin", "fast", "dangerous"]) { ctx in
-            .reply(.integer(ctx.engine.startUnixSeconds))
+            .reply(.integer(ctx.server.startUnixSeconds))
         },
         CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noMulti], group: "server", since: "1.0.0",
                     summary: "Synchronously saves the database(s) to disk.", acl: ["admin", "slow", "dangerous"]) { ctx in
-            ctx.engine.syncAll()
+            ctx.server.syncAll()
             return .reply(.ok)
         },
     ]
@@ -208,7 +208,7 @@ extension CommandTable {
             var out: [(RESPValue, RESPValue)] = []
             var seen = Set<String>()
             for pattern in ctx.args.dropFirst(2) {
-                for (name, value) in configValues(ctx.engine.settings) where !seen.contains(name) {
+                for (name, value) in configValues(ctx.server.settings) where !seen.contains(name) {
                     if GlobPattern.matches(pattern.bytes, Array(name.utf8), ignoreCase: true) {
                         seen.insert(name)
                         out.append((.bulk(name), .bulk(value)))
@@ -222,9 +222,9 @@ extension CommandTable {
                     acl: ["admin", "slow", "dangerous"], parent: "config", handler: configSet),
         CommandSpec("resetstat", arity: 2, flags: [.admin, .noscript, .loading, .stale], group: "server", since: "2.0.0",
                     summary: "Resets the server's statistics.", acl: ["admin", "slow", "dangerous"], parent: "config") { ctx in
-            let fsyncs = ctx.engine.stats.fsyncs
-            ctx.engine.stats = ServerStats()
-            ctx.engine.stats.fsyncs = fsyncs
+            let fsyncs = ctx.server.stats.fsyncs
+            ctx.server.stats = ServerStats()
+            ctx.server.stats.fsyncs = fsyncs
             return .reply(.ok)
         },
         CommandSpec("rewrite", arity: 2, flags: [.admin, .noscript, .loading, .stale], group: "server", since: "2.8.0",
@@ -247,8 +247,8 @@ extension CommandTable {
     @Sendable static func configSet(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         guard (args.count - 2) % 2 == 0 else { throw .arity("config|set") }
-        let known = Set(configValues(ctx.engine.settings).map(\.0))
-        var updated = ctx.engine.settings
+        let known = Set(configValues(ctx.server.settings).map(\.0))
+        var updated = ctx.server.settings
         var i = 2
         while i < args.count {
             let name = args[i].lowercasedText
@@ -272,14 +272,14 @@ extension CommandTable {
             }
             i += 2
         }
-        let engine = ctx.engine
-        let reopen = updated.streamNodeMaxEntries != engine.settings.streamNodeMaxEntries
-            || updated.streamNodeMaxBytes != engine.settings.streamNodeMaxBytes
-        engine.settings = updated
-        engine.onSettingsChange(updated)
+        let server = ctx.server
+        let reopen = updated.streamNodeMaxEntries != server.settings.streamNodeMaxEntries
+            || updated.streamNodeMaxBytes != server.settings.streamNodeMaxBytes
+        server.settings = updated
+        server.onSettingsChange(updated)
         if reopen {
             // Node limits are store options: reopen so every stream applies them from now on.
-            try spool { () throws(SpoolError) in try engine.reloadStore() }
+            try spool { () throws(SpoolError) in try server.reloadStore() }
         }
         return .reply(.ok)
     }
@@ -287,13 +287,13 @@ extension CommandTable {
     // MARK: - DEBUG
 
     @Sendable static func debug(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
-        guard ctx.engine.settings.enableDebugCommand else {
+        guard ctx.server.settings.enableDebugCommand else {
             throw CommandError("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
         }
         let sub = ctx.args[1]
         if sub.isKeyword("RELOAD") {
-            try spool { () throws(SpoolError) in try ctx.engine.reloadStore() }
-            ctx.engine.logger.info("DB reloaded by DEBUG RELOAD")
+            try spool { () throws(SpoolError) in try ctx.server.reloadStore() }
+            ctx.server.logger.info("DB reloaded by DEBUG RELOAD")
             return .reply(.ok)
         }
         if sub.isKeyword("SLEEP"), ctx.args.count == 3, let seconds = Double(ctx.args[2].text) {
@@ -308,6 +308,6 @@ extension CommandTable {
                 "HELP", "    Prints this help.",
             ]))
         }
-        throw CommandError("ERR unknown subcommand '\(Engine.clip(sub.errorText, 128))'. Try DEBUG HELP.")
+        throw CommandError("ERR unknown subcommand '\(ServerState.clip(sub.errorText, 128))'. Try DEBUG HELP.")
     }
 }

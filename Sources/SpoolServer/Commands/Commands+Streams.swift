@@ -19,7 +19,7 @@ extension CommandTable {
                     acl: ["read", "stream", "slow"]) { ctx throws(CommandError) in try xrange(ctx, reverse: true) },
         CommandSpec("xlen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "stream", since: "5.0.0",
                     summary: "Return the number of messages in a stream.", acl: ["read", "stream", "fast"]) { ctx in
-            .reply(.integer(Int64(ctx.engine.store.database(ctx.db).stream(ctx.args[1].bytes)?.length ?? 0)))
+            .reply(.integer(Int64(ctx.server.store.database(ctx.db).stream(ctx.args[1].bytes)?.length ?? 0)))
         },
         CommandSpec("xdel", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "stream", since: "5.0.0",
                     summary: "Returns the number of messages after removing them from a stream.",
@@ -199,7 +199,7 @@ extension CommandTable {
         guard fieldCount >= 2, fieldCount % 2 == 0 else { throw .arity("xadd") }
         if case .explicit(let e) = id, e == .zero { throw CommandError("ERR The ID specified in XADD must be greater than 0-0") }
         let key = args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         let stream: SpoolStream
         if let existing = db.stream(key) {
             stream = existing
@@ -212,9 +212,7 @@ extension CommandTable {
         let newID = try spool { () throws(SpoolError) in
             try stream.append(fields, id: id, trim: parsed.trim, policy: parsed.policy, sync: false)
         }
-        ctx.engine.wrote(stream)
-        ctx.engine.keyModified(db: ctx.db, key)
-        ctx.engine.keyReady(db: ctx.db, key)
+        ctx.written(key, journal: stream, wakesReaders: true)
         return .reply(idReply(newID))
     }
 
@@ -235,7 +233,7 @@ extension CommandTable {
                 throw .syntax
             }
         }
-        guard let stream = ctx.engine.store.database(ctx.db).stream(args[1].bytes) else { return .reply(.array([])) }
+        guard let stream = ctx.server.store.database(ctx.db).stream(args[1].bytes) else { return .reply(.array([])) }
         if count == 0 { return .reply(.nullArray) }
         if start > end { return .reply(.array([])) }
         let limit: Int? = count < 0 ? nil : Int(count)
@@ -265,27 +263,21 @@ extension CommandTable {
 
     @Sendable static func xdel(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let key = ctx.args[1].bytes
-        guard let stream = ctx.engine.store.database(ctx.db).stream(key) else { return .reply(.integer(0)) }
+        guard let stream = ctx.server.store.database(ctx.db).stream(key) else { return .reply(.integer(0)) }
         var ids: [StreamID] = []
         for a in ctx.args.dropFirst(2) { ids.append(try parseStrictID(a)) }
         let n = try spool { () throws(SpoolError) in try stream.delete(ids, sync: false) }
-        if n > 0 {
-            ctx.engine.wrote(stream)
-            ctx.engine.keyModified(db: ctx.db, key)
-        }
+        if n > 0 { ctx.written(key, journal: stream) }
         return .reply(.integer(Int64(n)))
     }
 
     @Sendable static func xtrim(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let parsed = try parseTrimArguments(ctx.args, from: 2, xadd: false)
         let key = ctx.args[1].bytes
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         guard let stream = db.stream(key), let trim = parsed.trim else { return .reply(.integer(0)) }
         let n = try spool { () throws(SpoolError) in try db.trim(key, trim, policy: parsed.policy, sync: false) }
-        if n > 0 {
-            ctx.engine.wrote(stream)
-            ctx.engine.keyModified(db: ctx.db, key)
-        }
+        if n > 0 { ctx.written(key, journal: stream) }
         return .reply(.integer(Int64(n)))
     }
 
@@ -311,21 +303,20 @@ extension CommandTable {
             i += 2
         }
         let key = args[1].bytes
-        guard let stream = ctx.engine.store.database(ctx.db).stream(key) else { throw .noSuchKey }
+        guard let stream = ctx.server.store.database(ctx.db).stream(key) else { throw .noSuchKey }
         try spool { () throws(SpoolError) in try stream.setID(id, entriesAdded: entriesAdded, maxDeletedID: maxDeleted, sync: false) }
-        ctx.engine.wrote(stream)
-        ctx.engine.keyModified(db: ctx.db, key)
+        ctx.written(key, journal: stream)
         return .reply(.ok)
     }
 
     static func subcommandSyntaxError(_ ctx: CommandContext) -> CommandError {
         let container = ctx.args[0].text.uppercased()
-        return CommandError("ERR unknown subcommand or wrong number of arguments for '\(Engine.clip(ctx.args[1].errorText, 128))'. Try \(container) HELP.")
+        return CommandError("ERR unknown subcommand or wrong number of arguments for '\(ServerState.clip(ctx.args[1].errorText, 128))'. Try \(container) HELP.")
     }
 
     @Sendable static func xinfoStream(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
-        guard let stream = ctx.engine.store.database(ctx.db).stream(args[2].bytes) else { throw .noSuchKey }
+        guard let stream = ctx.server.store.database(ctx.db).stream(args[2].bytes) else { throw .noSuchKey }
         var full = false
         var count: Int64 = 10
         if args.count > 3 {

@@ -68,7 +68,7 @@ extension CommandTable {
         let count = options.count, timeoutMs = options.timeoutMs, streamsArg = options.streamsArg
         if streamsArg == 0 { throw .syntax }
         let n = (args.count - streamsArg) / 2
-        let db = ctx.engine.store.database(ctx.db)
+        let db = ctx.server.store.database(ctx.db)
         var after: [StreamID] = []
         var streams: [SpoolStream?] = []
         for j in 0..<n {

@@ -199,8 +199,8 @@ final class ClientSession {
     var softLimitReachedAt: Int64?
     /// Close without sending what is queued (output buffer limit reached).
     var dropOutput = false
-    /// The engine's write counter after this client's last write (Redis's `woff`): WAITAOF
-    /// waits until the engine knows every write up to it durable.
+    /// The server's write counter after this client's last write (Redis's `woff`): WAITAOF
+    /// waits until the server knows every write up to it durable.
     var woff: UInt64 = 0
     /// Replies not yet handed to the connection.
     var outbox = ByteBuffer()

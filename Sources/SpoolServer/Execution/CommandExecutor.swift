@@ -21,7 +21,7 @@ public final class CommandExecutor: Sendable {
         case timer
         case everysecTick
         case clientsCron
-        case task(@Sendable (Engine) -> Void)
+        case task(@Sendable (ServerState) -> Void)
     }
 
     private struct Inbox {
@@ -33,7 +33,7 @@ public final class CommandExecutor: Sendable {
     /// Contended by the event loops and the executor thread: a lock that sleeps, not spins.
     private let inbox = SleepingMutex(Inbox())
     /// Touched only by the executor thread; the lock is never contended.
-    private let engine: Mutex<Engine>
+    private let server: Mutex<ServerState>
     private let pool: NIOThreadPool
     private let timerLoop: any EventLoop
     private let timer = Mutex<(deadline: NIODeadline, task: Scheduled<Void>)?>(nil)
@@ -43,8 +43,8 @@ public final class CommandExecutor: Sendable {
 
     /// Opens the store and starts the executor thread. `timerLoop` fires BLOCK timeouts.
     public init(configuration: ServerConfiguration, timerLoop: any EventLoop, logger: Logger) throws(SpoolError) {
-        let e = try Engine(settings: configuration, logger: logger)
-        engine = Mutex(e)
+        let e = try ServerState(settings: configuration, logger: logger)
+        server = Mutex(e)
         self.timerLoop = timerLoop
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
@@ -69,23 +69,26 @@ public final class CommandExecutor: Sendable {
     public func disconnect(id: UInt64) { submit(.disconnect(id)) }
 
     /// Runs `body` on the executor thread, in order with the commands, and returns its result.
-    func run<T: Sendable>(_ body: @escaping @Sendable (Engine) -> T) async -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (ServerState) -> T) async -> T {
         await withCheckedContinuation { (cont: CheckedContinuation<T, Never>) in
             submit(.task { e in cont.resume(returning: body(e)) })
         }
     }
 
-    /// Sets the callback SHUTDOWN invokes, the port INFO reports, and the callback CONFIG SET
-    /// invokes with the new settings (for the limits the network layer applies).
+    /// Sets the callback SHUTDOWN invokes, the port INFO reports, the callback CONFIG SET
+    /// invokes with the new settings (for the limits the network layer applies), and the one a
+    /// failed journal write or sync invokes (nothing is acknowledged after it).
     public func configure(
         port: Int, rejectedConnections: @escaping @Sendable () -> Int, onShutdown: @escaping @Sendable () -> Void,
-        onSettingsChange: @escaping @Sendable (ServerConfiguration) -> Void
+        onSettingsChange: @escaping @Sendable (ServerConfiguration) -> Void,
+        onDurabilityFailure: @escaping @Sendable (SpoolError) -> Void = { _ in }
     ) async {
         await run { e in
             e.boundPort = port
             e.onShutdown = onShutdown
             e.rejectedConnections = rejectedConnections
             e.onSettingsChange = onSettingsChange
+            e.onDurabilityFailure = onDurabilityFailure
         }
     }
 
@@ -139,7 +142,7 @@ public final class CommandExecutor: Sendable {
                 return j
             }
             if jobs.isEmpty { return }
-            let (deadline, policyChange) = engine.withLock { e -> (NIODeadline?, (FsyncPolicy, Bool)?) in
+            let (deadline, policyChange) = server.withLock { e -> (NIODeadline?, (FsyncPolicy, Bool)?) in
                 let before = e.settings.appendfsync
                 // Outside `always`, replies wait for no sync, only for the journal writes of
                 // the requests before them: a large round finishes (writes its journals, hands

@@ -24,6 +24,7 @@ public final class SpoolServer: Sendable {
         var shuttingDown = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
+        var durabilityFailure: SpoolError? = nil
     }
     private let state: Mutex<State>
     /// `client-query-buffer-limit`, read by the event loops on every socket read.
@@ -57,6 +58,10 @@ public final class SpoolServer: Sendable {
         return a.hasPrefix("127.") || a == "::1" || a == "localhost"
     }
 
+    /// The journal write or sync failure that made the server stop (it then shuts down by
+    /// itself, acknowledging nothing of the failed round), or nil.
+    public var durabilityFailure: SpoolError? { state.withLock { $0.durabilityFailure } }
+
     /// Binds every address; returns the bound port (useful with port 0).
     @discardableResult
     public func start() async throws -> Int {
@@ -73,6 +78,9 @@ public final class SpoolServer: Sendable {
         }, onSettingsChange: { [self] settings in
             self.state.withLock { $0.maxClients = settings.maxClients }
             self.queryBufferLimit.store(settings.clientQueryBufferLimit, ordering: .relaxed)
+        }, onDurabilityFailure: { [self] error in
+            self.state.withLock { $0.durabilityFailure = error }
+            Task { await self.shutdown() }
         })
         return port
     }
