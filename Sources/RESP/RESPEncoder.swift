@@ -34,7 +34,9 @@ public enum RESPProtocolVersion: Int, Sendable, Hashable, CaseIterable {
 ///
 /// Simple strings and simple errors never contain CR or LF on the wire: each one is replaced by a space.
 public enum RESPEncoder {
-    /// Appends the encoding of `value` for a client speaking `protocol` to `buffer`.
+    /// Appends the encoding of `value` for a client speaking `protocol` to `buffer`. One case
+    /// per value kind, the table above in code: kept in one switch so each row reads beside the
+    /// table (it is long because RESP3 has many kinds, not because a case is).
     public static func encode(_ value: RESPValue, protocol version: RESPProtocolVersion, into buffer: inout ByteBuffer) {
         switch value {
         case .simpleString(let s):

@@ -145,6 +145,10 @@ private struct Reader {
         }
     }
 
+    /// Longer than the rest on purpose: it is the RESP2/RESP3 grammar in one loop, one case per
+    /// type byte, with an explicit stack of open aggregates instead of recursion (a hostile
+    /// nesting depth cannot exhaust the thread's stack); split per type, every case would need
+    /// the cursor, the stack and the incomplete-input exits passed around.
     mutating func parseOne() throws(RESPProtocolError) -> (RESPValue, Int)? {
         var pos = 0
         var stack: [Frame] = []

@@ -47,15 +47,24 @@ public final class FaultInjector: Sendable {
     /// A rule: return an errno to fail the call on `path`, or nil to let it run.
     public typealias Rule = @Sendable (Syscall, String) -> Errno?
     private let rules = Mutex<[String: Rule]>([:])
+    /// Whether any rule is installed: with none (production, and most tests) a syscall pays one
+    /// atomic load for the seam, never the mutex.
+    private let armed = Atomic<Bool>(false)
     /// The process-wide injector.
     public static let shared = FaultInjector()
 
     /// Installs `rule` for calls on paths under `prefix` (nil removes it). The default prefix,
     /// empty, covers every path.
-    public func set(under prefix: String = "", _ rule: Rule?) { rules.withLock { $0[prefix] = rule } }
+    public func set(under prefix: String = "", _ rule: Rule?) {
+        rules.withLock {
+            $0[prefix] = rule
+            armed.store(!$0.isEmpty, ordering: .releasing)
+        }
+    }
 
     @usableFromInline
     func check(_ call: Syscall, _ path: String) -> Errno? {
+        guard armed.load(ordering: .acquiring) else { return nil }
         let matching = rules.withLock { r in r.isEmpty ? [] : r.filter { path.hasPrefix($0.key) }.map(\.value) }
         for r in matching {
             if let e = r(call, path) { return e }

@@ -17,6 +17,8 @@ extension RadixTree {
     /// covering the arenas, and the counters.
     ///
     /// O(size of the arenas). Compiled in every configuration, meant to be called from tests only.
+    /// Long on purpose: one walk that claims every node, leaf and slab it reaches, and the
+    /// checks of what was reached and what was not must share that bookkeeping.
     public func _checkInvariants() throws {
         func violation(_ message: String) -> _RadixTreeInvariantViolation {
             _RadixTreeInvariantViolation("RadixTree invariant violated: \(message)")

@@ -59,87 +59,14 @@ extension CommandTable {
         return n == 2 ? Int64(resident) * Int64(sysconf(Int32(_SC_PAGESIZE))) : 0
     }
 
+    /// The lines of INFO section `name`, or nil for a section Spool does not know.
     static func infoSection(_ name: String, _ server: ServerState) -> [String]? {
-        let s = server.settings
-        let uptime = (NIODeadline.now() - server.startTime).nanoseconds / 1_000_000_000
         switch name {
-        case "server":
-            return [
-                "redis_version:\(redisCompatibleVersion)",
-                "spool_version:\(spoolVersion)",
-                "redis_mode:standalone",
-                "os:Linux",
-                "arch_bits:64",
-                "multiplexing_api:epoll",
-                "process_id:\(getpid())",
-                "tcp_port:\(server.boundPort)",
-                "server_time_usec:\(StreamClock.nowMs() * 1000)",
-                "uptime_in_seconds:\(uptime)",
-                "uptime_in_days:\(uptime / 86400)",
-                "executable:\(CommandLine.arguments.first ?? "")",
-                "config_file:\(s.configFile)",
-            ]
-        case "clients":
-            let normal = server.clients.values.filter { !$0.closing }
-            let peaks = server.recentBufferPeaks
-            return [
-                "connected_clients:\(normal.count)",
-                "cluster_connections:0",
-                "maxclients:\(s.maxClients)",
-                "client_recent_max_input_buffer:\(peaks.input)",
-                "client_recent_max_output_buffer:\(peaks.output)",
-                "blocked_clients:\(server.blockedCount)",
-                "tracking_clients:0",
-                "clients_in_timeout_table:\(normal.filter { $0.blocked?.request.deadline != nil }.count)",
-            ]
-        case "memory":
-            let rss = residentBytes()
-            var index: Int64 = 0
-            for db in server.store.databases {
-                for n in db.names() {
-                    if let info = try? db.stream(n)?.info() { index += Int64(info.indexBytes) }
-                }
-            }
-            return [
-                "used_memory:\(rss)",
-                "used_memory_human:\(human(rss))",
-                "used_memory_rss:\(rss)",
-                "used_memory_rss_human:\(human(rss))",
-                "used_memory_dataset:\(index)",
-                "maxmemory:0",
-                "maxmemory_human:0B",
-                "maxmemory_policy:noeviction",
-                "mem_allocator:libc",
-            ]
-        case "persistence":
-            return [
-                "loading:0",
-                "async_loading:0",
-                "rdb_changes_since_last_save:0",
-                "rdb_bgsave_in_progress:0",
-                "rdb_last_save_time:\(server.startUnixSeconds)",
-                "rdb_last_bgsave_status:ok",
-                "aof_enabled:1",
-                "aof_rewrite_in_progress:0",
-                "aof_rewrite_scheduled:0",
-                "aof_last_write_status:\(server.stats.lastFsyncError.isEmpty ? "ok" : "err")",
-                "aof_fsync_policy:\(s.appendfsync.rawValue)",
-            ]
-        case "stats":
-            let st = server.stats
-            return [
-                "total_connections_received:\(st.connectionsReceived)",
-                "total_commands_processed:\(st.commandsProcessed)",
-                "instantaneous_ops_per_sec:0",
-                "rejected_connections:\(server.rejectedConnections())",
-                "expired_keys:0",
-                "evicted_keys:0",
-                "keyspace_hits:\(st.keyspaceHits)",
-                "keyspace_misses:\(st.keyspaceMisses)",
-                "pubsub_channels:0",
-                "pubsub_patterns:0",
-                "total_error_replies:\(st.totalErrorReplies)",
-            ]
+        case "server": return serverInfo(server)
+        case "clients": return clientsInfo(server)
+        case "memory": return memoryInfo(server)
+        case "persistence": return persistenceInfo(server)
+        case "stats": return statsInfo(server)
         case "replication":
             return ["role:master", "connected_slaves:0"]
         case "cpu":
@@ -159,34 +86,135 @@ extension CommandTable {
                 let n = db.count
                 return n == 0 ? nil : "db\(i):keys=\(n),expires=0,avg_ttl=0"
             }
-        case "spool":
-            var streams = 0, segments = 0
-            var disk: Int64 = 0
-            var index: Int64 = 0
-            for db in server.store.databases {
-                for n in db.names() {
-                    guard let info = try? db.stream(n)?.info() else { continue }
-                    streams += 1
-                    segments += info.segments
-                    disk += info.diskBytes
-                    index += Int64(info.indexBytes)
-                }
-            }
-            return [
-                "spool_version:\(spoolVersion)",
-                "spool_dir:\(s.directory)",
-                "spool_appendfsync:\(s.appendfsync.rawValue)",
-                "spool_streams:\(streams)",
-                "spool_segments:\(segments)",
-                "spool_disk_bytes:\(disk)",
-                "spool_disk_human:\(human(disk))",
-                "spool_index_bytes:\(index)",
-                "spool_group_commit_fsyncs:\(server.stats.fsyncs)",
-                "spool_group_commit_fsync_usec:\(server.stats.fsyncMicroseconds)",
-            ]
+        case "spool": return spoolInfo(server)
         default:
             return nil
         }
+    }
+
+    /// INFO's `server` section.
+    static func serverInfo(_ server: ServerState) -> [String] {
+        let s = server.settings
+        let uptime = (NIODeadline.now() - server.startTime).nanoseconds / 1_000_000_000
+        return [
+            "redis_version:\(redisCompatibleVersion)",
+            "spool_version:\(spoolVersion)",
+            "redis_mode:standalone",
+            "os:Linux",
+            "arch_bits:64",
+            "multiplexing_api:epoll",
+            "process_id:\(getpid())",
+            "tcp_port:\(server.boundPort)",
+            "server_time_usec:\(StreamClock.nowMs() * 1000)",
+            "uptime_in_seconds:\(uptime)",
+            "uptime_in_days:\(uptime / 86400)",
+            "executable:\(CommandLine.arguments.first ?? "")",
+            "config_file:\(s.configFile)",
+        ]
+    }
+
+    /// INFO's `clients` section.
+    static func clientsInfo(_ server: ServerState) -> [String] {
+        let s = server.settings
+        let normal = server.clients.values.filter { !$0.closing }
+        let peaks = server.recentBufferPeaks
+        return [
+            "connected_clients:\(normal.count)",
+            "cluster_connections:0",
+            "maxclients:\(s.maxClients)",
+            "client_recent_max_input_buffer:\(peaks.input)",
+            "client_recent_max_output_buffer:\(peaks.output)",
+            "blocked_clients:\(server.blockedCount)",
+            "tracking_clients:0",
+            "clients_in_timeout_table:\(normal.filter { $0.blocked?.request.deadline != nil }.count)",
+        ]
+    }
+
+    /// INFO's `memory` section.
+    static func memoryInfo(_ server: ServerState) -> [String] {
+        let rss = residentBytes()
+        var index: Int64 = 0
+        for db in server.store.databases {
+            for n in db.names() {
+                if let info = try? db.stream(n)?.info() { index += Int64(info.indexBytes) }
+            }
+        }
+        return [
+            "used_memory:\(rss)",
+            "used_memory_human:\(human(rss))",
+            "used_memory_rss:\(rss)",
+            "used_memory_rss_human:\(human(rss))",
+            "used_memory_dataset:\(index)",
+            "maxmemory:0",
+            "maxmemory_human:0B",
+            "maxmemory_policy:noeviction",
+            "mem_allocator:libc",
+        ]
+    }
+
+    /// INFO's `persistence` section.
+    static func persistenceInfo(_ server: ServerState) -> [String] {
+        let s = server.settings
+        return [
+            "loading:0",
+            "async_loading:0",
+            "rdb_changes_since_last_save:0",
+            "rdb_bgsave_in_progress:0",
+            "rdb_last_save_time:\(server.startUnixSeconds)",
+            "rdb_last_bgsave_status:ok",
+            "aof_enabled:1",
+            "aof_rewrite_in_progress:0",
+            "aof_rewrite_scheduled:0",
+            "aof_last_write_status:\(server.stats.lastFsyncError.isEmpty ? "ok" : "err")",
+            "aof_fsync_policy:\(s.appendfsync.rawValue)",
+        ]
+    }
+
+    /// INFO's `stats` section.
+    static func statsInfo(_ server: ServerState) -> [String] {
+        let st = server.stats
+        return [
+            "total_connections_received:\(st.connectionsReceived)",
+            "total_commands_processed:\(st.commandsProcessed)",
+            "instantaneous_ops_per_sec:0",
+            "rejected_connections:\(server.rejectedConnections())",
+            "expired_keys:0",
+            "evicted_keys:0",
+            "keyspace_hits:\(st.keyspaceHits)",
+            "keyspace_misses:\(st.keyspaceMisses)",
+            "pubsub_channels:0",
+            "pubsub_patterns:0",
+            "total_error_replies:\(st.totalErrorReplies)",
+        ]
+    }
+
+    /// INFO's `spool` section.
+    static func spoolInfo(_ server: ServerState) -> [String] {
+        let s = server.settings
+        var streams = 0, segments = 0
+        var disk: Int64 = 0
+        var index: Int64 = 0
+        for db in server.store.databases {
+            for n in db.names() {
+                guard let info = try? db.stream(n)?.info() else { continue }
+                streams += 1
+                segments += info.segments
+                disk += info.diskBytes
+                index += Int64(info.indexBytes)
+            }
+        }
+        return [
+            "spool_version:\(spoolVersion)",
+            "spool_dir:\(s.directory)",
+            "spool_appendfsync:\(s.appendfsync.rawValue)",
+            "spool_streams:\(streams)",
+            "spool_segments:\(segments)",
+            "spool_disk_bytes:\(disk)",
+            "spool_disk_human:\(human(disk))",
+            "spool_index_bytes:\(index)",
+            "spool_group_commit_fsyncs:\(server.stats.fsyncs)",
+            "spool_group_commit_fsync_usec:\(server.stats.fsyncMicroseconds)",
+        ]
     }
 }
 
