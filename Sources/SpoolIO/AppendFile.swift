@@ -74,9 +74,13 @@ public final class AppendFile: Sendable {
         case .failure(let e): throw IOError("open", path, e)
         }
         self.path = path
-        var st = stat()
-        fstat(fd, &st)
-        let size = Int64(st.st_size)
+        let size: Int64
+        switch system_fileSize(fd, path: path) {
+        case .success(let n): size = n
+        case .failure(let e):
+            system_close(fd)
+            throw IOError("fstat", path, e)
+        }
         state = SleepingMutex(State(size: size, synced: size, syncing: false, closed: false))
     }
 
@@ -98,7 +102,7 @@ public final class AppendFile: Sendable {
             s.staged = nil
             return true
         }
-        if closeNow { _ = Glibc.close(fd) }
+        if closeNow { system_close(fd) }
     }
 
     /// How an `AppendFile` reserves space ahead of its appends.
@@ -137,9 +141,11 @@ public final class AppendFile: Sendable {
 
     /// Writes zeros from the file's current length to `capacity`, then syncs them.
     private func zeroFill(to capacity: Int64) throws(IOError) {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw IOError("fstat", path, lastErrno()) }
-        let from = Int64(st.st_size)
+        let from: Int64
+        switch system_fileSize(fd, path: path) {
+        case .success(let n): from = n
+        case .failure(let e): throw IOError("fstat", path, e)
+        }
         guard from < capacity else { return }
         try write([UInt8](repeating: 0, count: Int(capacity - from)), at: from)
         if case .failure(let e) = system_fdatasync(fd, path: path) { throw IOError("fdatasync", path, e) }
@@ -149,7 +155,7 @@ public final class AppendFile: Sendable {
     /// it again, unless the reservation kind is `.none`).
     private func unmap() {
         state.withLock { s in
-            if let m = s.mapping { munmap(m, Int(s.capacity)) }
+            if let m = s.mapping { system_munmap(m, Int(s.capacity)) }
             s.mapping = nil
             s.capacity = 0
         }
@@ -173,10 +179,13 @@ public final class AppendFile: Sendable {
             return false
         case .failure(let e): throw IOError("fallocate", path, e)
         }
-        let p = mmap(nil, Int(capacity), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let p, p != MAP_FAILED else { throw IOError("mmap", path, lastErrno()) }
+        let p: UnsafeMutableRawPointer
+        switch system_mmap(fd, Int(capacity), writable: true, path: path) {
+        case .success(let m): p = m
+        case .failure(let e): throw IOError("mmap", path, e)
+        }
         state.withLock { s in
-            if let old = s.mapping { munmap(old, Int(s.capacity)) }
+            if let old = s.mapping { system_munmap(old, Int(s.capacity)) }
             s.mapping = p
             s.capacity = capacity
         }
@@ -472,7 +481,7 @@ public final class AppendFile: Sendable {
                 return (wake, nil)
             }
         }
-        if closeNow { _ = Glibc.close(fd) }
+        if closeNow { system_close(fd) }
         leader?.post()
         for (w, outcome) in wake { w.wake(outcome) }
         return queuedNext

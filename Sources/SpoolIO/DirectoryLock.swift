@@ -32,9 +32,8 @@ public final class DirectoryLock: Sendable {
         // `fd` is set only once the lock is held: a class whose stored properties are all set
         // runs its deinit when its init throws, and that deinit would close the descriptor a
         // second time — by then possibly another thread's file under the same number.
-        if flock(f, LOCK_EX | LOCK_NB) != 0 {
-            let e = lastErrno()
-            Glibc.close(f)
+        if case .failure(let e) = system_flock(f, LOCK_EX | LOCK_NB, path: path) {
+            system_close(f)
             if e == .wouldBlock { throw Busy(path: path) }
             throw IOError("flock", path, e)
         }
@@ -48,19 +47,18 @@ public final class DirectoryLock: Sendable {
     public func release() {
         fd.withLock { f in
             guard f >= 0 else { return }
-            flock(f, LOCK_UN)
-            Glibc.close(f)
+            _ = system_flock(f, LOCK_UN, path: path)
+            system_close(f)
             f = -1
         }
     }
 
     /// True when some process holds the lock `file` (used by read-only tools).
     public static func isHeld(file p: String) -> Bool {
-        let fd = open(p, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { Glibc.close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return true }
-        flock(fd, LOCK_UN)
+        guard case .success(let fd) = system_open(p, O_RDONLY | O_CLOEXEC, 0) else { return false }
+        defer { system_close(fd) }
+        guard case .success = system_flock(fd, LOCK_SH | LOCK_NB, path: p) else { return true }
+        _ = system_flock(fd, LOCK_UN, path: p)
         return false
     }
 

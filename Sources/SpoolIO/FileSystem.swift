@@ -14,10 +14,13 @@ public enum FileSystem {
         case .success(let f): fd = f
         case .failure(let e): throw IOError("open", path, e)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw IOError("fstat", path, lastErrno()) }
-        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        defer { system_close(fd) }
+        let size: Int64
+        switch system_fileSize(fd, path: path) {
+        case .success(let n): size = n
+        case .failure(let e): throw IOError("fstat", path, e)
+        }
+        var out = [UInt8](repeating: 0, count: Int(size))
         var done = 0
         while done < out.count {
             let r = out.withUnsafeMutableBytes { buf in
@@ -34,35 +37,30 @@ public enum FileSystem {
 
     /// True when `path` exists.
     public static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0
+        if case .success = system_stat(path) { return true }
+        return false
     }
 
     /// True when `path` is a directory.
     public static func isDirectory(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        if case .success(let s) = system_stat(path) { return s.isDirectory }
+        return false
     }
 
     /// Size of the file at `path`.
     public static func fileSize(_ path: String) throws(IOError) -> Int64 {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw IOError("stat", path, lastErrno()) }
-        return Int64(st.st_size)
+        switch system_stat(path) {
+        case .success(let s): return s.size
+        case .failure(let e): throw IOError("stat", path, e)
+        }
     }
 
     /// Names in a directory (without `.` and `..`), sorted.
     public static func list(_ path: String) throws(IOError) -> [String] {
-        guard let dir = opendir(path) else { throw IOError("opendir", path, lastErrno()) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafePointer(to: ent.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
+        switch system_listDirectory(path) {
+        case .success(let names): return names.sorted()
+        case .failure(let e): throw IOError("opendir", path, e)
         }
-        return names.sorted()
     }
 
     /// Creates a directory (and its parents); succeeds if it exists.
@@ -85,7 +83,7 @@ public enum FileSystem {
         case .success(let f): fd = f
         case .failure(let e): throw IOError("open", path, e)
         }
-        defer { close(fd) }
+        defer { system_close(fd) }
         if case .failure(let e) = system_fsync(fd, path: path) { throw IOError("fsync", path, e) }
     }
 
@@ -122,11 +120,7 @@ public enum FileSystem {
     public static func removeTree(_ path: String) throws(IOError) {
         guard isDirectory(path) else { try removeFile(path); return }
         for name in try list(path) { try removeTree(path + "/" + name) }
-        guard rmdir(path) == 0 else {
-            let e = lastErrno()
-            if e == .noSuchFileOrDirectory { return }
-            throw IOError("rmdir", path, e)
-        }
+        if case .failure(let e) = system_rmdir(path), e != .noSuchFileOrDirectory { throw IOError("rmdir", path, e) }
     }
 
     /// Renames `from` to `to`, replacing `to`.

@@ -26,21 +26,23 @@ public final class MappedFile: @unchecked Sendable {
         case .success(let f): fd = f
         case .failure(let e): throw IOError("open", path, e)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw IOError("fstat", path, lastErrno()) }
-        count = Int(st.st_size)
+        defer { system_close(fd) }
+        switch system_fileSize(fd, path: path) {
+        case .success(let n): count = Int(n)
+        case .failure(let e): throw IOError("fstat", path, e)
+        }
         if count == 0 {
             base = nil
             return
         }
-        let p = mmap(nil, count, PROT_READ, MAP_SHARED, fd, 0)
-        guard let p, p != MAP_FAILED else { throw IOError("mmap", path, lastErrno()) }
-        base = UnsafeRawPointer(p)
+        switch system_mmap(fd, count, writable: false, path: path) {
+        case .success(let p): base = UnsafeRawPointer(p)
+        case .failure(let e): throw IOError("mmap", path, e)
+        }
     }
 
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+        if let base { system_munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }
 
     /// Asks the kernel to read the file from `offset` to its end ahead (`MADV_WILLNEED`): one
@@ -49,7 +51,7 @@ public final class MappedFile: @unchecked Sendable {
     public func willNeed(from offset: Int) {
         guard let base, offset < count else { return }
         let start = max(0, offset) / systemPageSize * systemPageSize
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), count - start, MADV_WILLNEED)
+        system_madvise(base + start, count - start, MADV_WILLNEED)
     }
 
     /// Turns off readahead on faults (`MADV_RANDOM`): a fault then reads one page, not a
@@ -57,7 +59,7 @@ public final class MappedFile: @unchecked Sendable {
     /// a caller that reads a few scattered bytes (a header, a trailer). Advisory only.
     public func adviseRandomAccess() {
         guard let base else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_RANDOM)
+        system_madvise(base, count, MADV_RANDOM)
     }
 
     /// Calls `body` with the mapped bytes; the pointer must not escape `body`.

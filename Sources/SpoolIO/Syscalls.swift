@@ -35,7 +35,7 @@ public struct IOError: Error, Sendable, CustomStringConvertible, Equatable {
 
 /// The syscalls a fault can be injected into.
 public enum Syscall: String, Sendable, CaseIterable {
-    case open, pwrite, pread, fdatasync, fsync, ftruncate, rename, unlink, mkdir, link, fallocate
+    case open, pwrite, pread, fdatasync, fsync, ftruncate, rename, unlink, mkdir, link, fallocate, fstat, mmap, flock, opendir
 }
 
 /// Test hook: decides, per call, whether a syscall fails with an errno instead of running.
@@ -148,4 +148,69 @@ func system_mkdir(_ path: String) -> Result<Void, Errno> {
 func system_link(_ from: String, _ to: String) -> Result<Void, Errno> {
     if let e = FaultInjector.shared.check(.link, to) { return .failure(e) }
     return link(from, to) == 0 ? .success(()) : .failure(lastErrno())
+}
+
+/// The size of the open file `fd`.
+func system_fileSize(_ fd: Int32, path: String) -> Result<Int64, Errno> {
+    if let e = FaultInjector.shared.check(.fstat, path) { return .failure(e) }
+    var st = stat()
+    return fstat(fd, &st) == 0 ? .success(Int64(st.st_size)) : .failure(lastErrno())
+}
+
+/// Maps `count` bytes of `fd` from offset 0, shared; writable when `writable`.
+func system_mmap(_ fd: Int32, _ count: Int, writable: Bool, path: String) -> Result<UnsafeMutableRawPointer, Errno> {
+    if let e = FaultInjector.shared.check(.mmap, path) { return .failure(e) }
+    let p = mmap(nil, count, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0)
+    guard let p, p != MAP_FAILED else { return .failure(lastErrno()) }
+    return .success(p)
+}
+
+/// Unmaps a mapping `system_mmap` made (a failure means a bad argument, which is a bug).
+func system_munmap(_ p: UnsafeMutableRawPointer, _ count: Int) {
+    let r = munmap(p, count)
+    assert(r == 0, "munmap failed")
+}
+
+/// `flock` with LOCK_EX/LOCK_SH/LOCK_UN and LOCK_NB as given.
+func system_flock(_ fd: Int32, _ operation: Int32, path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.flock, path) { return .failure(e) }
+    return retryingEINTR { flock(fd, operation) == 0 ? .success(()) : .failure(lastErrno()) }
+}
+
+/// The names in directory `path` but `.` and `..`, in the order the file system returns them.
+func system_listDirectory(_ path: String) -> Result<[String], Errno> {
+    if let e = FaultInjector.shared.check(.opendir, path) { return .failure(e) }
+    guard let dir = opendir(path) else { return .failure(lastErrno()) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let ent = readdir(dir) {
+        let name = withUnsafePointer(to: ent.pointee.d_name) { p in
+            p.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return .success(names)
+}
+
+/// What `stat` says of `path`: its size and whether it is a directory.
+func system_stat(_ path: String) -> Result<(size: Int64, isDirectory: Bool), Errno> {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return .failure(lastErrno()) }
+    return .success((Int64(st.st_size), (st.st_mode & S_IFMT) == S_IFDIR))
+}
+
+/// Removes the empty directory `path`.
+func system_rmdir(_ path: String) -> Result<Void, Errno> {
+    if let e = FaultInjector.shared.check(.unlink, path) { return .failure(e) }
+    return rmdir(path) == 0 ? .success(()) : .failure(lastErrno())
+}
+
+/// Closes `fd` (EINTR leaves it closed on Linux: not retried).
+func system_close(_ fd: Int32) {
+    _ = close(fd)
+}
+
+/// An advice about a mapped range (`MADV_WILLNEED`, `MADV_RANDOM`); advisory, nothing fails.
+func system_madvise(_ p: UnsafeRawPointer, _ count: Int, _ advice: Int32) {
+    _ = madvise(UnsafeMutableRawPointer(mutating: p), count, advice)
 }

@@ -111,4 +111,32 @@ import TestSupport
         #expect(f.size == 3 && readAll(dir.path + "/j") == [1, 2, 3])
         #expect(try f.append([4]) == 4)
     }
+
+    /// Every storage call goes through the syscall seam: a fault injected into fstat, mmap,
+    /// flock or opendir surfaces as that call's IOError, and nothing is left half done.
+    @Test(arguments: [Syscall.fstat, .mmap, .flock, .opendir])
+    func everyStorageCallCanFail(_ call: Syscall) throws {
+        let dir = TemporaryDirectory("io-seam")
+        defer { dir.remove() }
+        try FileSystem.writeAtomically(dir.path + "/m", [1, 2, 3])
+        FaultInjector.shared.set(under: dir.path) { c, _ in c == call ? .ioError : nil }
+        defer { FaultInjector.shared.set(under: dir.path, nil) }
+        func failure(_ body: () throws -> Void) -> IOError? {
+            do { try body(); return nil } catch { return error as? IOError }
+        }
+        switch call {
+        case .fstat:
+            #expect(failure { _ = try FileSystem.readFile(dir.path + "/m") }?.operation == "fstat")
+            #expect(failure { _ = try MappedFile(path: dir.path + "/m") }?.operation == "fstat")
+            #expect(failure { _ = try AppendFile(creating: dir.path + "/m") }?.operation == "fstat")
+        case .mmap:
+            #expect(failure { _ = try MappedFile(path: dir.path + "/m") }?.operation == "mmap")
+        case .flock:
+            #expect(failure { _ = try DirectoryLock(file: dir.path + "/LOCK") }?.operation == "flock")
+        default:
+            #expect(failure { _ = try FileSystem.list(dir.path) }?.operation == "opendir")
+        }
+        FaultInjector.shared.set(under: dir.path, nil)
+        #expect(try FileSystem.readFile(dir.path + "/m") == [1, 2, 3])
+    }
 }
