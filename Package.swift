@@ -3,7 +3,7 @@
 //
 // The module graph. Every edge below is declared and used, and nothing else: the README test
 // command builds with `--explicit-target-dependency-import-check error` (an import of a module
-// outside a target's dependencies fails) and runs Tools/check-imports.py (every import a
+// outside a target's dependencies fails) and runs Tools/check-sources.py (every import a
 // declared direct dependency, every dependency imported). docs/ARCHITECTURE.md says what each
 // module holds.
 //

@@ -144,7 +144,8 @@ final class Segment: Sendable {
                 guard offset + UInt64(frameLength) <= UInt64(bytes.count) else {
                     throw SpoolError.corrupt(FormatError(file: path, offset: offset, "block frame extends past end of file"))
                 }
-                let frame = UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<(Int(offset) + Int(frameLength))])
+                let frame: UnsafeRawBufferPointer
+                do throws(FormatError) { frame = try ByteReader(bytes, file: path).view(at: Int(offset), count: Int(frameLength), "block frame") } catch { throw .corrupt(error) }
                 return try Segment.decodeFrame(frame, file: path, offset: offset, into: &raw)
             }
         case .file(let f):

@@ -25,13 +25,13 @@ public struct EntryView: ~Copyable {
     /// Calls `body` with the bytes of field or value `i`, borrowed.
     public func withBytes<R>(_ i: Int, _ body: (RawSpan) throws -> R) rethrows -> R {
         let (start, length) = spans[i]
-        return try body(UnsafeRawBufferPointer(rebasing: base[start..<(start + length)]).bytes)
+        return try body(base.checkedSlice(start..<(start + length)).bytes)
     }
 
     /// A copy of field or value `i`.
     public func bytes(_ i: Int) -> [UInt8] {
         let (start, length) = spans[i]
-        return Array(UnsafeRawBufferPointer(rebasing: base[start..<(start + length)]))
+        return Array(base.checkedSlice(start..<(start + length)))
     }
 
     /// The whole entry, copied.
@@ -212,7 +212,7 @@ extension StreamSnapshot {
                 sink.tombstones = info.deleted > 0 ? snap.blockTombstones[first] : nil
                 sink.master.removeAll(keepingCapacity: true)
                 let r: Result<Void, FormatError> = raw.withUnsafeBytes { all in
-                    let b = UnsafeRawBufferPointer(rebasing: all[0..<Int(header.rawLength)])
+                    let b = all.checkedSlice(0..<Int(header.rawLength))
                     sink.base = b
                     do throws(FormatError) {
                         // The label is built only if the payload is damaged.

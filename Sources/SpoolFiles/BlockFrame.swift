@@ -28,16 +28,21 @@ public enum BlockFrame {
             return .tornHeader(FormatError(file: file, offset: UInt64(offset),
                                            "torn block header: \(rest) bytes where a \(SegmentFormat.blockHeaderSize)-byte header should be"))
         }
+        let r = ByteReader(bytes, file: file)
         let header: SegmentFormat.BlockHeader
-        do { header = try SegmentFormat.BlockHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), file: file, offset: UInt64(offset)) } catch {
+        do { header = try SegmentFormat.BlockHeader.decode(try r.view(at: offset, count: rest, "block frame"), file: file, offset: UInt64(offset)) } catch {
             return .badHeader(error)
         }
         guard header.frameLength <= rest else {
             return .tornPayload(header, FormatError(file: file, offset: UInt64(offset),
                                                     "torn block: header says \(header.frameLength) bytes, \(rest) left in the file"))
         }
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + SegmentFormat.blockHeaderSize)..<(offset + header.frameLength)])
-        return .frame(header, damage: checkPayload(payload, header, file: file, frameOffset: offset))
+        do {
+            let payload = try r.view(at: offset + SegmentFormat.blockHeaderSize, count: header.frameLength - SegmentFormat.blockHeaderSize, "block payload")
+            return .frame(header, damage: checkPayload(payload, header, file: file, frameOffset: offset))
+        } catch {
+            return .badHeader(error)
+        }
     }
 
     /// The payload checksum's failure, or nil.
@@ -55,7 +60,7 @@ public enum BlockFrame {
         guard frame.count == header.frameLength else {
             throw FormatError(file: file, offset: offset, "frame length \(frame.count) differs from the header's \(header.frameLength)")
         }
-        let payload = UnsafeRawBufferPointer(rebasing: frame[SegmentFormat.blockHeaderSize...])
+        let payload = try ByteReader(frame, file: file, baseOffset: offset).view(at: SegmentFormat.blockHeaderSize, count: frame.count - SegmentFormat.blockHeaderSize, "block payload")
         if let damage = checkPayload(payload, header, file: file, frameOffset: Int(offset)) { throw damage }
         try decompress(payload, header, file: file, payloadOffset: offset + UInt64(SegmentFormat.blockHeaderSize), into: &raw)
         return header
@@ -65,11 +70,11 @@ public enum BlockFrame {
     /// the stored bytes themselves when uncompressed, else decompressed into `scratch`.
     public static func withRawPayload<R>(_ frame: UnsafeRawBufferPointer, _ header: SegmentFormat.BlockHeader, file: String, offset: UInt64,
                                          scratch: inout [UInt8], _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
-        let payload = UnsafeRawBufferPointer(rebasing: frame[SegmentFormat.blockHeaderSize..<header.frameLength])
+        let payload = try ByteReader(frame, file: file, baseOffset: offset).view(at: SegmentFormat.blockHeaderSize, count: header.frameLength - SegmentFormat.blockHeaderSize, "block payload")
         if header.codec == .none { return try body(payload) }
         try decompress(payload, header, file: file, payloadOffset: offset + UInt64(SegmentFormat.blockHeaderSize), into: &scratch)
         let n = Int(header.rawLength)
-        return try scratch.withBytes { (raw) throws(FormatError) in try body(UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
+        return try scratch.withBytes { (raw) throws(FormatError) in try body(raw.checkedSlice(0..<n)) }
     }
 
     /// The raw payload into the first `rawLength` bytes of `raw` (grown as needed).

@@ -117,7 +117,7 @@ public struct SegmentScan: Sendable {
         }
         // A damaged footer shows up as unreadable bytes at the end; it is reported once, as the footer.
         if case .damaged = s.footer, let last = s.gaps.last, last.range.upperBound == n,
-           last.range.count >= 4, Array(UnsafeRawBufferPointer(rebasing: bytes[last.range.lowerBound..<(last.range.lowerBound + 4)])) == SegmentFormat.footerMagic {
+           let magic = try? ByteReader(bytes, file: relativePath).view(at: last.range.lowerBound, count: 4), magic.elementsEqual(SegmentFormat.footerMagic) {
             s.gaps.removeLast()
         }
         return s
@@ -141,7 +141,7 @@ public struct SegmentScan: Sendable {
     /// `BlockFrame.withRawPayload`), decompressed into `scratch` when compressed.
     public static func withRawPayload<R>(_ bytes: UnsafeRawBufferPointer, _ frame: Frame, file: String, scratch: inout [UInt8],
                                          _ body: (UnsafeRawBufferPointer) throws(FormatError) -> R) throws(FormatError) -> R {
-        let bytes = UnsafeRawBufferPointer(rebasing: bytes[frame.range])
+        let bytes = try ByteReader(bytes, file: file).view(at: frame.range.lowerBound, count: frame.range.count, "block frame")
         return try BlockFrame.withRawPayload(bytes, frame.header, file: file, offset: UInt64(frame.offset), scratch: &scratch, body)
     }
 

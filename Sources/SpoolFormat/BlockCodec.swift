@@ -148,9 +148,7 @@ public enum BlockCodec {
         case .field: n = try r.readLength("field length", limit: r.remaining)
         case .value: n = try r.readLength("value length", limit: r.remaining)
         }
-        let start = r.offset
-        try r.skip(n, "string")
-        return UnsafeRawBufferPointer(rebasing: r.bytes[start..<(start + n)])
+        return try r.readView(n, "string")
     }
 }
 

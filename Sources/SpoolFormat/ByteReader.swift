@@ -1,5 +1,8 @@
 /// A bounds-checked cursor over untrusted bytes. Every read either returns a value or throws a
-/// `FormatError` naming the file and the absolute offset: untrusted bytes never trap.
+/// `FormatError` naming the file and the absolute offset: untrusted bytes never trap, in
+/// release builds too. It is the one reader of file bytes: the format, the read layer, the
+/// engine and the tools slice and load untrusted bytes only through it (Tools/check-sources.py
+/// checks that no other file of theirs slices or loads from a raw buffer).
 /// It holds an unsafe pointer: use it only inside the `withUnsafeBytes` scope that produced it.
 public struct ByteReader {
     /// The bytes being decoded.
@@ -154,6 +157,56 @@ public struct ByteReader {
     @inlinable public mutating func skip(_ n: Int, _ what: String = "bytes") throws(FormatError) {
         try need(n, what)
         position += n
+    }
+
+    /// Reads `n` bytes as a view into `bytes` (no copy), valid as long as `bytes` is.
+    @inlinable public mutating func readView(_ n: Int, _ what: @autoclosure () -> String = "bytes") throws(FormatError) -> UnsafeRawBufferPointer {
+        try need(n, what())
+        defer { position += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<position + n])
+    }
+
+    // Random access, for what an index or a trailer points at: these read at an offset relative
+    // to `bytes` and leave the position where it is.
+
+    /// The `count` bytes at `offset` of `bytes`, as a view.
+    @inlinable public func view(at offset: Int, count: Int, _ what: @autoclosure () -> String = "bytes") throws(FormatError) -> UnsafeRawBufferPointer {
+        guard offset >= 0, count >= 0, offset <= bytes.count, count <= bytes.count - offset else {
+            throw outside(what(), offset, count)
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
+    }
+
+    /// A reader over the `count` bytes at `offset` of `bytes`, its errors at their absolute offsets.
+    @inlinable public func reader(at offset: Int, count: Int, _ what: @autoclosure () -> String = "bytes") throws(FormatError) -> ByteReader {
+        ByteReader(try view(at: offset, count: count, what()), file: file, baseOffset: baseOffset + UInt64(offset))
+    }
+
+    /// The little-endian `UInt32` at `offset` of `bytes`.
+    @inlinable public func uint32(at offset: Int, _ what: @autoclosure () -> String = "u32") throws(FormatError) -> UInt32 {
+        UInt32(littleEndian: try view(at: offset, count: 4, what()).loadUnaligned(as: UInt32.self))
+    }
+
+    /// The little-endian `UInt64` at `offset` of `bytes`.
+    @inlinable public func uint64(at offset: Int, _ what: @autoclosure () -> String = "u64") throws(FormatError) -> UInt64 {
+        UInt64(littleEndian: try view(at: offset, count: 8, what()).loadUnaligned(as: UInt64.self))
+    }
+
+    @usableFromInline @inline(never)
+    func outside(_ what: String, _ offset: Int, _ count: Int) -> FormatError {
+        FormatError(file: file, offset: baseOffset + UInt64(max(0, offset)),
+                    "\(what): \(count) bytes at \(offset) pass the end of the \(bytes.count) bytes read")
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// `self[range]` as a buffer, checked in release builds too (the standard library checks
+    /// slices of unsafe buffers only in debug builds). For bytes Spool itself laid out or
+    /// already verified: a range outside them is a bug and traps, it never reads past the end.
+    /// Untrusted bytes go through `ByteReader`, which throws instead.
+    @inlinable public func checkedSlice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice \(range) of \(count) bytes")
+        return UnsafeRawBufferPointer(rebasing: self[range])
     }
 }
 

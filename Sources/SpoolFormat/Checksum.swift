@@ -18,6 +18,6 @@ public enum CRC32C {
     /// The CRC-32C of `bytes[range]`.
     @inlinable
     public static func checksum(_ bytes: [UInt8], range: Range<Int>, continuing crc: UInt32 = 0) -> UInt32 {
-        bytes.withUnsafeBytes { checksum(UnsafeRawBufferPointer(rebasing: $0[range]), continuing: crc) }
+        bytes.withUnsafeBytes { checksum($0.checkedSlice(range), continuing: crc) }
     }
 }

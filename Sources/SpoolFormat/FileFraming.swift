@@ -49,7 +49,7 @@ public enum FileFraming {
         try readPreamble(&r, magic: magic, version: version, kind: kind)
         let generation = try r.readUInt64()
         let crc = try r.readUInt32()
-        guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) else {
+        guard crc == CRC32C.checksum(try r.view(at: 0, count: 24, "\(kind) header")) else {
             throw FormatError(file: file, offset: 24, "\(kind) header checksum mismatch")
         }
         return generation
@@ -92,23 +92,24 @@ public enum FileFraming {
     public static func readRecord<Record>(_ bytes: UnsafeRawBufferPointer, at offset: Int, file: String,
                                           body decode: (UnsafeRawBufferPointer, UInt64) throws(FormatError) -> Record) -> ReadResult<Record> {
         let n = bytes.count
-        guard offset + recordPrefixSize + 1 <= n else { return .end }
-        let crc = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
-        let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
-        if length == 0 { return .end }  // no record is empty (the kind byte): reserved space
-        guard length <= maxRecordLength else {
-            return .corrupt(FormatError(file: file, offset: UInt64(offset + 4), "bad record length \(length)"))
-        }
-        guard offset + recordPrefixSize + length <= n else { return .end }
-        let end = offset + recordPrefixSize + length
-        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<end])) == crc else {
-            // In reserved space (zeros follow), a record that fails its checksum with nothing
-            // but zeros after it is the last write, torn short.
-            if end < n && isZero(bytes, from: end) { return .end }
-            return .corrupt(FormatError(file: file, offset: UInt64(offset), "record checksum mismatch"))
-        }
+        guard offset >= 0, offset + recordPrefixSize + 1 <= n else { return .end }
+        let r = ByteReader(bytes, file: file)
         do {
-            let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + recordPrefixSize)..<end])
+            let crc = try r.uint32(at: offset, "record crc")
+            let length = Int(try r.uint32(at: offset + 4, "record length"))
+            if length == 0 { return .end }  // no record is empty (the kind byte): reserved space
+            guard length <= maxRecordLength else {
+                return .corrupt(FormatError(file: file, offset: UInt64(offset + 4), "bad record length \(length)"))
+            }
+            guard offset + recordPrefixSize + length <= n else { return .end }
+            let end = offset + recordPrefixSize + length
+            guard CRC32C.checksum(try r.view(at: offset + 4, count: length + 4, "record")) == crc else {
+                // In reserved space (zeros follow), a record that fails its checksum with nothing
+                // but zeros after it is the last write, torn short.
+                if end < n && isZero(bytes, from: end) { return .end }
+                return .corrupt(FormatError(file: file, offset: UInt64(offset), "record checksum mismatch"))
+            }
+            let body = try r.view(at: offset + recordPrefixSize, count: length, "record body")
             return .record(try decode(body, UInt64(offset + recordPrefixSize)), next: end)
         } catch {
             return .corrupt(error)
@@ -119,15 +120,16 @@ public enum FileFraming {
     /// record (preallocated, see FORMAT.md), as opposed to the remains of a torn write.
     public static func isZero(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
         guard offset < bytes.count else { return true }
-        return UnsafeRawBufferPointer(rebasing: bytes[offset...]).allSatisfy { $0 == 0 }
+        return bytes.checkedSlice(max(0, offset)..<bytes.count).allSatisfy { $0 == 0 }
     }
 
     /// Checks the trailing CRC-32C of a whole file (the last 4 bytes cover all bytes before them)
     /// and returns the covered bytes.
     public static func verifyTrailingCRC(_ bytes: UnsafeRawBufferPointer, file: String, minimum: Int, kind: String) throws(FormatError) -> UnsafeRawBufferPointer {
         guard bytes.count >= minimum else { throw FormatError(file: file, offset: 0, "\(kind) too short (\(bytes.count) bytes)") }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
-        let stored = bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian
+        let r = ByteReader(bytes, file: file)
+        let body = try r.view(at: 0, count: bytes.count - 4, kind)
+        let stored = try r.uint32(at: bytes.count - 4, "\(kind) crc")
         guard CRC32C.checksum(body) == stored else {
             throw FormatError(file: file, offset: UInt64(bytes.count - 4), "\(kind) checksum mismatch")
         }

@@ -39,11 +39,11 @@ public struct StreamNameFile: Sendable, Equatable {
     /// Decodes and verifies the file.
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> StreamNameFile {
         guard bytes.count >= 32 else { throw FormatError(file: file, offset: 0, "name file too short") }
-        let stored = bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian
-        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])) == stored else {
+        var r = ByteReader(bytes, file: file)
+        let stored = try r.uint32(at: bytes.count - 4, "name file crc")
+        guard CRC32C.checksum(try r.view(at: 0, count: bytes.count - 4, "name file")) == stored else {
             throw FormatError(file: file, offset: UInt64(bytes.count - 4), "name file checksum mismatch")
         }
-        var r = ByteReader(bytes, file: file)
         let m = try r.readBytes(8)
         guard m == magic else { throw FormatError(file: file, offset: 0, "bad name file magic") }
         let v = try r.readUInt16()

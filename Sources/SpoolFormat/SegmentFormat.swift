@@ -69,7 +69,7 @@ public enum SegmentFormat {
         _ = try r.readUInt32()
         let number = try r.readUInt64("segment number")
         let crc = try r.readUInt32("header crc")
-        guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<24])) else {
+        guard crc == CRC32C.checksum(try r.view(at: 0, count: 24, "segment header")) else {
             throw FormatError(file: file, offset: 24, "segment header checksum mismatch")
         }
         return number
@@ -134,8 +134,8 @@ public enum SegmentFormat {
             guard bytes.count >= blockHeaderSize else { throw r.error("truncated block header") }
             let m = try r.readBytes(4, "block magic")
             guard m == blockMagic else { throw FormatError(file: file, offset: offset, "bad block magic") }
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<64]))
-            let stored = bytes.loadUnaligned(fromByteOffset: 64, as: UInt32.self).littleEndian
+            let crc = CRC32C.checksum(try r.view(at: 0, count: 64, "block header"))
+            let stored = try r.uint32(at: 64, "block header crc")
             guard crc == stored else { throw FormatError(file: file, offset: offset + 64, "block header checksum mismatch") }
             let codecByte = try r.readUInt8("codec")
             guard let codec = Codec(rawValue: codecByte) else {
@@ -216,9 +216,9 @@ public enum SegmentFormat {
     /// unverified (a hint for reading ahead); nil without a trailer magic.
     public static func footerOffsetHint(_ bytes: UnsafeRawBufferPointer) -> Int? {
         let n = bytes.count
-        guard n >= headerSize + trailerSize,
-              Array(UnsafeRawBufferPointer(rebasing: bytes[(n - 8)..<n])) == trailerMagic else { return nil }
-        let offset = bytes.loadUnaligned(fromByteOffset: n - trailerSize, as: UInt64.self).littleEndian
+        let r = ByteReader(bytes, file: "")
+        guard n >= headerSize + trailerSize, let m = try? r.view(at: n - 8, count: 8), m.elementsEqual(trailerMagic),
+              let offset = try? r.uint64(at: n - trailerSize) else { return nil }
         return offset < UInt64(n) ? Int(offset) : nil
     }
 
@@ -228,14 +228,15 @@ public enum SegmentFormat {
         let n = bytes.count
         guard n >= headerSize + trailerSize else { return nil }
         let t = n - trailerSize
-        guard Array(UnsafeRawBufferPointer(rebasing: bytes[(n - 8)..<n])) == trailerMagic else { return nil }
-        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[t..<n]), file: file, baseOffset: UInt64(t))
+        let whole = ByteReader(bytes, file: file)
+        guard try whole.view(at: n - 8, count: 8, "trailer magic").elementsEqual(trailerMagic) else { return nil }
+        var r = try whole.reader(at: t, count: trailerSize, "segment trailer")
         let footerOffset = try r.readUInt64("footer offset")
         let count = try r.readUInt32("footer block count")
         let footerCRC = try r.readUInt32("footer crc")
         _ = try r.readUInt32()
         let trailerCRC = try r.readUInt32("trailer crc")
-        guard trailerCRC == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[t..<(t + 20)])) else {
+        guard trailerCRC == CRC32C.checksum(try r.view(at: 0, count: 20, "segment trailer")) else {
             throw FormatError(file: file, offset: UInt64(t + 20), "segment trailer checksum mismatch")
         }
         let expectedLength = 8 + Int(count) * footerEntrySize
@@ -243,7 +244,7 @@ public enum SegmentFormat {
             throw FormatError(file: file, offset: UInt64(t), "footer offset \(footerOffset) inconsistent with \(count) blocks")
         }
         let fo = Int(footerOffset)
-        let footerBytes = UnsafeRawBufferPointer(rebasing: bytes[fo..<t])
+        let footerBytes = try whole.view(at: fo, count: t - fo, "footer")
         guard CRC32C.checksum(footerBytes) == footerCRC else {
             throw FormatError(file: file, offset: footerOffset, "footer checksum mismatch")
         }

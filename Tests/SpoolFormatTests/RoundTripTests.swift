@@ -33,6 +33,34 @@ import TestSupport
         }
     }
 
+    /// ByteReader's random access (what a trailer, a footer or an index points at) throws for
+    /// every range that leaves the bytes, whatever the offset and count (negative, past the end,
+    /// large enough to overflow), naming the absolute offset; in range it reads what is there.
+    @Test func randomAccessStaysInside() throws {
+        let bytes: [UInt8] = Array(0..<16)
+        try bytes.withBytes { (b) throws(FormatError) in
+            let r = ByteReader(b, file: "f", baseOffset: 1000)
+            #expect(try r.uint32(at: 12) == 0x0F0E_0D0C)
+            #expect(try r.uint64(at: 0) == 0x0706_0504_0302_0100)
+            #expect(Array(try r.view(at: 16, count: 0)) == [])
+            var sub = try r.reader(at: 4, count: 4)
+            #expect(try sub.readUInt8() == 4 && sub.remaining == 3)
+            #expect(sub.error("x").offset == 1005)
+            for (offset, count) in [(-1, 1), (0, -1), (13, 4), (16, 1), (17, 0), (1, Int.max), (Int.max, 1), (Int.min, 2)] {
+                do throws(FormatError) {
+                    _ = try r.view(at: offset, count: count)
+                    Issue.record("view(at: \(offset), count: \(count)) of 16 bytes accepted")
+                } catch {
+                    #expect(error.offset >= 1000)
+                }
+            }
+            do throws(FormatError) { _ = try r.uint64(at: 9); Issue.record("u64 at 9 of 16 read") } catch {}
+            var c = r
+            #expect(Array(try c.readView(3)) == [0, 1, 2] && c.offset == 3)
+            do throws(FormatError) { _ = try c.readView(14); Issue.record("14 bytes read of 13") } catch { #expect(c.offset == 3) }
+        }
+    }
+
     @Test func varintEdgeEncodings() throws {
         func read(_ bytes: [UInt8]) -> Result<UInt64, FormatError> {
             bytes.withUnsafeBytes { b in

@@ -131,7 +131,7 @@ extension StreamCheck {
             var index: [SegmentFormat.FooterEntry] = []
             for f in kept {
                 index.append(SegmentFormat.FooterEntry(f.header, at: UInt64(out.count)))
-                out += UnsafeRawBufferPointer(rebasing: b[f.range])
+                out += b.checkedSlice(f.range)
             }
             if sealed { out += SegmentFormat.encodeFooter(index, footerOffset: UInt64(out.count)) }
             action = .replace(path: path, relativePath: srel, bytes: out, keepOriginal: true)
