@@ -160,8 +160,8 @@ public struct ByteReader {
     }
 
     /// Reads `n` bytes as a view into `bytes` (no copy), valid as long as `bytes` is.
-    @inlinable public mutating func readView(_ n: Int, _ what: @autoclosure () -> String = "bytes") throws(FormatError) -> UnsafeRawBufferPointer {
-        try need(n, what())
+    @inlinable public mutating func readView(_ n: Int, _ what: StaticString = "bytes") throws(FormatError) -> UnsafeRawBufferPointer {
+        if n < 0 || n > bytes.count - position { throw truncated("\(what)", need: n) }
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: bytes[position..<position + n])
     }
@@ -205,7 +205,7 @@ extension UnsafeRawBufferPointer {
     /// already verified: a range outside them is a bug and traps, it never reads past the end.
     /// Untrusted bytes go through `ByteReader`, which throws instead.
     @inlinable public func checkedSlice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
-        precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice \(range) of \(count) bytes")
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice outside the buffer")
         return UnsafeRawBufferPointer(rebasing: self[range])
     }
 }
