@@ -39,8 +39,9 @@ public final class DirectoryLock: Sendable {
         }
         fd = Mutex(f)
         let pid = Array("\(getpid())\n".utf8)
-        _ = ftruncate(f, 0)
-        _ = pid.withUnsafeBytes { pwrite(f, $0.baseAddress, $0.count, 0) }
+        // The pid is informational (FORMAT.md §3): failing to write it changes nothing.
+        _ = system_ftruncate(f, 0, path: path)
+        _ = pid.withUnsafeBytes { system_pwrite(f, $0, 0, path: path) }
     }
 
     /// Unlocks and closes the lock file (idempotent).
