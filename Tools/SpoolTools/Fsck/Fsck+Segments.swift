@@ -12,28 +12,47 @@ extension StreamCheck {
         bytes.withBytes { b in checkSegmentBytes(b, number: number, path: path, srel: srel, isLast: isLast, walk: &walk) }
     }
 
+    /// The checks of one segment's bytes, in file order; every finding whose repair is the
+    /// segment's rewrite is collected, and one repair is planned for all of them.
     private mutating func checkSegmentBytes(_ b: UnsafeRawBufferPointer, number: UInt64, path: String, srel: String,
                                             isLast: Bool, walk: inout SegmentWalk) {
         let scan = SegmentScan.scan(b, path: path, relativePath: srel, number: number)
         bytesChecked += b.count
         let firstProblem = problems.count
-        var rewrite = false
-        let label = streamLabel
-
-        if let h = scan.headerError {
-            rewrite = true
-            if b.count < SegmentFormat.headerSize && isLast {
-                report(srel, 0, "torn segment header (\(b.count) bytes): a segment being created",
-                       affects: "nothing (the engine rewrites the header on open)", repair: "")
-            } else {
-                report(srel, h.offset, "segment header damaged: \(h.reason)",
-                       affects: "the whole data directory: the engine refuses to open it", repair: "")
-            }
+        var rewrite = checkHeader(scan, count: b.count, srel: srel, isLast: isLast)
+        if number == walk.listedSegment, !scan.isSealed { walk.listedSegmentUnsealed = true }
+        let (kept, liveBlocksHere, damaged) = checkFrames(b, scan, number: number, srel: srel, walk: &walk)
+        rewrite = damaged || rewrite
+        rewrite = reportGaps(scan, count: b.count, srel: srel, isLast: isLast) || rewrite
+        rewrite = checkFooter(scan, count: b.count, srel: srel, isLast: isLast) || rewrite
+        if !kept.isEmpty && liveBlocksHere == 0 && !isLast {
+            walk.reclaimable.append(number)
         }
+        guard rewrite, problems.count > firstProblem else { return }
+        planRewrite(b, scan, kept: kept, number: number, path: path, srel: srel, isLast: isLast, findingsFrom: firstProblem)
+    }
 
+    /// Reports a damaged or torn header; true when the segment needs rewriting.
+    private mutating func checkHeader(_ scan: SegmentScan, count: Int, srel: String, isLast: Bool) -> Bool {
+        guard let h = scan.headerError else { return false }
+        if count < SegmentFormat.headerSize && isLast {
+            report(srel, 0, "torn segment header (\(count) bytes): a segment being created",
+                   affects: "nothing (the engine rewrites the header on open)", repair: "")
+        } else {
+            report(srel, h.offset, "segment header damaged: \(h.reason)",
+                   affects: "the whole data directory: the engine refuses to open it", repair: "")
+        }
+        return true
+    }
+
+    /// Decodes every frame and adds what it holds to `walk`; returns the intact frames, how
+    /// many of them hold live entries, and whether any was damaged.
+    private mutating func checkFrames(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan, number: UInt64, srel: String,
+                                      walk: inout SegmentWalk) -> (kept: [SegmentScan.Frame], liveBlocks: Int, damaged: Bool) {
         var kept: [SegmentScan.Frame] = []
         var liveBlocksHere = 0
-        if number == walk.listedSegment, !scan.isSealed { walk.listedSegmentUnsealed = true }
+        var damaged = false
+        let label = streamLabel
         let state = walk.state
         for frame in scan.frames {
             let h = frame.header
@@ -51,7 +70,7 @@ extension StreamCheck {
             }
             if let d = damage {
                 if number == walk.listedSegment { walk.listedSegmentFramesIntact = false }
-                rewrite = true
+                damaged = true
                 report(srel, UInt64(frame.offset), "block at \(frame.offset): \(d.reason)\(d.offset != UInt64(frame.offset) && d.file == srel ? " (at \(d.offset))" : "")",
                        affects: "\(h.count) entries \(h.firstID)..\(h.lastID) of \(label), which cannot be read", repair: "")
                 continue
@@ -59,67 +78,61 @@ extension StreamCheck {
             kept.append(frame)
             blocksChecked += 1
             entriesChecked += Int(h.count)
-            walk.blocks += 1
-            walk.entries += Int(h.count)
-            walk.previousLast = h.lastID
-            walk.maxPresentAll = h.lastID
-            walk.maxEntriesAdded = max(walk.maxEntriesAdded, h.entriesAdded)
-            // Only the checkpoint's dropped blocks are looked up here (one set insert per block was 3% of a run).
-            if census.dropped { walk.blockFirstIDs.insert(h.firstID) }
-            walk.live += census.live
-            if walk.firstLive == nil { walk.firstLive = census.firstLive }
-            if let m = census.maxPresent { walk.maxPresent = m }
-            for t in census.tombstones { walk.matchedTombstones.insert(t) }
-            let trimmedWhole = walk.state.trimmedThrough.map { h.lastID <= $0 } ?? false
-            if !trimmedWhole && !walk.state.droppedBlocks.contains(h.firstID) { liveBlocksHere += 1 }
+            walk.add(h, census)
+            let trimmedWhole = state.trimmedThrough.map { h.lastID <= $0 } ?? false
+            if !trimmedWhole && !state.droppedBlocks.contains(h.firstID) { liveBlocksHere += 1 }
         }
+        return (kept, liveBlocksHere, damaged)
+    }
 
+    /// Reports unreadable bytes (a torn tail of the active segment is a note while a server
+    /// runs); true when the segment needs rewriting.
+    private mutating func reportGaps(_ scan: SegmentScan, count: Int, srel: String, isLast: Bool) -> Bool {
+        var rewrite = false
         for (i, gap) in scan.gaps.enumerated() {
-            rewrite = true
             let bytesLost = gap.range.count
-            let atEnd = i == scan.gaps.count - 1 && gap.range.upperBound == b.count
+            let atEnd = i == scan.gaps.count - 1 && gap.range.upperBound == count
             if isLast && atEnd && !scan.hasTrailer {
                 if live {
-                    rewrite = false
                     report(srel, UInt64(gap.range.lowerBound), "incomplete block at the end (\(bytesLost) bytes): \(gap.error.reason)",
                            affects: "nothing yet: a server holds the directory, this may be a write in progress", severity: .note)
-                } else {
-                    report(srel, UInt64(gap.range.lowerBound), "torn tail: \(bytesLost) bytes of an incomplete block write (\(gap.error.reason))",
-                           affects: "nothing: the block's entries are still in the journal (the engine cuts the tail on open)", repair: "")
+                    continue
                 }
+                report(srel, UInt64(gap.range.lowerBound), "torn tail: \(bytesLost) bytes of an incomplete block write (\(gap.error.reason))",
+                       affects: "nothing: the block's entries are still in the journal (the engine cuts the tail on open)", repair: "")
             } else {
                 report(srel, UInt64(gap.range.lowerBound), "\(bytesLost) unreadable bytes: \(gap.error.reason)",
                        affects: "any block stored in these bytes", repair: "")
             }
+            rewrite = true
         }
+        return rewrite
+    }
 
+    /// Checks the footer against the frames; true when the segment needs rewriting.
+    private mutating func checkFooter(_ scan: SegmentScan, count: Int, srel: String, isLast: Bool) -> Bool {
         switch scan.footer {
         case .absent:
-            if !isLast {
-                rewrite = true
-                report(srel, UInt64(b.count), "segment has no footer (it was never sealed)",
-                       affects: "nothing (the engine seals it on open)", repair: "")
-            }
+            guard !isLast else { return false }
+            report(srel, UInt64(count), "segment has no footer (it was never sealed)",
+                   affects: "nothing (the engine seals it on open)", repair: "")
         case .damaged(let e):
-            rewrite = true
             report(srel, e.offset, "footer damaged: \(e.reason)",
                    affects: "nothing (the blocks are intact; the engine treats the segment as unsealed)", repair: "")
         case .valid(let entries, let footerOffset):
             let found = scan.frames.map(\.footerEntry)
-            if found != entries {
-                rewrite = true
-                report(srel, UInt64(footerOffset), "footer lists \(entries.count) blocks that differ from the \(found.count) blocks in the file",
-                       affects: "reads through the index: the engine trusts the footer", repair: "")
-            }
+            guard found != entries else { return false }
+            report(srel, UInt64(footerOffset), "footer lists \(entries.count) blocks that differ from the \(found.count) blocks in the file",
+                   affects: "reads through the index: the engine trusts the footer", repair: "")
         }
+        return true
+    }
 
-        if !kept.isEmpty && liveBlocksHere == 0 && !isLast {
-            walk.reclaimable.append(number)
-        }
-
-        guard rewrite, problems.count > firstProblem else { return }
-        // One repair for the whole segment: rewrite it from its good blocks (the original kept
-        // in lost+found), or move it away when nothing in it is readable.
+    /// One repair for the whole segment: rewrite it from its good blocks (the original kept in
+    /// lost+found), or move it away when nothing in it is readable. Every finding since
+    /// `findingsFrom` without a repair of its own gets this one.
+    private mutating func planRewrite(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan, kept: [SegmentScan.Frame], number: UInt64,
+                                      path: String, srel: String, isLast: Bool, findingsFrom firstProblem: Int) {
         let action: RepairAction
         let text: String
         if kept.isEmpty && !isLast {

@@ -53,138 +53,34 @@ struct StreamCheck {
         plan.report(file, offset, what, affects: affects, repair: repair, sharing: action)
     }
 
+    /// The check, in the order its reasoning needs: files, checkpoint, segment bytes (before the
+    /// journal, see `loadSegments`), journal, the blocks of every segment, the unsealed tail,
+    /// the checkpoint's counters against all of it, then the consumer-group checkers.
     mutating func run() {
         let files: StreamDirectoryListing
         do { files = StreamDirectoryListing(names: try FileSystem.list(stream.path)) } catch {
             report(rel, nil, "cannot list: \(error)", affects: "the whole stream")
             return
         }
-        // Files.
-        let journalGenerations = files.journals
+        let extraFiles = checkFiles(files)
+        let (checkpoint, checkpointDamage) = readCheckpoint()
         let segmentNumbers = files.segments
-        var extraFiles: [String] = files.hasGroupCheckpoint ? [GroupCheckpoint.fileName] : []
-        extraFiles += files.groupJournals.map(GroupJournalFormat.fileName)
-        for n in files.temporaries {
-            let of = n == GroupCheckpoint.fileName + DataDirectory.temporarySuffix ? " of the group checkpoint" : ""
-            report(rel + "/" + n, nil, "leftover temporary file\(of) (an interrupted atomic write)",
-                   affects: "nothing (the write it belonged to never took effect; the engine deletes it on open)",
-                   repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
-        }
-        for n in files.others {
-            if options.checkers.contains(where: { $0.owns(fileName: n) }) {
-                extraFiles.append(n)
-            } else {
-                report(rel + "/" + n, nil, "unknown file", affects: "nothing (the engine ignores it)", severity: .note)
-            }
-        }
+        let segmentBytes = loadSegments(segmentNumbers)
+        let journal = readJournal(files.journals, checkpoint: checkpoint)
+        var state = StreamLogicalState(checkpoint: checkpoint, items: journal.scan?.items ?? [])
 
-        // Checkpoint.
-        let statePath = stream.path + "/" + StreamCheckpoint.fileName
-        let stateRel = rel + "/" + StreamCheckpoint.fileName
-        var checkpoint: StreamCheckpoint? = nil
-        var checkpointDamage: (FormatError?, String)? = nil
-        if !FileSystem.exists(statePath) {
-            checkpointDamage = (nil, "checkpoint (state) missing")
-        } else {
-            do {
-                let bytes = try FileSystem.readFile(statePath)
-                checkpoint = try bytes.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: stateRel) }
-            } catch let e as FormatError {
-                checkpointDamage = (e, "checkpoint damaged: \(e.reason)")
-            } catch {
-                checkpointDamage = (nil, "checkpoint unreadable: \(error)")
-            }
-        }
-
-        // Segment bytes are taken before the journal is read: a server running meanwhile can
-        // only add entries that are then in the journal too (as the unsealed tail), never
-        // blocks whose entries the journal we read has not seen. (Sealed segments are
-        // immutable and mapped; the active one is copied.)
-        var segmentBytes: [UInt64: SegmentBytes] = [:]
-        for (i, number) in segmentNumbers.enumerated() {
-            let name = SegmentFormat.fileName(number)
-            do {
-                segmentBytes[number] = try SegmentScan.load(stream.path + "/" + name, mayBeActive: i == segmentNumbers.count - 1)
-            } catch {
-                report(rel + "/" + name, nil, "segment unreadable: \(error)", affects: "every block in this segment")
-            }
-        }
-
-        // Journals: the checkpoint names the current generation; others are leftovers.
-        var journal: JournalScan? = nil
-        var journalBytes: [UInt8] = []
-        let currentGeneration: UInt64 = checkpoint?.journalGeneration ?? newestReadableJournal(journalGenerations) ?? journalGenerations.last ?? 1
-        for g in journalGenerations where g != currentGeneration {
-            let n = JournalFormat.fileName(g)
-            report(rel + "/" + n, nil, "superseded journal of generation \(g) (the checkpoint names \(currentGeneration); left by an interrupted checkpoint)",
-                   affects: "nothing (its records are covered by the checkpoint or were never adopted; the engine deletes it on open)",
-                   repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
-        }
-        let journalName = JournalFormat.fileName(currentGeneration)
-        let journalPath = stream.path + "/" + journalName
-        let journalRel = rel + "/" + journalName
-        if journalGenerations.contains(currentGeneration) {
-            do {
-                (journal, journalBytes) = try JournalScan.load(path: journalPath, relativePath: journalRel, generation: currentGeneration)
-                bytesChecked += journalBytes.count
-                progress.advance(work: journalBytes.count)
-            } catch {
-                report(journalRel, nil, "journal unreadable: \(error)", affects: "operations since the last checkpoint")
-            }
-        } else if checkpoint != nil {
-            report(journalRel, nil, "journal of generation \(currentGeneration) missing",
-                   affects: "operations since the last checkpoint, if there were any (the engine starts an empty journal)",
-                   repair: "write an empty journal",
-                   action: .replace(path: journalPath, relativePath: journalRel, bytes: JournalFormat.encodeHeader(generation: currentGeneration), keepOriginal: false))
-        }
-        if let j = journal { checkJournal(j, bytes: journalBytes) }
-
-        var state = StreamLogicalState(checkpoint: checkpoint, items: journal?.items ?? [])
-
-        // Segments.
         var seg = SegmentWalk(state: state)
         seg.listedSegment = checkpoint?.activeBlocks?.segment
         for (i, number) in segmentNumbers.enumerated() {
             guard let bytes = segmentBytes[number] else { continue }
             checkSegment(number: number, bytes: bytes, isLast: i == segmentNumbers.count - 1, walk: &seg)
         }
-        let sealedThrough = seg.previousLast
+        let tally = countTail(state: state, walk: &seg)
 
-        // Entries not yet in a sealed block: the journal's, past the last sealed ID.
-        var tail: [StreamEntry] = []
-        for e in state.journalEntries where sealedThrough.map({ e.id > $0 }) ?? true {
-            if let t = state.trimmedThrough, e.id <= t { continue }
-            tail.append(e)
-        }
-        var length = seg.live
-        var firstLive = seg.firstLive
-        var maxPresent = seg.maxPresent
-        for e in tail {
-            maxPresent = max(maxPresent ?? e.id, e.id)
-            if state.isLive(e.id) {
-                length += 1
-                if firstLive == nil { firstLive = e.id }
-            }
-            if state.deleted.contains(e.id) { seg.matchedTombstones.insert(e.id) }
-        }
-
-        // Checkpoint: rebuild from content when it is gone, or check its counters.
         if let (error, what) = checkpointDamage {
-            let sealedEntryRecords = state.entryRecordIDs.filter { id in sealedThrough.map { id <= $0 } ?? false }.count
-            let added = max(seg.maxEntriesAdded, UInt64(seg.entries))
-            let rebuilt = StreamCheckpoint(journalGeneration: currentGeneration, lastID: seg.maxPresentAll ?? .zero,
-                                           entriesAdded: added >= UInt64(sealedEntryRecords) ? added - UInt64(sealedEntryRecords) : 0,
-                                           maxDeletedID: .zero, trimmedThrough: nil, droppedBlocks: [], tombstones: [])
-            var repairText = "rebuild it from the blocks and the journal (deletions and trims it recorded are lost: those entries reappear)"
-            if journal == nil {
-                repairText += "; write an empty journal"
-                actions.append(.replace(path: journalPath, relativePath: journalRel, bytes: JournalFormat.encodeHeader(generation: currentGeneration), keepOriginal: false))
-            }
-            report(stateRel, error?.offset, what, affects: "the whole stream: the engine refuses to open the data directory",
-                   repair: repairText, action: .replace(path: statePath, relativePath: stateRel, bytes: rebuilt.encode(), keepOriginal: true))
-            state = StreamLogicalState(checkpoint: rebuilt, items: journal?.items ?? [])
+            state = rebuildCheckpoint(error: error, what: what, state: state, journal: journal, walk: seg)
         } else if let cp = checkpoint {
-            checkCounters(cp, state: state, length: length, maxPresent: maxPresent, statePath: statePath, stateRel: stateRel,
+            checkCounters(cp, state: state, length: tally.length, maxPresent: tally.maxPresent, statePath: statePath, stateRel: stateRel,
                           listedBlocksDiffer: listedBlocksDiffer(cp, seg))
             for id in cp.tombstones where !seg.matchedTombstones.contains(id) {
                 report(stateRel, nil, "tombstone \(id) names no entry on disk", affects: "nothing (the engine ignores it)", severity: .note)
@@ -200,15 +96,147 @@ struct StreamCheck {
 
         let context = StreamCheckContext(path: stream.path, relativePath: rel, name: stream.name, lastID: state.lastID,
                                          referenceTop: state.referenceTop,
-                                         entriesAdded: state.entriesAdded, length: length, firstID: firstLive, live: live)
+                                         entriesAdded: state.entriesAdded, length: tally.length, firstID: tally.firstLive, live: live)
         for c in options.checkers {
             let owned = extraFiles.filter { c.owns(fileName: $0) }
             if !owned.isEmpty { c.check(fileNames: owned, context: context, plan: &plan) }
         }
-        summary = FsckStreamSummary(database: stream.database, directory: rel, name: stream.name ?? [], length: length,
-                                    firstID: firstLive, lastID: state.lastID, entriesAdded: state.entriesAdded,
+        summary = FsckStreamSummary(database: stream.database, directory: rel, name: stream.name ?? [], length: tally.length,
+                                    firstID: tally.firstLive, lastID: state.lastID, entriesAdded: state.entriesAdded,
                                     maxDeletedID: state.maxDeletedID, segments: segmentNumbers.count, blocks: seg.blocks,
                                     entriesOnDisk: seg.entries)
+    }
+
+    var statePath: String { stream.path + "/" + StreamCheckpoint.fileName }
+    var stateRel: String { rel + "/" + StreamCheckpoint.fileName }
+
+    /// Reports leftovers and unknown files; returns the files the consumer-group checkers own.
+    mutating func checkFiles(_ files: StreamDirectoryListing) -> [String] {
+        var extraFiles: [String] = files.hasGroupCheckpoint ? [GroupCheckpoint.fileName] : []
+        extraFiles += files.groupJournals.map(GroupJournalFormat.fileName)
+        for n in files.temporaries {
+            let of = n == GroupCheckpoint.fileName + DataDirectory.temporarySuffix ? " of the group checkpoint" : ""
+            report(rel + "/" + n, nil, "leftover temporary file\(of) (an interrupted atomic write)",
+                   affects: "nothing (the write it belonged to never took effect; the engine deletes it on open)",
+                   repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
+        }
+        for n in files.others {
+            if options.checkers.contains(where: { $0.owns(fileName: n) }) {
+                extraFiles.append(n)
+            } else {
+                report(rel + "/" + n, nil, "unknown file", affects: "nothing (the engine ignores it)", severity: .note)
+            }
+        }
+        return extraFiles
+    }
+
+    /// The checkpoint, or why there is none to trust (its error, what to report).
+    func readCheckpoint() -> (StreamCheckpoint?, (FormatError?, String)?) {
+        guard FileSystem.exists(statePath) else { return (nil, (nil, "checkpoint (state) missing")) }
+        do {
+            let bytes = try FileSystem.readFile(statePath)
+            return (try bytes.withBytes { (b) throws(FormatError) in try StreamCheckpoint.decode(b, file: stateRel) }, nil)
+        } catch let e as FormatError {
+            return (nil, (e, "checkpoint damaged: \(e.reason)"))
+        } catch {
+            return (nil, (nil, "checkpoint unreadable: \(error)"))
+        }
+    }
+
+    /// Segment bytes are taken before the journal is read: a server running meanwhile can
+    /// only add entries that are then in the journal too (as the unsealed tail), never blocks
+    /// whose entries the journal we read has not seen. (Sealed segments are immutable and
+    /// mapped; the active one is copied.)
+    mutating func loadSegments(_ numbers: [UInt64]) -> [UInt64: SegmentBytes] {
+        var segmentBytes: [UInt64: SegmentBytes] = [:]
+        for (i, number) in numbers.enumerated() {
+            let name = SegmentFormat.fileName(number)
+            do {
+                segmentBytes[number] = try SegmentScan.load(stream.path + "/" + name, mayBeActive: i == numbers.count - 1)
+            } catch {
+                report(rel + "/" + name, nil, "segment unreadable: \(error)", affects: "every block in this segment")
+            }
+        }
+        return segmentBytes
+    }
+
+    /// The current journal: its scan (nil when missing or unreadable) and where it is.
+    struct JournalRead {
+        var scan: JournalScan?
+        var generation: UInt64
+        var path: String
+        var relativePath: String
+    }
+
+    /// Reads the journal the checkpoint names (the others are leftovers) and checks it.
+    mutating func readJournal(_ generations: [UInt64], checkpoint: StreamCheckpoint?) -> JournalRead {
+        let current: UInt64 = checkpoint?.journalGeneration ?? newestReadableJournal(generations) ?? generations.last ?? 1
+        for g in generations where g != current {
+            let n = JournalFormat.fileName(g)
+            report(rel + "/" + n, nil, "superseded journal of generation \(g) (the checkpoint names \(current); left by an interrupted checkpoint)",
+                   affects: "nothing (its records are covered by the checkpoint or were never adopted; the engine deletes it on open)",
+                   repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
+        }
+        let name = JournalFormat.fileName(current)
+        var read = JournalRead(scan: nil, generation: current, path: stream.path + "/" + name, relativePath: rel + "/" + name)
+        if generations.contains(current) {
+            do {
+                let (scan, bytes) = try JournalScan.load(path: read.path, relativePath: read.relativePath, generation: current)
+                read.scan = scan
+                bytesChecked += bytes.count
+                progress.advance(work: bytes.count)
+                checkJournal(scan, bytes: bytes)
+            } catch {
+                report(read.relativePath, nil, "journal unreadable: \(error)", affects: "operations since the last checkpoint")
+            }
+        } else if checkpoint != nil {
+            report(read.relativePath, nil, "journal of generation \(current) missing",
+                   affects: "operations since the last checkpoint, if there were any (the engine starts an empty journal)",
+                   repair: "write an empty journal",
+                   action: .replace(path: read.path, relativePath: read.relativePath, bytes: JournalFormat.encodeHeader(generation: current), keepOriginal: false))
+        }
+        return read
+    }
+
+    /// The stream's length, first live and largest present ID: the segments' blocks plus the
+    /// entries not yet in a sealed block (the journal's, past the last sealed ID).
+    func countTail(state: StreamLogicalState, walk seg: inout SegmentWalk) -> (length: Int, firstLive: StreamID?, maxPresent: StreamID?) {
+        let sealedThrough = seg.previousLast
+        var length = seg.live
+        var firstLive = seg.firstLive
+        var maxPresent = seg.maxPresent
+        for e in state.journalEntries where sealedThrough.map({ e.id > $0 }) ?? true {
+            if let t = state.trimmedThrough, e.id <= t { continue }
+            maxPresent = max(maxPresent ?? e.id, e.id)
+            if state.isLive(e.id) {
+                length += 1
+                if firstLive == nil { firstLive = e.id }
+            }
+            if state.deleted.contains(e.id) { seg.matchedTombstones.insert(e.id) }
+        }
+        return (length, firstLive, maxPresent)
+    }
+
+    /// Plans a checkpoint rebuilt from the blocks and the journal when it is missing or
+    /// damaged; returns the state as it will be after the repair.
+    mutating func rebuildCheckpoint(error: FormatError?, what: String, state: StreamLogicalState, journal: JournalRead,
+                                    walk seg: SegmentWalk) -> StreamLogicalState {
+        let items = journal.scan?.items ?? []
+        let sealedThrough = seg.previousLast
+        let sealedEntryRecords = state.entryRecordIDs.filter { id in sealedThrough.map { id <= $0 } ?? false }.count
+        let added = max(seg.maxEntriesAdded, UInt64(seg.entries))
+        let rebuilt = StreamCheckpoint(journalGeneration: journal.generation, lastID: seg.maxPresentAll ?? .zero,
+                                       entriesAdded: added >= UInt64(sealedEntryRecords) ? added - UInt64(sealedEntryRecords) : 0,
+                                       maxDeletedID: .zero, trimmedThrough: nil, droppedBlocks: [], tombstones: [])
+        var repairText = "rebuild it from the blocks and the journal (deletions and trims it recorded are lost: those entries reappear)"
+        if journal.scan == nil {
+            repairText += "; write an empty journal"
+            actions.append(.replace(path: journal.path, relativePath: journal.relativePath,
+                                    bytes: JournalFormat.encodeHeader(generation: journal.generation), keepOriginal: false))
+        }
+        report(stateRel, error?.offset, what, affects: "the whole stream: the engine refuses to open the data directory",
+               repair: repairText, action: .replace(path: statePath, relativePath: stateRel, bytes: rebuilt.encode(), keepOriginal: true))
+        return StreamLogicalState(checkpoint: rebuilt, items: items)
     }
 
     func newestReadableJournal(_ generations: [UInt64]) -> UInt64? {
@@ -370,4 +398,19 @@ struct SegmentWalk {
     var listedSegmentFrames: [SegmentFormat.FooterEntry] = []
     var listedSegmentFramesIntact = true
     var listedSegmentUnsealed = false
+
+    /// Adds an intact block (its header and what its entries held) after the blocks so far.
+    mutating func add(_ h: SegmentFormat.BlockHeader, _ census: BlockCensus) {
+        blocks += 1
+        entries += Int(h.count)
+        previousLast = h.lastID
+        maxPresentAll = h.lastID
+        maxEntriesAdded = max(maxEntriesAdded, h.entriesAdded)
+        // Only the checkpoint's dropped blocks are looked up here (one set insert per block was 3% of a run).
+        if census.dropped { blockFirstIDs.insert(h.firstID) }
+        live += census.live
+        if firstLive == nil { firstLive = census.firstLive }
+        if let m = census.maxPresent { maxPresent = m }
+        for t in census.tombstones { matchedTombstones.insert(t) }
+    }
 }
