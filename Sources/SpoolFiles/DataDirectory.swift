@@ -33,14 +33,13 @@ public enum DataDirectory {
     }
 
     /// `s` and 16 hex digits.
-    public static func streamDirectoryName(_ number: UInt64) -> String { "s" + hex16(number) }
+    public static func streamDirectoryName(_ number: UInt64) -> String { streamDirectories.name(number) }
 
     /// The number of an `s<16 hex>` directory name, or nil.
-    public static func streamDirectoryNumber(_ name: String) -> UInt64? {
-        let u = name.utf8
-        guard u.count == 17, u.first == UInt8(ascii: "s"), u.dropFirst().allSatisfy(isHexDigit) else { return nil }
-        return UInt64(name.dropFirst(), radix: 16)
-    }
+    public static func streamDirectoryNumber(_ name: String) -> UInt64? { streamDirectories.number(name) }
+
+    /// Stream directory names: `s<16 hex>`.
+    public static let streamDirectories = NumberedFileName(prefix: "s", suffix: "")
 
     /// The name a deleted stream's directory is renamed to before it is removed.
     public static func trashName(forStreamDirectory name: String) -> String { trashPrefix + name }
@@ -50,11 +49,6 @@ public enum DataDirectory {
 
     /// Whether `name` is a leftover of an interrupted atomic write.
     public static func isTemporary(_ name: String) -> Bool { name.hasSuffix(temporarySuffix) }
-
-    static func isHexDigit(_ c: UInt8) -> Bool {
-        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
-            || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F"))
-    }
 }
 
 /// The files of one stream directory by kind, from its names alone (nothing is opened).

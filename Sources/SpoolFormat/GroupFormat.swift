@@ -19,14 +19,14 @@ public enum GroupJournalFormat {
     /// Bytes before a record's kind byte.
     public static let recordPrefixSize = 8
 
+    /// Group-journal file names: `groups-<16 hex>.log`.
+    public static let names = NumberedFileName(prefix: "groups-", suffix: ".log")
+
     /// File name of journal `generation`.
-    public static func fileName(_ generation: UInt64) -> String { "groups-" + hex16(generation) + ".log" }
+    public static func fileName(_ generation: UInt64) -> String { names.name(generation) }
 
     /// Parses a group-journal file name.
-    public static func generation(fromFileName name: String) -> UInt64? {
-        guard name.hasPrefix("groups-"), name.hasSuffix(".log"), name.utf8.count == 27 else { return nil }
-        return UInt64(name.dropFirst(7).prefix(16), radix: 16)
-    }
+    public static func generation(fromFileName name: String) -> UInt64? { names.number(name) }
 
     /// Encodes the header of journal `generation`.
     public static func encodeHeader(generation: UInt64) -> [UInt8] {

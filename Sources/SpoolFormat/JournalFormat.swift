@@ -18,14 +18,14 @@ public enum JournalFormat {
     /// Largest record body accepted by a reader.
     public static let maxRecordLength = FileFraming.maxRecordLength
 
+    /// Journal file names: `journal-<16 hex>.log`.
+    public static let names = NumberedFileName(prefix: "journal-", suffix: ".log")
+
     /// File name of journal `generation`.
-    public static func fileName(_ generation: UInt64) -> String { "journal-" + hex16(generation) + ".log" }
+    public static func fileName(_ generation: UInt64) -> String { names.name(generation) }
 
     /// Parses a journal file name.
-    public static func generation(fromFileName name: String) -> UInt64? {
-        guard name.hasPrefix("journal-"), name.hasSuffix(".log"), name.utf8.count == 28 else { return nil }
-        return UInt64(name.dropFirst(8).prefix(16), radix: 16)
-    }
+    public static func generation(fromFileName name: String) -> UInt64? { names.number(name) }
 
     /// Encodes the header of journal `generation`.
     public static func encodeHeader(generation: UInt64) -> [UInt8] {

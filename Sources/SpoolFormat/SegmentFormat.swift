@@ -34,14 +34,14 @@ public enum SegmentFormat {
         case lz4 = 1
     }
 
+    /// Segment file names: `<16 hex>.seg`.
+    public static let names = NumberedFileName(prefix: "", suffix: ".seg")
+
     /// File name of segment `number`.
-    public static func fileName(_ number: UInt64) -> String { hex16(number) + ".seg" }
+    public static func fileName(_ number: UInt64) -> String { names.name(number) }
 
     /// Parses a segment file name, or nil.
-    public static func number(fromFileName name: String) -> UInt64? {
-        guard name.hasSuffix(".seg"), name.utf8.count == 20 else { return nil }
-        return UInt64(name.prefix(16), radix: 16)
-    }
+    public static func number(fromFileName name: String) -> UInt64? { names.number(name) }
 
     /// Encodes the 32-byte header of segment `number`.
     public static func encodeHeader(number: UInt64) -> [UInt8] {
@@ -284,8 +284,3 @@ public enum SegmentFormat {
     }
 }
 
-/// 16 lowercase hex digits.
-public func hex16(_ v: UInt64) -> String {
-    let s = String(v, radix: 16)
-    return String(repeating: "0", count: 16 - s.count) + s
-}

@@ -61,6 +61,24 @@ import TestSupport
         }
     }
 
+    /// The numbered names of a data directory follow one rule: prefix, exactly 16 hex digits,
+    /// suffix; anything else (a sign, a short or long number, another suffix) means nothing.
+    @Test func numberedNamesFollowOneRule() {
+        for n: UInt64 in [0, 1, 0xABCDEF, .max] {
+            #expect(SegmentFormat.number(fromFileName: SegmentFormat.fileName(n)) == n)
+            #expect(JournalFormat.generation(fromFileName: JournalFormat.fileName(n)) == n)
+            #expect(GroupJournalFormat.generation(fromFileName: GroupJournalFormat.fileName(n)) == n)
+        }
+        #expect(SegmentFormat.fileName(26) == "000000000000001a.seg")
+        #expect(SegmentFormat.number(fromFileName: "000000000000001A.seg") == 26)
+        for bad in ["+00000000000001a.seg", "00000000000001a.seg", "0000000000000001a.seg", "000000000000001g.seg",
+                    "000000000000001a.log", "journal-000000000000001a.seg", " 00000000000001a.seg"] {
+            #expect(SegmentFormat.number(fromFileName: bad) == nil, "\(bad)")
+        }
+        #expect(JournalFormat.generation(fromFileName: "journal-+000000000000001.log") == nil)
+        #expect(GroupJournalFormat.generation(fromFileName: "journal-0000000000000001.log") == nil)
+    }
+
     @Test func varintEdgeEncodings() throws {
         func read(_ bytes: [UInt8]) -> Result<UInt64, FormatError> {
             bytes.withUnsafeBytes { b in
