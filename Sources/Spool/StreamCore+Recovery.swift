@@ -133,7 +133,7 @@ extension StreamCore {
     /// reserved space made again), with the records before it. The checkpoint names a journal
     /// only after it was written and synced, so a missing journal or a bad header is damage.
     private static func openJournal(_ view: StreamDirectoryView, options: StoreOptions,
-                                    logger: Logger) throws(SpoolError) -> (AppendFile, [JournalFormat.Record]) {
+                                    logger: Logger) throws(SpoolError) -> (AppendFile, [JournalScan.Item]) {
         let path = view.journalPath
         if let e = view.journalError { throw e.spool }
         guard let scan = view.journal else {
@@ -154,7 +154,7 @@ extension StreamCore {
                 try file.truncate(to: Int64(scan.validEnd))
             }
             file.reserveJournalSpaceAtOpen(options.journalReservation, logger: logger)
-            return (file, scan.items.map(\.record))
+            return (file, scan.items)  // not mapped to their records: a copy of every record
         } catch { throw error.spool }
     }
 
@@ -245,22 +245,22 @@ extension StreamCore {
 
     /// Replays the journal's records in order, then writes the checkpoint a grown reopened
     /// block sealed during the replay needs (`sealOpenBlock`).
-    private mutating func replay(_ records: [JournalFormat.Record], pendingOpen: inout Set<StreamID>) throws(SpoolError) {
+    private mutating func replay(_ records: [JournalScan.Item], pendingOpen: inout Set<StreamID>) throws(SpoolError) {
         // The checkpoint's tail block (its CARRY records, first in the journal) was a reopened
         // sealed block when a block on disk starts with its first entry and ends before its
         // last (a block that holds them all was sealed after the checkpoint). That block stays,
         // even with every entry deleted: it is reopened again (`placeCarried`).
         var carried: (first: StreamID, last: StreamID)? = nil
-        for r in records {
-            guard case .carry(let e) = r else { break }
+        for item in records {
+            guard case .carry(let e) = item.record else { break }
             carried = (carried?.first ?? e.id, e.id)
         }
         let reopenedAtCheckpoint = carried.flatMap { c in index[c.first].flatMap { $0.lastID < c.last ? c.first : nil } }
         // A block every entry of which is deleted stays: XDEL lists the blocks it empties as
         // dropped, so such a block was emptied by a trim, which keeps it (`deleteOne`).
         replaying = true
-        for r in records {
-            try replay(r, pendingOpen: &pendingOpen, reopenedAtCheckpoint: reopenedAtCheckpoint)
+        for item in records {
+            try replay(item.record, pendingOpen: &pendingOpen, reopenedAtCheckpoint: reopenedAtCheckpoint)
         }
         replaying = false
         // The checkpoint that sealing a grown reopened block needs first (`sealOpenBlock`).
