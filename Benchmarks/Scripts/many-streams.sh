@@ -7,7 +7,7 @@
 #           redis-benchmark's __rand_int__ with -r is random and would leave some keys empty),
 #           then: XADD/s, streams held (DBSIZE), the server's anonymous memory (RssAnon) and
 #           Redis's used_memory, descriptors held, bytes on disk (Spool: its data directory;
-#           Redis: the RDB after SAVE, and the AOF under appendonly), and the seconds from
+#           Redis: the RDB after SAVE; it runs with appendonly no), and the seconds from
 #           exec to ready after a restart (Redis loads its RDB; a server answering -LOADING is
 #           not ready), and the streams held after it.
 #   queues  QUEUES streams under appendfsync always, 50 clients at pipeline 1, NQ XADDs over
@@ -80,7 +80,7 @@ feed_pass() {
 }
 
 feeds() {
-    local kind=$1 t0 t1 rate mem disk aof="" ready after
+    local kind=$1 t0 t1 rate mem disk ready after
     rm -rf "${WORK:?}/$kind"
     start "$kind" everysec
     t0=$(date +%s.%N)
@@ -99,7 +99,7 @@ feeds() {
         start redis everysec
     else
         redis-cli -p "$PORT" shutdown >/dev/null 2>&1 || true; wait "$PID" 2>/dev/null || true; PID=
-        disk="data dir $(mb $(( $(du -sb "$WORK/spool/data" | cut -f1) ))) MB, $(find "$WORK/spool/data" -type f | wc -l) files"
+        disk="data dir $(mb "$(du -sb "$WORK/spool/data" | cut -f1)") MB, $(find "$WORK/spool/data" -type f | wc -l) files"
         start spool everysec
     fi
     ready=$READY_S

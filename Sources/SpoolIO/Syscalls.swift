@@ -199,7 +199,7 @@ func system_stat(_ path: String) -> Result<(size: Int64, isDirectory: Bool), Err
     return .success((Int64(st.st_size), (st.st_mode & S_IFMT) == S_IFDIR))
 }
 
-/// Removes the empty directory `path`.
+/// Removes the empty directory `path` (faults injected for `.unlink` fail it too: both remove a name).
 func system_rmdir(_ path: String) -> Result<Void, Errno> {
     if let e = FaultInjector.shared.check(.unlink, path) { return .failure(e) }
     return rmdir(path) == 0 ? .success(()) : .failure(lastErrno())
