@@ -116,7 +116,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SpoolFormat", "SpoolIO"],
+            dependencies: ["SpoolFormat", "SpoolFiles", "SpoolIO"],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
@@ -134,7 +134,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(
             name: "SpoolTests",
-            dependencies: ["Spool", "SpoolIO", "SpoolFormat", "TestSupport", "EngineTestSupport",
+            dependencies: ["Spool", "SpoolFiles", "SpoolIO", "SpoolFormat", "TestSupport", "EngineTestSupport",
                            .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),

@@ -13,6 +13,7 @@ public final class Database: Sendable {
     let directory: String
     let options: StoreOptions
     let logger: Logger
+    let journal: StoreJournal
 
     struct State {
         var streams: [NameKey: SpoolStream] = [:]
@@ -21,46 +22,86 @@ public final class Database: Sendable {
     }
     let state: Mutex<State>
 
-    init(index: Int, directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) {
+    /// A stream directory found at open, with its name and view read.
+    struct Found {
+        var name: [UInt8]
+        var number: UInt64
+        var view: StreamDirectoryView
+    }
+
+    /// What open found in a database directory: its streams (two claims on one name resolved,
+    /// the newer generation winning; interrupted creates and deletes removed) and the counters
+    /// new streams continue from.
+    struct Listing {
+        var streams: [Found] = []
+        var nextDirectory: UInt64 = 1
+        var nameGeneration: UInt64 = 1
+    }
+
+    /// Lists `directory` and reads each stream's view (`StreamDirectoryView`, which changes
+    /// nothing); leftovers of interrupted deletes, creates and renames are removed.
+    static func list(index: Int, directory: String, logger: Logger) throws(SpoolError) -> Listing {
+        var out = Listing()
+        guard FileSystem.isDirectory(directory) else { return out }
+        let listing: StoreLayout.DatabaseDirectory
+        do { listing = try StoreLayout.listDatabase(directory, index: index) } catch { throw error.spool }
+        for n in listing.others where DataDirectory.isTrash(n) {
+            try? FileSystem.removeTree(directory + "/" + n)
+        }
+        var claims: [[UInt8]: (gen: UInt64, dir: String, number: UInt64)] = [:]
+        for d in listing.streams {
+            out.nextDirectory = max(out.nextDirectory, d.number + 1)
+            if let e = d.nameError {
+                throw SpoolError.corrupt(FormatError(file: d.path + "/" + StreamNameFile.fileName, offset: e.offset, e.reason))
+            }
+            guard let name = d.name, let generation = d.nameGeneration else {
+                // Created but never named: an interrupted create.
+                try? FileSystem.removeTree(d.path)
+                continue
+            }
+            out.nameGeneration = max(out.nameGeneration, generation + 1)
+            if let other = claims[name] {
+                // A rename was interrupted: the newer claim wins.
+                let loser = other.gen > generation ? d.path : other.dir
+                logger.warning("two streams claim one name; keeping the newer", metadata: ["removed": "\(loser)"])
+                try? FileSystem.removeTree(loser)
+                if other.gen > generation { continue }
+            }
+            claims[name] = (generation, d.path, d.number)
+        }
+        for (name, claim) in claims.sorted(by: { $0.value.number < $1.value.number }) {
+            let view: StreamDirectoryView
+            do { view = try StreamDirectoryView.read(claim.dir) } catch let e as IOError { throw e.spool } catch let e as FormatError {
+                throw e.spool
+            } catch { throw SpoolError.closed("\(error)") }
+            out.streams.append(Found(name: name, number: claim.number, view: view))
+        }
+        return out
+    }
+
+    /// Opens the streams `listing` found, their records taken from the store journal's view.
+    init(index: Int, directory: String, listing: Listing, journal: StoreJournal, journalView: StoreJournalView,
+         options: StoreOptions, logger: Logger) throws(SpoolError) {
         self.index = index
         self.directory = directory
         self.options = options
         self.logger = logger
+        self.journal = journal
         var st = State()
-        if FileSystem.isDirectory(directory) {
-            let listing: StoreLayout.DatabaseDirectory
-            do { listing = try StoreLayout.listDatabase(directory, index: index) } catch { throw error.spool }
-            for n in listing.others where DataDirectory.isTrash(n) {
-                try? FileSystem.removeTree(directory + "/" + n)
-            }
-            var claims: [[UInt8]: (gen: UInt64, dir: String)] = [:]
-            for d in listing.streams {
-                st.nextDirectory = max(st.nextDirectory, d.number + 1)
-                if let e = d.nameError {
-                    throw SpoolError.corrupt(FormatError(file: d.path + "/" + StreamNameFile.fileName, offset: e.offset, e.reason))
-                }
-                guard let name = d.name, let generation = d.nameGeneration else {
-                    // Created but never named: an interrupted create.
-                    try? FileSystem.removeTree(d.path)
-                    continue
-                }
-                st.nameGeneration = max(st.nameGeneration, generation + 1)
-                if let other = claims[name] {
-                    // A rename was interrupted: the newer claim wins.
-                    let loser = other.gen > generation ? d.path : other.dir
-                    logger.warning("two streams claim one name; keeping the newer", metadata: ["removed": "\(loser)"])
-                    try? FileSystem.removeTree(loser)
-                    if other.gen > generation { continue }
-                }
-                claims[name] = (generation, d.path)
-            }
-            for (name, claim) in claims {
-                let core = try StreamCore.open(directory: claim.dir, options: options, logger: logger)
-                st.streams[NameKey(name)] = SpoolStream(core: core, name: name, policy: options.fsync)
-            }
+        st.nextDirectory = listing.nextDirectory
+        st.nameGeneration = listing.nameGeneration
+        for found in listing.streams {
+            let key = StreamKey(database: UInt32(index), number: found.number)
+            let core = try StreamCore.open(directory: found.view.directory, key: key, journal: journal, view: found.view,
+                                           records: { StreamCore.storeRecords(journalView, key: key, from: $0) },
+                                           options: options, logger: logger)
+            st.streams[NameKey(found.name)] = SpoolStream(core: core, name: found.name, policy: options.fsync)
         }
         state = Mutex(st)
     }
+
+    /// The key of stream directory `number` of this database.
+    func key(_ number: UInt64) -> StreamKey { StreamKey(database: UInt32(index), number: number) }
 
     /// The stream named `name`, or nil.
     public func stream(_ name: [UInt8]) -> SpoolStream? { state.withLock { $0.streams[NameKey(name)] } }
@@ -76,11 +117,12 @@ public final class Database: Sendable {
     }
 
     private func createLocked(_ name: [UInt8], _ st: inout State) throws(SpoolError) -> SpoolStream {
-        let dir = directory + "/" + DataDirectory.streamDirectoryName(st.nextDirectory)
+        let number = st.nextDirectory
+        let dir = directory + "/" + DataDirectory.streamDirectoryName(number)
         st.nextDirectory += 1
         do {
             try FileSystem.makeDirectory(dir)
-            let core = try StreamCore.create(directory: dir, options: options, logger: logger)
+            let core = try StreamCore.create(directory: dir, key: key(number), journal: journal, options: options, logger: logger)
             let nf = StreamNameFile(name: name, generation: st.nameGeneration)
             st.nameGeneration += 1
             try FileSystem.writeAtomically(dir + "/" + StreamNameFile.fileName, nf.encode())
@@ -143,20 +185,24 @@ public final class Database: Sendable {
         if dest === self && from == to { return false }
         if dest.stream(to) != nil && !replace { return false }
         // Freeze the source while its files are copied.
-        let dir: String = try dest.state.withLock { (st) throws(SpoolError) in
-            let d = dest.directory + "/" + DataDirectory.streamDirectoryName(st.nextDirectory)
+        let (dir, number): (String, UInt64) = try dest.state.withLock { (st) throws(SpoolError) in
+            let n = st.nextDirectory
             st.nextDirectory += 1
-            return d
+            return (dest.directory + "/" + DataDirectory.streamDirectoryName(n), n)
         }
+        let destKey = dest.key(number)
         try s.core.withLock { (cc) throws(SpoolError) in
             guard cc != nil else { throw SpoolError.closed("stream was deleted") }
-            try cc!.flushPending()
+            // The copy's checkpoint: the source's state now, its tail block carried under the
+            // copy's key.
+            let image = try cc!.prepareCheckpoint(as: destKey)
             let c = cc!
             do throws(IOError) {
-                try c.journal.sync()
+                try journal.syncCovering(image.end)
                 try c.active.sync()
                 try FileSystem.makeDirectory(dir)
-                for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && !DataDirectory.isTemporary(name) {
+                for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && name != StreamCheckpoint.fileName
+                    && !DataDirectory.isTemporary(name) && JournalFormat.generation(fromFileName: name) == nil {
                     let src = c.directory + "/" + name
                     if let n = SegmentFormat.number(fromFileName: name), n != c.active.number {
                         try FileSystem.hardLink(src, dir + "/" + name)
@@ -168,6 +214,7 @@ public final class Database: Sendable {
                         f.close()
                     }
                 }
+                try FileSystem.writeAtomically(dir + "/" + StreamCheckpoint.fileName, image.checkpoint.encode())
             } catch { throw error.spool }
         }
         return try dest.state.withLock { (st) throws(SpoolError) in
@@ -179,7 +226,7 @@ public final class Database: Sendable {
             st.nameGeneration += 1
             do throws(IOError) { try FileSystem.writeAtomically(dir + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
             if let old = st.streams.removeValue(forKey: NameKey(to)) { try dest.remove(old) }
-            let core = try StreamCore.open(directory: dir, options: options, logger: logger)
+            let core = try StreamCore.open(directory: dir, key: destKey, journal: journal, options: options, logger: logger)
             st.streams[NameKey(to)] = SpoolStream(core: core, name: to, policy: options.fsync)
             return true
         }

@@ -9,7 +9,8 @@ import SpoolIO
 /// ```
 /// DIR/LOCK            flock'ed while open: a second process gets a clear error
 /// DIR/SPOOL           format marker
-/// DIR/db<N>/s<hex>/   one directory per stream (see FORMAT.md)
+/// DIR/journal/        the store journal: every stream's records (see FORMAT.md)
+/// DIR/db<N>/s<hex>/   one directory per stream: checkpoint, name, segments, group files
 /// ```
 public final class SpoolStore: Sendable {
     /// The data directory.
@@ -19,6 +20,7 @@ public final class SpoolStore: Sendable {
     let logger: Logger
     private let lock: DirectoryLock
     private let dbs: [Database]
+    let journal: StoreJournal
     private let ticker: Mutex<Ticker?>
     private let closed = Mutex(false)
 
@@ -33,25 +35,50 @@ public final class SpoolStore: Sendable {
             throw SpoolError.locked(b.description)
         } catch let e as IOError { throw e.spool } catch { throw SpoolError.closed("\(error)") }
         let markerPath = directory + "/" + DataDirectory.markerFile
+        var upgrading = false
         if !FileSystem.exists(markerPath) {
             do { try FileSystem.writeAtomically(markerPath, DataDirectory.marker) } catch { throw error.spool }
         } else {
             let found: [UInt8]
             do { found = try FileSystem.readFile(markerPath) } catch { throw error.spool }
-            guard found == DataDirectory.marker else {
-                throw SpoolError.corrupt(FormatError(file: markerPath, offset: 0, "not a Spool data directory of format 1"))
+            upgrading = found == DataDirectory.markerFormat1
+            guard found == DataDirectory.marker || upgrading else {
+                throw SpoolError.corrupt(FormatError(file: markerPath, offset: 0, "not a Spool data directory of format 1 or 2"))
             }
         }
+        // Every stream's view first (segment footers: what its sealed blocks hold), then the
+        // store journal, whose records of entries already in blocks are left undecoded.
+        let count = max(1, options.databases)
+        var listings: [Database.Listing] = []
+        var sealedThrough: [StreamKey: StreamID] = [:]
+        for i in 0..<count {
+            let listing = try Database.list(index: i, directory: directory + "/" + DataDirectory.databaseDirectoryName(i), logger: logger)
+            for f in listing.streams {
+                if let t = f.view.blocksThrough { sealedThrough[StreamKey(database: UInt32(i), number: f.number)] = t }
+            }
+            listings.append(listing)
+        }
+        let journalView: StoreJournalView
+        do { journalView = try StoreJournalView.read(dataDirectory: directory, skip: { sealedThrough[$0] }) } catch { throw error.spool }
+        journal = try StoreJournal(dataDirectory: directory, view: journalView, options: options, logger: logger)
         var dbs: [Database] = []
-        for i in 0..<max(1, options.databases) {
-            dbs.append(try Database(index: i, directory: directory + "/" + DataDirectory.databaseDirectoryName(i), options: options, logger: logger))
+        for (i, listing) in listings.enumerated() {
+            dbs.append(try Database(index: i, directory: directory + "/" + DataDirectory.databaseDirectoryName(i), listing: listing,
+                                    journal: journal, journalView: journalView, options: options, logger: logger))
         }
         // Every database directory exists from the start, so `database(_:)` costs no syscall.
         for db in dbs {
             do { try FileSystem.makeDirectory(db.directory) } catch { throw error.spool }
         }
+        if upgrading {
+            // Every format-1 stream now has a checkpoint naming the store journal (open upgraded
+            // each); the marker says so last.
+            do { try FileSystem.writeAtomically(markerPath, DataDirectory.marker) } catch { throw error.spool }
+            logger.info("upgraded the data directory to format 2", metadata: ["directory": "\(directory)"])
+        }
         self.dbs = dbs
         ticker = Mutex(nil)
+        journal.retirer.withLock { $0 = { [weak self] in self?.retireJournal() } }
         if options.fsync == .everysec { startSyncTimer() }
     }
 
@@ -74,21 +101,30 @@ public final class SpoolStore: Sendable {
     /// True when some stream has journal bytes not yet written or not yet synced: a change made
     /// so far would not survive a power loss (WAITAOF asks).
     public var hasUnsyncedWrites: Bool {
-        dbs.contains { db in db.allStreams.contains { $0.hasUnsyncedWrites } }
+        journal.hasUnsyncedWrites || dbs.contains { db in db.allStreams.contains { $0.hasUnsyncedWrites } }
     }
 
-    /// Writes and fdatasyncs every stream's pending journal bytes; throws the first failure.
+    /// Writes and fdatasyncs the store journal (one sync for every stream) and every group
+    /// journal with unsynced bytes; throws the first failure.
     public func syncAll() throws(SpoolError) {
+        do { try journal.syncAll() } catch { throw error.spool }
         for db in dbs {
-            for s in db.allStreams where s.hasUnsyncedWrites { try s.syncPending() }
+            for s in db.allStreams where s.hasUnsyncedWrites { try s.syncGroupJournal() }
         }
     }
 
-    /// Writes every stream's deferred journal records (`deferJournalWrites`), without fdatasync.
+    /// Makes every change to `streams` so far durable: one write and one fdatasync of the store
+    /// journal, whatever the number of streams, then each one's group journal that has unsynced
+    /// bytes (a server round's group commit).
+    public func sync<S: Sequence>(streams: S) throws(SpoolError) where S.Element == SpoolStream {
+        do { try journal.syncAll() } catch { throw error.spool }
+        for s in streams where s.hasUnsyncedWrites { try s.syncGroupJournal() }
+    }
+
+    /// Writes every stream's deferred journal records (`deferJournalWrites`), without fdatasync:
+    /// one write of the store journal's buffer.
     public func flushAllPending() throws(SpoolError) {
-        for db in dbs {
-            for s in db.allStreams { try s.flushPending() }
-        }
+        do { try journal.flush() } catch { throw error.spool }
     }
 
     /// Database `index` (0 ..< options.databases).
@@ -115,6 +151,7 @@ public final class SpoolStore: Sendable {
         let t = ticker.withLock { t in defer { t = nil }; return t }
         t?.stop()
         for db in dbs { db.close(sync: sync) }
+        journal.close(sync: sync)
         lock.release()
     }
 

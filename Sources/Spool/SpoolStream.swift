@@ -25,7 +25,7 @@ public struct StreamInfo: Sendable, Equatable {
     public var lastEntry: StreamEntry?
     /// Segment files of the stream.
     public var segments: Int
-    /// Bytes of the stream's files on disk (segments and journal).
+    /// Bytes of the stream's segment files on disk (its records in the store journal are not counted).
     public var diskBytes: Int64
     /// Approximate bytes of index memory.
     public var indexBytes: Int
@@ -39,16 +39,16 @@ public struct StreamInfo: Sendable, Equatable {
 /// writers (group commit).
 public final class SpoolStream: Sendable {
     let core: SleepingMutex<StreamCore?>
-    /// Writes the records staged for a group commit (`stagedWriter(_:)`).
-    private let stagedWriter: AppendFile.StagedWriter
+    /// The store journal.
+    let journal: StoreJournal
     let directory: String
     let policy: FsyncPolicy
     private let nameBox: Mutex<[UInt8]>
 
     init(core: StreamCore, name: [UInt8], policy: FsyncPolicy) {
         self.directory = core.directory
+        self.journal = core.journal
         self.core = SleepingMutex(core)
-        self.stagedWriter = Self.stagedWriter(self.core)
         self.policy = policy
         self.nameBox = Mutex(name)
     }
@@ -58,11 +58,10 @@ public final class SpoolStream: Sendable {
     static func heal(_ c: inout StreamCore?) throws(SpoolError) {
         // Tested without binding the core: a copy of it costs a retain of every field, and this
         // runs before every mutation.
-        guard c?.poisoned == true, let cc = c else { return }
-        cc.journal.close()
+        guard c?.isPoisoned == true, let cc = c else { return }
         cc.groupJournal?.close()
         c = nil
-        c = try StreamCore.open(directory: cc.directory, options: cc.options, logger: cc.logger)
+        c = try StreamCore.open(directory: cc.directory, key: cc.key, journal: cc.journal, options: cc.options, logger: cc.logger)
     }
 
     /// The stream's name.
@@ -72,9 +71,10 @@ public final class SpoolStream: Sendable {
     /// Runs a mutation under the lock, then makes it durable per policy outside the lock.
     func mutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> R {
         let (result, durable) = try lockedMutation(sync: sync, body)
-        if let (journal, end) = durable {
-            do { try journal.syncCovering(end, staged: stagedWriter) } catch { throw error.spool }
+        if let end = durable {
+            do { try journal.syncCovering(end) } catch { throw error.spool }
         }
+        journal.retireIfWanted()
         return result
     }
 
@@ -82,44 +82,33 @@ public final class SpoolStream: Sendable {
     /// instead of blocking its thread.
     func mutate<R>(_ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) async throws(SpoolError) -> R {
         let (result, durable) = try lockedMutation(sync: true, body)
-        if let (journal, end) = durable {
-            do { try await journal.syncCovering(end, staged: stagedWriter) } catch { throw error.spool }
+        if let end = durable {
+            do { try await journal.syncCovering(end) } catch { throw error.spool }
         }
+        journal.retireIfWanted()
         return result
     }
 
-    /// The locked half of a mutation: runs `body` and returns the journal and offset that must
-    /// be synced before it is acknowledged (nil when the policy or `sync` asks for none). Under
-    /// policy `always` its journal records stay staged in memory, and the group commit that
-    /// syncs them writes them first (`stagedWriter`): one `pwrite` for all the appenders a sync
-    /// covers instead of one each, and none of them writes into a page the sync is writing
-    /// back. Otherwise they are written before the lock is released, so a killed process keeps
-    /// them.
-    private func lockedMutation<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> (R, (AppendFile, Int64)?) {
+    /// The locked half of a mutation: runs `body` and returns the journal offset that must be
+    /// synced before it is acknowledged (nil when the policy or `sync` asks for none). Under
+    /// policy `always` its journal records stay in the store journal's buffer, and the group
+    /// commit that syncs them writes the buffer first: one `pwrite` for all the appenders (of
+    /// every stream) a sync covers instead of one each, and none of them writes into a page the
+    /// sync is writing back. Otherwise they are written before the lock is released, so a
+    /// killed process keeps them.
+    private func lockedMutation<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, Int64?)) throws(SpoolError) -> (R, Int64?) {
         let staging = sync && policy == .always
-        let (result, end, journal): (R, Int64?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
+        let (result, end): (R, Int64?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
             try Self.heal(&c)
             c!.stagingForSync = staging
             defer { c!.stagingForSync = false }
             let (r, end) = try body(&c!)
             if sync && !staging { try c!.flushPending() }
-            if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
-            return (r, end.map { min($0, c!.journal.size + Int64(c!.pendingJournal.count)) }, c!.journal)
+            return (r, end)
         }
-        guard staging, let end, let journal else { return (result, nil) }
-        return (result, (journal, end))
-    }
-
-    /// Writes the records that mutations staged for their group commit (see `lockedMutation`);
-    /// run by the sync that covers them. Built once, not per append.
-    private static func stagedWriter(_ core: SleepingMutex<StreamCore?>) -> AppendFile.StagedWriter {
-        { () throws(IOError) in
-            try core.withLock { (c) throws(IOError) in
-                guard c != nil else { return }
-                try c!.writePending()
-            }
-        }
+        guard staging, let end else { return (result, nil) }
+        return (result, end)
     }
 
     /// XADD: appends an entry (`fields` alternates field and value, at least one pair) and
@@ -246,15 +235,15 @@ public final class SpoolStream: Sendable {
 
     /// XINFO STREAM's facts.
     public func info() throws(SpoolError) -> StreamInfo {
-        let (snap, meta, length, segs, blocks, nodes, mem, jsize) = try core.withLock { (c) throws(SpoolError) in
+        let (snap, meta, length, segs, blocks, nodes, mem) = try core.withLock { (c) throws(SpoolError) in
             guard let c else { throw SpoolError.closed("stream was deleted or its store closed") }
             return (c.snapshot, c.meta, c.length, c.segments.count, c.index.count + (c.open.entries.isEmpty ? 0 : 1),
-                    c.index.nodeCount + (c.open.entries.isEmpty ? 0 : 1), c.index.memoryFootprint, c.journal.size)
+                    c.index.nodeCount + (c.open.entries.isEmpty ? 0 : 1), c.index.memoryFootprint)
         }
         let reader = StreamReader(snap)
         let first = try reader.range(from: .zero, to: .max, count: 1, reverse: false).first
         let last = try reader.range(from: .zero, to: .max, count: 1, reverse: true).first
-        var disk = jsize
+        var disk: Int64 = 0
         for s in snap.segments.values { disk += s.size }
         return StreamInfo(length: length, blocks: blocks, radixTreeNodes: nodes, lastGeneratedID: meta.lastID,
                           maxDeletedEntryID: meta.maxDeletedID, entriesAdded: meta.entriesAdded,
@@ -262,26 +251,21 @@ public final class SpoolStream: Sendable {
                           segments: segs, diskBytes: disk, indexBytes: mem)
     }
 
-    /// Waits until every mutation made so far is on disk (fdatasync of the journal).
+    /// Waits until every mutation made so far is on disk (fdatasync of the store journal, and
+    /// of the stream's group journal).
     public func syncPending() throws(SpoolError) {
-        try flushPending()
-        guard let journal = core.withLock({ $0?.journal }) else { return }
-        do { try journal.syncCovering(journal.size) } catch { throw error.spool }
+        do { try journal.syncAll() } catch { throw error.spool }
         try syncGroupJournal()
     }
 
-    /// Writes journal records kept in memory under `deferJournalWrites` (no fdatasync).
+    /// Writes journal records kept in memory under `deferJournalWrites` (no fdatasync): the
+    /// store journal's buffer, which holds every stream's.
     public func flushPending() throws(SpoolError) {
-        try core.withLock { (c) throws(SpoolError) in
-            guard c != nil else { return }
-            try c!.flushPending()
-        }
+        do { try journal.flush() } catch { throw error.spool }
     }
 
-    /// True when the journal (or the group journal) has bytes not yet written or synced.
-    var hasUnsyncedWrites: Bool {
-        core.withLock { $0.map { $0.pendingJournal.count > 0 || !$0.journal.isSynced } ?? false } || groupJournalUnsynced
-    }
+    /// True when the group journal has bytes not yet synced (the store journal says for itself).
+    var hasUnsyncedWrites: Bool { groupJournalUnsynced }
 
     /// Writes a checkpoint now and starts a fresh journal generation.
     public func checkpoint() throws(SpoolError) {
@@ -296,11 +280,10 @@ public final class SpoolStream: Sendable {
         core.withLock { c in
             if var cc = c {
                 try? cc.flushPending()
-                if sync { try? cc.journal.sync(); try? cc.active.sync(); try? cc.groupJournal?.sync() }
+                if sync { try? cc.active.sync(); try? cc.groupJournal?.sync() }
                 // Seen-times of polls that delivered nothing are only in memory: a clean close
                 // keeps them (Redis keeps them across a restart through its RDB).
                 if sync, cc.groupSeenChanged { try? cc.checkpointGroups() }
-                cc.journal.close()
                 cc.groupJournal?.close()
             }
             c = nil

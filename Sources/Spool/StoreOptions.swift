@@ -22,14 +22,17 @@ public struct StoreOptions: Sendable {
     public var nodeMaxBytes: Int = 4096
     /// A segment file is sealed and a new one started once it reaches this size. Default 64 MiB.
     public var segmentBytes: Int = 64 << 20
-    /// A stream's journal is checkpointed and restarted once it grows past this (bounds replay work at open). Default 4 MiB.
+    /// A store journal file is closed once it grows past this; the streams with records in
+    /// older files are then checkpointed and those files deleted (bounds replay work at open).
+    /// Default 4 MiB.
     public var journalBytes: Int = 4 << 20
-    /// Keep each stream's journal records in memory until `SpoolStream.flushPending()` or
-    /// `syncPending()` (or a block seal or checkpoint) writes them with one `pwrite`. For callers
+    /// Keep journal records in the store journal's buffer until `flushPending()` or
+    /// `syncPending()` (or a block seal or checkpoint) writes them, every stream's, with one
+    /// `pwrite`. For callers
     /// that batch acknowledgements themselves, as the server does per round of commands: they
     /// must flush before acknowledging. Default false: every call writes before returning.
     public var deferJournalWrites: Bool = false
-    /// Reserve space in stream and group journals ahead of the appends (16 KiB first, doubled
+    /// Reserve space in the store journal and group journals ahead of the appends (16 KiB first, doubled
     /// each time it fills). Under policies `no` and `everysec` it is `fallocate`d and appends
     /// are memory copies into a shared mapping of it, instead of a `pwrite` each, equally safe
     /// against a killed process; under `always` it is written with zeros and synced, so that

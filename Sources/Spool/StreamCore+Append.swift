@@ -86,7 +86,7 @@ extension StreamCore {
                 try sealOpenBlock()
                 shadowOpen = open
             }
-            JournalFormat.encode(.entry(e), into: &w)
+            JournalFormat.encode(.entry(e), key: key, into: &w)
             shadowOpen.add(e)
             shadowMeta.lastID = id
             shadowMeta.entriesAdded &+= 1

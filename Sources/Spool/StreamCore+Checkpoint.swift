@@ -5,35 +5,63 @@ import SpoolIO
 
 /// Checkpoints (FORMAT.md §6) and XSETID.
 extension StreamCore {
-    /// Syncs the journal and active segment, writes a checkpoint and starts a new journal
-    /// generation that carries the tail block's entries.
+    /// Writes a checkpoint now: the tail block's entries are logged as CARRY records at the
+    /// checkpoint's journal position, the journal and the active segment are synced, and the
+    /// checkpoint is written atomically. Records of the stream before that position are then
+    /// covered, and the journal files holding only such records can go.
     mutating func checkpoint() throws(SpoolError) {
-        try flushPending()
+        let prepared = try prepareCheckpoint()
         do {
+            try journal.syncCovering(prepared.end)
             try active.sync()
-            let gen = journalGeneration + 1
-            let path = directory + "/" + JournalFormat.fileName(gen)
-            var w = ByteWriter(capacity: 4096)
-            w.writeBytes(JournalFormat.encodeHeader(generation: gen))
-            for e in open.entries { JournalFormat.encode(.carry(e), into: &w) }
-            let newJournal = try AppendFile.createJournal(at: path, initial: w.bytes, reservation: options.journalReservation)
-            var tombs: [StreamID] = []
-            for (_, set) in blockTombstones { tombs.append(contentsOf: set) }
-            tombs.append(contentsOf: open.deleted)
-            tombs.sort()
-            let cp = StreamCheckpoint(journalGeneration: gen, lastID: meta.lastID, entriesAdded: meta.entriesAdded,
-                                      maxDeletedID: meta.maxDeletedID, trimmedThrough: trimmedThrough,
-                                      droppedBlocks: droppedBlocks.keys.sorted(), tombstones: tombs,
-                                      activeBlocks: activeSealed ? nil : .init(segment: active.number, blocks: activeBlocks),
-                                      lastIDHighWater: lastIDHighWater)
-            try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
-            let oldPath = journal.path
-            journal.close()
-            journal = newJournal
-            journalGeneration = gen
-            journalTop = open.entries.last?.id
-            try FileSystem.removeFile(oldPath)
+            try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, prepared.checkpoint.encode())
         } catch { throw error.spool }
+        installed(prepared)
+        journalTop = open.entries.last?.id
+    }
+
+    /// A checkpoint logged (its CARRY records) but not yet installed.
+    struct PreparedCheckpoint {
+        var checkpoint: StreamCheckpoint
+        /// The journal's logical end after the CARRY records.
+        var end: Int64
+        /// `checkpointSeq` when it was prepared.
+        var seq: UInt64
+        /// `logCount` after its CARRY records.
+        var logCount: UInt64
+    }
+
+    /// The checkpoint of the stream as it is now, its tail block's entries logged (and written)
+    /// as the CARRY records its journal position starts with; under another stream's key for
+    /// a copy (COPY), which then starts as this stream is.
+    mutating func prepareCheckpoint(as other: StreamKey? = nil) throws(SpoolError) -> PreparedCheckpoint {
+        try flushPending()
+        let key = other ?? self.key
+        let carried = open.entries
+        let a = try journal.append(write: true) { w in
+            for e in carried { JournalFormat.encode(.carry(e), key: key, into: &w) }
+        }
+        if !carried.isEmpty && other == nil { noteLogged(a) }
+        var tombs: [StreamID] = []
+        for (_, set) in blockTombstones { tombs.append(contentsOf: set) }
+        tombs.append(contentsOf: open.deleted)
+        tombs.sort()
+        let cp = StreamCheckpoint(position: a.start, lastID: meta.lastID, entriesAdded: meta.entriesAdded,
+                                  maxDeletedID: meta.maxDeletedID, trimmedThrough: trimmedThrough,
+                                  droppedBlocks: droppedBlocks.keys.sorted(), tombstones: tombs,
+                                  activeBlocks: activeSealed ? nil : .init(segment: active.number, blocks: activeBlocks),
+                                  lastIDHighWater: lastIDHighWater)
+        return PreparedCheckpoint(checkpoint: cp, end: a.end, seq: checkpointSeq, logCount: logCount)
+    }
+
+    /// Records that `prepared` is the installed checkpoint: the stream needs the journal from
+    /// its position on only if it logged something there (its CARRY records, or records since).
+    mutating func installed(_ prepared: PreparedCheckpoint) {
+        let position = prepared.checkpoint.journalPosition!
+        checkpointPosition = position
+        checkpointSeq = journal.nextCheckpointSeq()
+        let carried = prepared.logCount != logCount || !open.entries.isEmpty
+        oldestNeededFile = carried ? position.file : nil
     }
 
     /// XSETID's counters change. A last ID moved below an ID the stream has held (on disk, in
@@ -89,6 +117,6 @@ extension StreamCore {
         sealedThrough = nil
         trimmedThrough = nil
         try checkpoint()
-        return journal.size
+        return journal.end
     }
 }

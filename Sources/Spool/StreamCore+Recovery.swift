@@ -10,47 +10,91 @@ import SpoolIO
 /// from the footers, the checkpoint's tombstones are placed, and the journal is replayed.
 extension StreamCore {
     /// Creates the files of a new, empty stream in `directory` (which exists and is empty but
-    /// for the name file).
-    static func create(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
+    /// for the name file). Its records start at the journal's end: records of an earlier stream
+    /// that had the same key are before it.
+    static func create(directory: String, key: StreamKey, journal: StoreJournal, options: StoreOptions,
+                       logger: Logger) throws(SpoolError) -> StreamCore {
         do {
             let seg = try Segment.create(directory: directory, number: 1)
-            let journal = try AppendFile.createJournal(at: directory + "/" + JournalFormat.fileName(1),
-                                                       initial: JournalFormat.encodeHeader(generation: 1),
-                                                       reservation: options.journalReservation)
-            let cp = StreamCheckpoint(journalGeneration: 1, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
+            let position = journal.endPosition
+            let cp = StreamCheckpoint(position: position, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
                                       trimmedThrough: nil, droppedBlocks: [], tombstones: [])
             try FileSystem.writeAtomically(directory + "/" + StreamCheckpoint.fileName, cp.encode())
-            return StreamCore(directory: directory, options: options, logger: logger, active: seg, journal: journal, journalGeneration: 1)
+            return StreamCore(directory: directory, key: key, options: options, logger: logger, active: seg, journal: journal,
+                              checkpointPosition: position)
         } catch {
             throw error.spool
         }
     }
 
+    /// A stream's records in the store journal from a position on, and the oldest file they are in.
+    typealias StoreRecords = (JournalPosition) -> (items: [JournalScan.Item], oldestFile: UInt64?)
+
+    /// The records of `key` from the journal's files as they are now (reloading one stream).
+    static func storeRecords(_ journal: StoreJournal, key: StreamKey, skipThrough: StreamID?) throws(SpoolError) -> StoreRecords {
+        let view: StoreJournalView
+        do {
+            view = try StoreJournalView.read(dataDirectory: FileSystem.parent(of: journal.directory), keep: { $0 == key },
+                                             skip: { _ in skipThrough })
+        } catch { throw error.spool }
+        return { position in storeRecords(view, key: key, from: position) }
+    }
+
+    /// `key`'s records in `view` from `position` on.
+    static func storeRecords(_ view: StoreJournalView, key: StreamKey, from position: JournalPosition) -> (items: [JournalScan.Item], oldestFile: UInt64?) {
+        let items = view.records(of: key, from: position)
+        let oldest = view.streams[key]?.first { $0.position >= position }?.position.file
+        return (items, oldest)
+    }
+
     /// Opens an existing stream directory: checkpoint, segment footers (sealed segments are not
     /// scanned), the active segment's unsynced frames, journal replay. Torn tails are cut
-    /// and logged.
-    static func open(directory: String, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
+    /// and logged. A format-1 stream (its own journal) is upgraded: replayed from its journal,
+    /// then checkpointed into the store journal, after which its journal files go.
+    static func open(directory: String, key: StreamKey, journal: StoreJournal, view given: StreamDirectoryView? = nil,
+                     records: StoreRecords? = nil, options: StoreOptions, logger: Logger) throws(SpoolError) -> StreamCore {
         let view: StreamDirectoryView
-        do { view = try StreamDirectoryView.read(directory) } catch let e as IOError { throw e.spool } catch let e as FormatError {
-            throw e.spool
-        } catch { throw SpoolError.closed("\(error)") }
+        if let given { view = given } else {
+            do { view = try StreamDirectoryView.read(directory) } catch let e as IOError { throw e.spool } catch let e as FormatError {
+                throw e.spool
+            } catch { throw SpoolError.closed("\(error)") }
+        }
         removeLeftovers(view, logger: logger)
         let segments = try openSegments(view, logger: logger)
-        let (journal, records) = try openJournal(view, options: options, logger: logger)
+        let items: [JournalScan.Item]
+        var oldestFile: UInt64? = nil
+        if let position = view.checkpoint.journalPosition {
+            let source: StoreRecords
+            if let records { source = records } else { source = try storeRecords(journal, key: key, skipThrough: view.blocksThrough) }
+            (items, oldestFile) = source(position)
+        } else {
+            items = try format1Journal(view, logger: logger)
+        }
 
-        var core = StreamCore(directory: directory, options: options, logger: logger, active: segments.active,
-                              journal: journal, journalGeneration: view.checkpoint.journalGeneration)
+        var core = StreamCore(directory: directory, key: key, options: options, logger: logger, active: segments.active,
+                              journal: journal, checkpointPosition: view.checkpoint.journalPosition ?? journal.endPosition)
+        core.oldestNeededFile = oldestFile
         core.activeBlocks = segments.activeBlocks
         core.activeSealed = segments.activeIsSealed
         core.counters = StreamCounters(checkpoint: view.checkpoint)
         core.trimmedThrough = view.checkpoint.trimmedThrough
         let superseding = try core.indexBlocks(segments.loaded, checkpoint: view.checkpoint)
         var pendingOpen = try core.placeTombstones(view.checkpoint.tombstones, superseding: superseding)
-        try core.replay(records, pendingOpen: &pendingOpen)
+        try core.replay(items, pendingOpen: &pendingOpen)
         // A block can outlive the journal records of its entries only after power loss under
         // everysec/no; the ID counter must never fall behind what is on disk.
         if let s = core.sealedThrough, s > core.meta.lastID { core.meta.lastID = s }
         core.deletedFiles = false
+        if !view.usesStoreJournal {
+            // The upgrade: once the checkpoint naming the store journal is in place, the
+            // stream's own journal is a leftover.
+            try core.checkpoint()
+            for g in view.files.journals {
+                let name = JournalFormat.fileName(g)
+                logger.info("upgraded stream to the store journal; removing its own journal", metadata: ["file": "\(directory)/\(name)"])
+                try? FileSystem.removeFile(directory + "/" + name)
+            }
+        }
         try core.loadGroups()
         return core
     }
@@ -62,7 +106,7 @@ extension StreamCore {
             logger.info("removing leftover temporary file", metadata: ["file": "\(view.directory)/\(name)"])
             try? FileSystem.removeFile(view.directory + "/" + name)
         }
-        for g in view.files.journals where g != view.checkpoint.journalGeneration {
+        for g in view.files.journals where view.usesStoreJournal || g != view.checkpoint.journalGeneration {
             let name = JournalFormat.fileName(g)
             logger.info("removing superseded journal", metadata: ["file": "\(view.directory)/\(name)"])
             try? FileSystem.removeFile(view.directory + "/" + name)
@@ -129,11 +173,11 @@ extension StreamCore {
         }
     }
 
-    /// The journal the checkpoint names, cut at its first torn or damaged record (and its
-    /// reserved space made again), with the records before it. The checkpoint names a journal
-    /// only after it was written and synced, so a missing journal or a bad header is damage.
-    private static func openJournal(_ view: StreamDirectoryView, options: StoreOptions,
-                                    logger: Logger) throws(SpoolError) -> (AppendFile, [JournalScan.Item]) {
+    /// The records of a format-1 stream's own journal (the one its checkpoint names), up to
+    /// its first torn or damaged record. The checkpoint names a journal only after it was
+    /// written and synced, so a missing journal or a bad header is damage. Nothing is cut: the
+    /// upgrade that follows replaces the file.
+    private static func format1Journal(_ view: StreamDirectoryView, logger: Logger) throws(SpoolError) -> [JournalScan.Item] {
         let path = view.journalPath
         if let e = view.journalError { throw e.spool }
         guard let scan = view.journal else {
@@ -146,16 +190,7 @@ extension StreamCore {
             if !scan.tailIsTorn { metadata["reason"] = "\(t.reason)" }
             logger.warning("\(what)", metadata: metadata)
         }
-        do {
-            let file = try AppendFile(creating: path)
-            if file.size != Int64(scan.validEnd) {
-                // Also drops the reserved space: stale bytes past a torn record must not be
-                // read as records once new ones reach them. It is reserved again, zeroed.
-                try file.truncate(to: Int64(scan.validEnd))
-            }
-            file.reserveJournalSpaceAtOpen(options.journalReservation, logger: logger)
-            return (file, scan.items)  // not mapped to their records: a copy of every record
-        } catch { throw error.spool }
+        return scan.items
     }
 
     /// Builds the index from the segments' blocks, bulk-loaded in first-ID order: blocks

@@ -96,8 +96,22 @@ struct StreamCore {
     /// A sealed tail block that was reopened (Redis appends to its tail node while it has room):
     /// its old copy stays on disk, live for recovery, until the grown block is sealed.
     var reopened: (first: StreamID, segment: UInt64)? = nil
-    var journal: AppendFile
-    var journalGeneration: UInt64
+    /// The store journal, shared by every stream of the store.
+    let journal: StoreJournal
+    /// The stream's name in the store journal's records.
+    let key: StreamKey
+    /// Where the installed checkpoint says this stream's records continue.
+    var checkpointPosition: JournalPosition
+    /// The journal epoch of the stream's last record (`StoreJournal.wasLost`).
+    var journalEpoch: UInt64 = 0
+    /// The oldest store journal file holding a record of this stream after its checkpoint
+    /// (nil: none); files older than every stream's can be deleted.
+    var oldestNeededFile: UInt64? = nil
+    /// Counts the checkpoints installed, so that a checkpoint prepared by a retirement is not
+    /// installed over a newer one (`SpoolStore.retireJournal`).
+    var checkpointSeq: UInt64 = 0
+    /// Counts the records the stream logged.
+    var logCount: UInt64 = 0
     var deletedFiles = false
 
     /// Set while open replays the journal: no checkpoint may rotate the journal then.
@@ -106,11 +120,8 @@ struct StreamCore {
     /// A grown reopened block was sealed during replay without the checkpoint that precedes one.
     var sealedRegrownWhileReplaying = false
 
-    /// Journal records not yet written (`deferJournalWrites`, or staged for a group commit).
-    var pendingJournal = ByteWriter()
-
-    /// The mutation running leaves its records in `pendingJournal` for the group commit that
-    /// makes it durable to write (policy `always`; see `SpoolStream.lockedMutation`).
+    /// The mutation running leaves its records in the journal's buffer for the group commit
+    /// that makes it durable to write (policy `always`; see `SpoolStream.lockedMutation`).
     var stagingForSync = false
 
     /// Reused buffer of `log`'s and `commitGroup`'s record encoding (one allocation per stream,
@@ -136,13 +147,16 @@ struct StreamCore {
         StreamSnapshot(index: index, blockTombstones: blockTombstones, open: open, segments: segments)
     }
 
-    init(directory: String, options: StoreOptions, logger: Logger, active: Segment, journal: AppendFile, journalGeneration: UInt64) {
+    init(directory: String, key: StreamKey, options: StoreOptions, logger: Logger, active: Segment, journal: StoreJournal,
+         checkpointPosition: JournalPosition) {
         self.directory = directory
+        self.key = key
         self.options = options
         self.logger = logger
         self.active = active
         self.journal = journal
-        self.journalGeneration = journalGeneration
+        self.checkpointPosition = checkpointPosition
+        self.checkpointSeq = journal.nextCheckpointSeq()
         segments[active.number] = active
         segmentLiveBlocks[active.number] = 0
     }

@@ -4,7 +4,9 @@ import SpoolFormat
 ///
 /// ```
 /// DIR/LOCK  DIR/SPOOL  DIR/lost+found/
-/// DIR/db<N>/s<16 hex>/{name,state,journal-<gen>.log,<number>.seg,groups,groups-<gen>.log}
+/// DIR/journal/<16 hex>.log            the store journal (format 2)
+/// DIR/db<N>/s<16 hex>/{name,state,<number>.seg,groups,groups-<gen>.log}
+///                                     (format 1 also: journal-<gen>.log)
 /// DIR/db<N>/.trash-s<16 hex>/   a deleted stream not yet removed
 /// ```
 public enum DataDirectory {
@@ -12,8 +14,14 @@ public enum DataDirectory {
     public static let lockFile = "LOCK"
     /// The format marker file.
     public static let markerFile = "SPOOL"
-    /// What the marker holds for format 1 (open refuses a directory whose marker differs).
-    public static let marker = Array("SPOOL data directory, format 1\n".utf8)
+    /// What the marker holds: format 2 (one store journal). Open also takes a format-1
+    /// directory (`markerFormat1`), upgrades its streams and then rewrites the marker; it
+    /// refuses any other marker.
+    public static let marker = Array("SPOOL data directory, format 2\n".utf8)
+    /// The marker of a format-1 directory (a journal per stream).
+    public static let markerFormat1 = Array("SPOOL data directory, format 1\n".utf8)
+    /// The store journal's directory.
+    public static let journalDirectory = "journal"
     /// The quarantine directory `spool fsck --repair` moves unreadable files to.
     public static let lostAndFound = "lost+found"
     /// Prefix of a deleted stream's directory renamed before its removal.

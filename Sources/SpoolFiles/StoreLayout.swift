@@ -38,6 +38,12 @@ public struct StoreLayout: Sendable {
         public var nameGeneration: UInt64?
         /// Why the name is unknown, when it is.
         public var nameError: FormatError?
+
+        /// The data directory holding it (two levels up).
+        public var dataDirectory: String { FileSystem.parent(of: FileSystem.parent(of: path)) }
+
+        /// Its key in the store journal.
+        public var key: StreamKey { StreamKey(database: UInt32(database), number: number) }
     }
 
     /// Lists databases and streams of `directory`; reads each stream's name file.

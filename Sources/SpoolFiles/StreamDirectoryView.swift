@@ -107,7 +107,8 @@ public struct StreamDirectoryView: Sendable {
     public var checkpoint: StreamCheckpoint
     /// The segments, ascending.
     public var segments: [SegmentView]
-    /// The journal the checkpoint names, as far as it reads; nil when the file is missing.
+    /// The journal a format-1 checkpoint names, as far as it reads; nil when the file is
+    /// missing, and for a format-2 stream (its records are in the store journal).
     /// With `skipsSealedEntries`, entries some block holds are not decoded (their IDs are kept).
     public var journal: JournalScan?
     /// Why that journal could not be read, when it could not.
@@ -116,7 +117,11 @@ public struct StreamDirectoryView: Sendable {
     /// The highest ID of any block found.
     public var blocksThrough: StreamID? { segments.compactMap { $0.blocks.last?.lastID }.max() }
 
-    /// The path of the journal the checkpoint names.
+    /// Whether the stream's records are in the store journal (a format-2 checkpoint), not in a
+    /// journal of its own.
+    public var usesStoreJournal: Bool { checkpoint.journalPosition != nil }
+
+    /// The path of the journal a format-1 checkpoint names.
     public var journalPath: String { directory + "/" + JournalFormat.fileName(checkpoint.journalGeneration) }
 
     /// Reads the view of `directory`, naming its files `label/<name>` in errors (default: the
@@ -136,7 +141,7 @@ public struct StreamDirectoryView: Sendable {
             segments.append(readSegment(directory, label: label, number, isLast: isLast, checkpoint: checkpoint, reading: reading))
         }
         var view = StreamDirectoryView(directory: directory, label: label, files: files, checkpoint: checkpoint, segments: segments)
-        if files.journals.contains(checkpoint.journalGeneration) {
+        if checkpoint.journalPosition == nil, files.journals.contains(checkpoint.journalGeneration) {
             let name = JournalFormat.fileName(checkpoint.journalGeneration)
             do {
                 let jbytes = try FileSystem.readFile(view.journalPath)

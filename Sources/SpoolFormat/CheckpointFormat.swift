@@ -5,13 +5,23 @@ public struct StreamCheckpoint: Sendable, Equatable {
     /// `SPOOLSTA`
     public static let magic: [UInt8] = Array("SPOOLSTA".utf8)
     /// Current version (2 added the active segment's block list, 3 the last-ID high-water
-    /// mark; versions 1 and 2 are still read).
-    public static let version: UInt16 = 3
+    /// mark, 4 the store journal position; versions 1 to 3, whose journal is the stream's own
+    /// `journal-<generation>.log`, are still read, and upgraded on open).
+    public static let version: UInt16 = 4
     /// File name.
     public static let fileName = "state"
 
-    /// The journal generation that continues from this checkpoint.
+    /// Version 1 to 3: the journal generation that continues from this checkpoint. Version 4:
+    /// the store journal file of `journalPosition`.
     public var journalGeneration: UInt64
+    /// Version 4: the offset in store journal file `journalGeneration` from which on this
+    /// stream's records apply (nil: a format-1 checkpoint, whose journal is the stream's own).
+    public var journalOffset: UInt64?
+
+    /// Where in the store journal this stream's records continue (nil: format 1).
+    public var journalPosition: JournalPosition? {
+        journalOffset.map { JournalPosition(file: journalGeneration, offset: $0) }
+    }
     /// Last-generated ID.
     public var lastID: StreamID
     /// Lifetime count of appended entries.
@@ -53,8 +63,9 @@ public struct StreamCheckpoint: Sendable, Equatable {
     /// Creates a checkpoint.
     public init(journalGeneration: UInt64, lastID: StreamID, entriesAdded: UInt64, maxDeletedID: StreamID,
                 trimmedThrough: StreamID?, droppedBlocks: [StreamID], tombstones: [StreamID],
-                activeBlocks: ActiveSegmentBlocks? = nil, lastIDHighWater: StreamID = .zero) {
+                activeBlocks: ActiveSegmentBlocks? = nil, lastIDHighWater: StreamID = .zero, journalOffset: UInt64? = nil) {
         self.journalGeneration = journalGeneration
+        self.journalOffset = journalOffset
         self.lastID = lastID
         self.entriesAdded = entriesAdded
         self.maxDeletedID = maxDeletedID
@@ -65,10 +76,20 @@ public struct StreamCheckpoint: Sendable, Equatable {
         self.lastIDHighWater = lastIDHighWater
     }
 
-    /// Encodes the checkpoint; the last 4 bytes are the CRC-32C of all bytes before them.
+    /// Creates a checkpoint whose stream's records continue at `position` of the store journal.
+    public init(position: JournalPosition, lastID: StreamID, entriesAdded: UInt64, maxDeletedID: StreamID,
+                trimmedThrough: StreamID?, droppedBlocks: [StreamID], tombstones: [StreamID],
+                activeBlocks: ActiveSegmentBlocks? = nil, lastIDHighWater: StreamID = .zero) {
+        self.init(journalGeneration: position.file, lastID: lastID, entriesAdded: entriesAdded, maxDeletedID: maxDeletedID,
+                  trimmedThrough: trimmedThrough, droppedBlocks: droppedBlocks, tombstones: tombstones,
+                  activeBlocks: activeBlocks, lastIDHighWater: lastIDHighWater, journalOffset: position.offset)
+    }
+
+    /// Encodes the checkpoint (version 4 with a store journal position, else version 3); the
+    /// last 4 bytes are the CRC-32C of all bytes before them.
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: 128 + 4 * tombstones.count + 12 * (activeBlocks?.blocks.count ?? 0))
-        FileFraming.writePreamble(&w, magic: Self.magic, version: Self.version)
+        FileFraming.writePreamble(&w, magic: Self.magic, version: journalOffset == nil ? 3 : Self.version)
         w.writeUInt64(journalGeneration)
         w.writeFixedID(lastID)
         w.writeUInt64(entriesAdded)
@@ -93,6 +114,7 @@ public struct StreamCheckpoint: Sendable, Equatable {
             w.writeUInt8(0)
         }
         w.writeFixedID(lastIDHighWater)
+        if let o = journalOffset { w.writeUInt64(o) }
         w.writeUInt32(CRC32C.checksum(w.bytes))
         return w.bytes
     }
@@ -155,10 +177,11 @@ public struct StreamCheckpoint: Sendable, Equatable {
         let tomb = try readIDList(&r)
         let active = v >= 2 ? try readActiveBlocks(&r) : nil
         let highWater = v >= 3 ? try r.readFixedID() : .zero
+        let journalOffset = v >= 4 ? try r.readUInt64() : nil
         guard r.isAtEnd else { throw r.error("trailing bytes in checkpoint") }
         return StreamCheckpoint(journalGeneration: gen, lastID: last, entriesAdded: added, maxDeletedID: maxDel,
                                 trimmedThrough: hasTrim == 1 ? trim : nil, droppedBlocks: dropped, tombstones: tomb,
-                                activeBlocks: active, lastIDHighWater: highWater)
+                                activeBlocks: active, lastIDHighWater: highWater, journalOffset: journalOffset)
     }
 
     static func readActiveBlocks(_ r: inout ByteReader) throws(FormatError) -> ActiveSegmentBlocks? {

@@ -37,6 +37,38 @@ public enum JournalFormat {
         try FileFraming.decodeLogHeader(bytes, file: file, magic: magic, version: version, kind: "journal")
     }
 
+    // MARK: The store journal (format 2)
+
+    /// Version of a store journal file: the same framing, records that name their stream.
+    public static let storeVersion: UInt16 = 2
+
+    /// Store journal file names inside `journal/`: `<16 hex>.log`.
+    public static let storeNames = NumberedFileName(prefix: "", suffix: ".log")
+
+    /// Encodes the header of store journal file `number`.
+    public static func encodeStoreHeader(number: UInt64) -> [UInt8] {
+        FileFraming.encodeLogHeader(magic: magic, version: storeVersion, generation: number)
+    }
+
+    /// Decodes and checks a store journal header, returning the file's number.
+    public static func decodeStoreHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws(FormatError) -> UInt64 {
+        try FileFraming.decodeLogHeader(bytes, file: file, magic: magic, version: storeVersion, kind: "store journal")
+    }
+
+    /// A record of the store journal: the stream it belongs to and what it says.
+    public struct KeyedRecord: Sendable, Equatable {
+        /// The stream.
+        public var key: StreamKey
+        /// The record.
+        public var record: Record
+
+        /// Creates a keyed record.
+        public init(key: StreamKey, record: Record) {
+            self.key = key
+            self.record = record
+        }
+    }
+
     /// One journal record.
     public enum Record: Sendable, Equatable {
         /// XADD: a new entry; counts toward entries-added and sets last-generated-ID.
@@ -63,21 +95,22 @@ public enum JournalFormat {
         }
     }
 
-    /// Appends the encoded `record` to `w`.
-    public static func encode(_ record: Record, into w: inout ByteWriter) {
+    /// Appends the encoded `record` to `w`; with `key`, as a store journal record (the key's
+    /// database and number follow the kind byte).
+    public static func encode(_ record: Record, key: StreamKey? = nil, into w: inout ByteWriter) {
         let start = w.count
         switch record {
         case .entry(let e), .carry(let e):
-            writeEntry(e, kind: record.kind, into: &w)
+            writeEntry(e, kind: record.kind, key: key, into: &w)
         case .delete(let ids):
-            _ = FileFraming.beginRecord(&w, kind: record.kind)
+            beginRecord(&w, kind: record.kind, key: key)
             w.writeVarint(UInt64(ids.count))
             for id in ids { w.writeID(id) }
         case .trim(let through):
-            _ = FileFraming.beginRecord(&w, kind: record.kind)
+            beginRecord(&w, kind: record.kind, key: key)
             w.writeID(through)
         case .setMeta(let last, let added, let maxDeleted):
-            _ = FileFraming.beginRecord(&w, kind: record.kind)
+            beginRecord(&w, kind: record.kind, key: key)
             w.writeID(last)
             w.writeVarint(added)
             w.writeID(maxDeleted)
@@ -85,16 +118,32 @@ public enum JournalFormat {
         FileFraming.finishRecord(&w, start: start)
     }
 
-    /// The prefix (left for `finishRecord`), kind and body of an ENTRY or CARRY record, the
-    /// records written per append: sized first, then written in place, without a capacity
+    /// Starts a record: prefix (patched by `finishRecord`), kind, and the key of a store
+    /// journal record.
+    static func beginRecord(_ w: inout ByteWriter, kind: UInt8, key: StreamKey?) {
+        _ = FileFraming.beginRecord(&w, kind: kind)
+        if let key {
+            w.writeVarint(UInt64(key.database))
+            w.writeVarint(key.number)
+        }
+    }
+
+    /// The prefix (left for `finishRecord`), kind, key and body of an ENTRY or CARRY record,
+    /// the records written per append: sized first, then written in place, without a capacity
     /// check per byte.
-    static func writeEntry(_ e: StreamEntry, kind: UInt8, into w: inout ByteWriter) {
-        var body = 1 + ByteWriter.varintSize(e.id.ms) + ByteWriter.varintSize(e.id.seq) + ByteWriter.varintSize(UInt64(e.pairCount))
+    static func writeEntry(_ e: StreamEntry, kind: UInt8, key: StreamKey?, into w: inout ByteWriter) {
+        let keyBytes = key.map { ByteWriter.varintSize(UInt64($0.database)) + ByteWriter.varintSize($0.number) } ?? 0
+        var body = 1 + keyBytes + ByteWriter.varintSize(e.id.ms) + ByteWriter.varintSize(e.id.seq) + ByteWriter.varintSize(UInt64(e.pairCount))
         for f in e.fields { body += ByteWriter.varintSize(UInt64(f.count)) + f.count }
         w.writeInPlace(count: FileFraming.recordPrefixSize + body) { p in
             var o = FileFraming.recordPrefixSize
             p[o] = kind
-            o = ByteWriter.putVarint(e.id.ms, p, at: o + 1)
+            o += 1
+            if let key {
+                o = ByteWriter.putVarint(UInt64(key.database), p, at: o)
+                o = ByteWriter.putVarint(key.number, p, at: o)
+            }
+            o = ByteWriter.putVarint(e.id.ms, p, at: o)
             o = ByteWriter.putVarint(e.id.seq, p, at: o)
             o = ByteWriter.putVarint(UInt64(e.pairCount), p, at: o)
             for f in e.fields {
@@ -107,10 +156,10 @@ public enum JournalFormat {
         }
     }
 
-    /// Encodes one record.
-    public static func encode(_ record: Record) -> [UInt8] {
+    /// Encodes one record (with `key`, a store journal record).
+    public static func encode(_ record: Record, key: StreamKey? = nil) -> [UInt8] {
         var w = ByteWriter()
-        encode(record, into: &w)
+        encode(record, key: key, into: &w)
         return w.bytes
     }
 
@@ -137,9 +186,41 @@ public enum JournalFormat {
         }
     }
 
+    /// Reads the store journal record at `offset`. `skipEntriesThrough` gives, per stream, the
+    /// ID up to which ENTRY and CARRY records come back with no fields (as `read` does).
+    public static func readKeyed(_ bytes: UnsafeRawBufferPointer, at offset: Int, file: String,
+                                 skipEntriesThrough: (StreamKey) -> StreamID? = { _ in nil }) -> FileFraming.ReadResult<KeyedRecord> {
+        FileFraming.readRecord(bytes, at: offset, file: file) { (body, at) throws(FormatError) in
+            var r = ByteReader(body, file: file, baseOffset: at)
+            let kind = try r.readUInt8("record kind")
+            let key = try readKey(&r)
+            if kind == 1 || kind == 2, let limit = skipEntriesThrough(key) {
+                var peek = r
+                let id = try peek.readID()
+                if id <= limit {
+                    let e = StreamEntry(id: id, fields: [])
+                    return KeyedRecord(key: key, record: kind == 1 ? .entry(e) : .carry(e))
+                }
+            }
+            return KeyedRecord(key: key, record: try decodeBody(kind: kind, &r, file: file, offset: at))
+        }
+    }
+
+    /// The stream key after a store journal record's kind byte.
+    static func readKey(_ r: inout ByteReader) throws(FormatError) -> StreamKey {
+        let db = try r.readVarint("database")
+        guard db <= UInt64(UInt32.max) else { throw r.error("bad database number \(db)") }
+        return StreamKey(database: UInt32(db), number: try r.readVarint("stream number"))
+    }
+
     static func decodeBody(_ body: UnsafeRawBufferPointer, file: String, offset: UInt64) throws(FormatError) -> Record {
         var r = ByteReader(body, file: file, baseOffset: offset)
         let kind = try r.readUInt8("record kind")
+        return try decodeBody(kind: kind, &r, file: file, offset: offset)
+    }
+
+    /// A record's body after its kind byte (and key).
+    static func decodeBody(kind: UInt8, _ r: inout ByteReader, file: String, offset: UInt64) throws(FormatError) -> Record {
         let record: Record
         switch kind {
         case 1, 2:

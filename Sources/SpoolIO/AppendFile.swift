@@ -293,6 +293,16 @@ public final class AppendFile: Sendable {
         }
     }
 
+    /// Records that the bytes not known durable may be gone: a failed `fdatasync` (after
+    /// which the kernel may have dropped the dirty pages it could not write). Syncs asked for
+    /// beyond the last offset known synced fail with `error`, now and later.
+    public func markUnsyncedLost(_ error: IOError) {
+        state.withLock { s in
+            let from = s.lost.map { min($0.from, s.synced) } ?? s.synced
+            s.lost = (from, error)
+        }
+    }
+
     /// True when every byte written is known durable.
     public var isSynced: Bool { state.withLock { $0.synced >= $0.size } }
 

@@ -87,6 +87,14 @@ public enum FileSystem {
         if case .failure(let e) = system_fsync(fd, path: path) { throw IOError("fsync", path, e) }
     }
 
+    /// Writes `bytes` to a new file `path` (replacing it), fdatasynced when `sync`.
+    public static func writeFile(_ path: String, _ bytes: [UInt8], sync: Bool) throws(IOError) {
+        let file = try AppendFile(creating: path, truncate: true)
+        defer { file.close() }
+        try file.append(bytes)
+        if sync { try file.sync() }
+    }
+
     /// Writes `bytes` to `path` atomically: temp file, fdatasync, rename, fsync of the directory.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(IOError) {
         let tmp = path + ".tmp"

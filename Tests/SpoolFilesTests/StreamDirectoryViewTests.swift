@@ -46,7 +46,7 @@ import TestSupport
         }
         #expect(problems.isEmpty && !blocks.isEmpty)
         #expect(footers.blocksThrough == StreamID(290, 0), "the tail block of 10 is in the journal only")
-        #expect(footers.files.journals == [footers.checkpoint.journalGeneration])
+        #expect(footers.files.journals.isEmpty && footers.usesStoreJournal, "the stream's records are in the store journal")
     }
 
     @Test func framesDepthFindsDamageThatFootersDoNotRead() throws {
@@ -100,11 +100,13 @@ import TestSupport
         let tmp = TemporaryDirectory("view-journal")
         defer { tmp.remove() }
         let sdir = try makeStream(tmp, count: 35, checkpoint: false)
-        let recovery = try StreamDirectoryView.read(sdir)
-        let inspection = try StreamDirectoryView.read(sdir, reading: .inspection)
-        let through = try #require(recovery.blocksThrough)
-        func entries(_ v: StreamDirectoryView) -> [StreamEntry] {
-            (v.journal?.items ?? []).compactMap { if case .entry(let e) = $0.record { return e } else { return nil } }
+        let view = try StreamDirectoryView.read(sdir)
+        let through = try #require(view.blocksThrough)
+        let key = StreamKey(database: 0, number: 1)
+        let recovery = try StoreJournalView.read(dataDirectory: tmp.path, skip: { $0 == key ? through : nil })
+        let inspection = try StoreJournalView.read(dataDirectory: tmp.path)
+        func entries(_ v: StoreJournalView) -> [StreamEntry] {
+            v.records(of: key, from: view.checkpoint.journalPosition!).compactMap { if case .entry(let e) = $0.record { return e } else { return nil } }
         }
         #expect(entries(recovery).count == 35 && entries(inspection).count == 35)
         #expect(entries(recovery).allSatisfy { $0.id > through ? !$0.fields.isEmpty : $0.fields.isEmpty })

@@ -154,7 +154,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let journalSyncs = Atomic(0)
         // Syncs slower than a debug build's appends, so that appenders arrive while one runs.
         FaultInjector.shared.set(under: path) { c, p in
-            if c == .fdatasync, p.contains("/journal-") {
+            if c == .fdatasync, p.contains("/journal/") {
                 journalSyncs.add(1, ordering: .relaxed)
                 usleep(2_000)
             }
@@ -249,7 +249,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
             let s = try store.database(0).openOrCreate(b("orders"))
             let calls = Atomic(0)
             FaultInjector.shared.set(under: path) { c, p in
-                guard c == .fdatasync, p.contains("/journal-") else { return nil }
+                guard c == .fdatasync, p.contains("/journal/") else { return nil }
                 return calls.add(1, ordering: .relaxed).newValue % 3 == 0 ? .ioError : nil
             }
             let failed: Int
@@ -334,7 +334,7 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
             let s = try store.database(0).openOrCreate(b("orders"))
             let writes = Atomic(0)
             FaultInjector.shared.set(under: path) { c, p in
-                guard c == .pwrite, p.contains("/journal-") else { return nil }
+                guard c == .pwrite, p.contains("/journal/") else { return nil }
                 return writes.add(1, ordering: .relaxed).newValue % 5 == 0 ? .noSpace : nil
             }
             final class Tally: Sendable {

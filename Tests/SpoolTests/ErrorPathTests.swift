@@ -139,12 +139,15 @@ import Logging
             let s = try store.database(0).openOrCreate(b("orders"))
             let path = dir.path
             for round in 0..<6 {
-                for i in 0..<60 { acknowledged.append(try s.append(orderEvent(round * 100 + i))) }
+                for i in 0..<60 { acknowledged.append(try s.append(orderEvent(round * 1000 + i))) }
                 FaultInjector.shared.set(under: path) { c, p in c == call && p.hasPrefix(path) ? errno : nil }
                 var failures = 0
-                for i in 0..<5 {
+                // Appends into space already reserved succeed (it is on disk): with fallocate
+                // failing, the append that outgrows the store journal's reservation fails.
+                let attempts = fault == .fallocateReserve ? 400 : 5
+                for i in 0..<attempts where failures < 5 {
                     do throws(SpoolError) {
-                        acknowledged.append(try s.append(orderEvent(round * 100 + 80 + i)))
+                        acknowledged.append(try s.append(orderEvent(round * 1000 + 80 + i)))
                     } catch let e {
                         failures += 1
                         guard case .io(let io) = e else { Issue.record("unexpected \(e)"); continue }

@@ -394,9 +394,8 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         store!.close(); store = nil
         let sdir = dir.path + "/db0/" + listDirectory(dir.path + "/db0").first { $0.hasPrefix("s") }!
         let journal = listDirectory(sdir).first { $0.hasPrefix("groups-") }!
-        let streamJournal = listDirectory(sdir).first { $0.hasPrefix("journal-") }!
         // Lose the last stream entry (torn stream tail): its pending record must go too.
-        let sj = sdir + "/" + streamJournal
+        let sj = storeJournalPath(dir.path)
         truncateFile(sj, to: journalEnd(sj) - 3)
         store = try SpoolStore(directory: dir.path, options: options)
         db = store!.database(0)

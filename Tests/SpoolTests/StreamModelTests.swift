@@ -215,11 +215,10 @@ import Logging
             dir.remove()
             dir = copy
             if torn {
-                let sdir = dir.path + "/db0/" + (listDirectory(dir.path + "/db0").first ?? "")
-                if let j = listDirectory(sdir).first(where: { $0.hasPrefix("journal-") }) {
+                do {
                     // Half a record that was never acknowledged.
-                    let garbage = JournalFormat.encode(.entry(StreamEntry(id: .max, fields: [b("x"), b("y")])))
-                    let path = sdir + "/" + j
+                    let garbage = JournalFormat.encode(.entry(StreamEntry(id: .max, fields: [b("x"), b("y")])), key: StreamKey(database: 0, number: 1))
+                    let path = storeJournalPath(dir.path)
                     writeBytes(path, at: journalEnd(path), Array(garbage.prefix(Int(rng.next() % UInt64(garbage.count - 1)) + 1)))
                 }
             }

@@ -301,9 +301,8 @@ struct FsckTests {
         let tmp = TemporaryDirectory("fsck-journal")
         defer { tmp.remove() }
         try makeStore(tmp.path, count: 95, checkpoint: false)
-        let sdir = streamDirectory(tmp.path)
-        let journal = try #require(listDirectory(sdir).first { $0.hasPrefix("journal-") })
-        let path = sdir + "/" + journal
+        let path = storeJournalPath(tmp.path)
+        let journal = String(path.split(separator: "/").last!)
         let size = journalEnd(path)  // the engine reserves zeroed space after it
         writeBytes(path, at: size, [0x11, 0x22, 0x33, 0x44, 0x05, 0, 0, 0, 1, 2])
         let r = fsck(tmp.path)
@@ -311,7 +310,7 @@ struct FsckTests {
         let p = try #require(problems(r).first)
         #expect(p.file.hasSuffix("/" + journal))
         #expect(p.offset == UInt64(size))
-        #expect(p.what.contains("torn journal tail (10 bytes)"))
+        #expect(p.what.contains("torn store journal tail (10 bytes)"))
         #expect(fsck(tmp.path, repair: true).exitCode == 1)
         #expect(fileSize(path) == size)
         #expect(fsck(tmp.path).exitCode == 0)

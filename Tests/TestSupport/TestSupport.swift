@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SpoolFormat
+import SpoolFiles
 import SpoolIO
 
 /// SplitMix64: a tiny seeded generator so every random test can be replayed from its seed.
@@ -99,12 +100,18 @@ public func listDirectory(_ path: String) -> [String] {
 /// file size).
 public func journalEnd(_ path: String) -> Int {
     guard let bytes = try? FileSystem.readFile(path) else { return 0 }
-    let group = path.split(separator: "/").last?.hasPrefix("groups-") ?? false
+    let name = path.split(separator: "/").last.map(String.init) ?? ""
     return bytes.withUnsafeBytes { b in
-        group
-            ? GroupJournalScan.scan(b, path: path, relativePath: path, generation: 0).validEnd
-            : LogScan<JournalFormat.Record>.scan(b, path: path, relativePath: path, generation: 0).validEnd
+        if name.hasPrefix("groups-") { return GroupJournalScan.scan(b, path: path, relativePath: path, generation: 0).validEnd }
+        if JournalFormat.storeNames.number(name) != nil { return StoreJournalScan.scan(b, path: path, relativePath: path, number: 0).validEnd }
+        return LogScan<JournalFormat.Record>.scan(b, path: path, relativePath: path, generation: 0).validEnd
     }
+}
+
+/// The store journal file appended to (the highest-numbered) of data directory `dir`.
+public func storeJournalPath(_ dir: String) -> String {
+    let jdir = dir + "/" + DataDirectory.journalDirectory
+    return jdir + "/" + (listDirectory(jdir).filter { JournalFormat.storeNames.number($0) != nil }.max() ?? "")
 }
 
 /// Writes `bytes` at `offset` of the file at `path` (a torn write at the end of a log).

@@ -18,25 +18,26 @@ extension SpoolStream {
         }
     }
 
-    /// Runs a group operation under the stream's lock, checkpoints what outgrew its journal, and
-    /// then — outside the lock, under policy `always` and when `sync` — waits for both journals to
-    /// cover the operation (group commit, as `mutate` does for the stream journal).
+    /// Runs a group operation under the stream's lock, checkpoints a group journal that
+    /// outgrew its size, and then — outside the lock, under policy `always` and when `sync` —
+    /// waits for the store journal and the group journal to cover the operation (group commit,
+    /// as `mutate` does).
     func groupMutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, DurabilityEnds)) throws(SpoolError) -> R {
-        let (result, ends, streamJournal, groupJournal): (R, DurabilityEnds, AppendFile?, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
+        let (result, ends, groupJournal): (R, DurabilityEnds, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
             try Self.heal(&c)
             let (r, ends) = try body(&c!)
             if sync { try c!.flushPending() }
-            if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
             if let gj = c!.groupJournal, gj.size > Int64(c!.options.journalBytes) { try c!.checkpointGroups() }
-            return (r, ends, c!.journal, c!.groupJournal)
+            return (r, ends, c!.groupJournal)
         }
         if sync, policy == .always {
             do {
-                if let e = ends.stream, let j = streamJournal { try j.syncCovering(min(e, j.size)) }
+                if let e = ends.stream { try journal.syncCovering(e) }
                 if let e = ends.groups, let j = groupJournal { try j.syncCovering(min(e, j.size)) }
             } catch { throw error.spool }
         }
+        journal.retireIfWanted()
         return result
     }
 

@@ -577,8 +577,8 @@ extension StreamCore {
             // Deletions that, like any trim, leave max-deleted-entry-ID alone: one append holds
             // the delete and the restoring counters.
             var w = ByteWriter(capacity: 32 + 12 * victims.count)
-            JournalFormat.encode(.delete(victims), into: &w)
-            JournalFormat.encode(.setMeta(lastID: meta.lastID, entriesAdded: meta.entriesAdded, maxDeletedID: meta.maxDeletedID), into: &w)
+            JournalFormat.encode(.delete(victims), key: key, into: &w)
+            JournalFormat.encode(.setMeta(lastID: meta.lastID, entriesAdded: meta.entriesAdded, maxDeletedID: meta.maxDeletedID), key: key, into: &w)
             let end = try logEncoded(w.bytes)
             for id in victims { _ = try deleteOne(id) }
             return (victims.count, DurabilityEnds(stream: end))

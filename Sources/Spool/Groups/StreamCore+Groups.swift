@@ -112,7 +112,8 @@ extension StreamCore {
         if groupJournal == nil { try createGroupFiles() }
         scratch.bytes.removeAll(keepingCapacity: true)
         GroupJournalFormat.encode(record, into: &scratch)
-        let end = try appendScratch(to: groupJournal!)
+        let end: Int64
+        do { end = try groupJournal!.append(scratch.bytes) } catch { throw error.spool }
         groups.apply(record)
         return end
     }
@@ -206,31 +207,26 @@ extension StreamCore {
             var end: Int64 = 0
             for c in items { end = try append(fields: fields(c), id: .auto, nowMs: nowMs).1 }
             try flushPending()  // the dead-letter copy is written before the acknowledgement
-            // A sync of its own, not the group commit: this thread holds the stream's lock,
-            // which a group commit's writer of staged records takes (`SpoolStream.stagedWriter`).
-            if options.fsync != .no { do { try journal.sync() } catch { throw error.spool } }
+            // The store journal's group commit takes no stream's lock: waiting here is safe.
+            if options.fsync != .no { do { try journal.syncCovering(end) } catch { throw error.spool } }
             ends.stream = end
         case .other(let s):
             guard s.name == want else { throw deadLetterRetry }
-            let done: Result<(AppendFile, Int64), SpoolError>? = s.core.withLockIfAvailable { c in
+            let done: Result<Int64, SpoolError>? = s.core.withLockIfAvailable { c in
                 guard c != nil else { return .failure(deadLetterRetry) }
                 do throws(SpoolError) {
                     var end: Int64 = 0
                     for item in items { end = try c!.append(fields: fields(item), id: .auto, nowMs: nowMs).1 }
                     try c!.flushPending()
-                    if c!.journal.size > Int64(c!.options.journalBytes) { try c!.checkpoint() }
-                    return .success((c!.journal, end))
+                    return .success(end)
                 } catch {
                     return .failure(error)
                 }
             }
             guard let done else { throw deadLetterRetry }
-            let (file, end) = try done.get()
-            // The other stream's group commit (its journal may be closed by a checkpoint
-            // meanwhile; `syncCovering` knows). Leading it runs that stream's staged writer,
-            // which takes its lock while this thread holds its own: no deadlock, as a thread
-            // holding that lock takes this one only with `withLockIfAvailable`, as above.
-            if options.fsync != .no { do { try file.syncCovering(min(end, file.size)) } catch { throw error.spool } }
+            let end = try done.get()
+            // The store journal's group commit, which takes no stream's lock.
+            if options.fsync != .no { do { try journal.syncCovering(end) } catch { throw error.spool } }
         }
         let ids = items.map(\.entry.id)
         ends.groups = try commitGroup(.deadLettered(group: group, ids: ids))

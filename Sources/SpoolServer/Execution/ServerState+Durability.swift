@@ -23,15 +23,16 @@ extension ServerState {
         durableSeq = writeSeq
     }
 
-    /// Group commit: one fdatasync per written stream covers every write of the round; only then
-    /// are the round's replies released (policy `always`). Other policies reply at once.
+    /// Group commit: one write and one fdatasync of the store journal (and of the group journal
+    /// of each written stream that has one) cover every write of the round; only then are the
+    /// round's replies released (policy `always`). Other policies reply at once.
     func finishRound() {
         if durabilityFailure != nil {
             flushOutput()  // only closings: nothing is acknowledged any more
             return
         }
         resumeUnblocked()
-        // Journal records of the round are written (one pwrite per stream) and, under `always`,
+        // Journal records of the round are written (one pwrite for all streams) and, under `always`,
         // synced before any reply of the round leaves: nothing is acknowledged that a killed
         // process would lose. A failure here means acknowledging would lie (`stopAfter`).
         let always = settings.appendfsync == .always
@@ -42,13 +43,11 @@ extension ServerState {
             }
             if !dirtyStreams.isEmpty {
                 let start = NIODeadline.now()
-                for s in dirtyStreams.values {
-                    if always {
-                        try s.syncPending()
-                        stats.fsyncs += 1
-                    } else {
-                        try s.flushPending()
-                    }
+                if always {
+                    try storeOrNil?.sync(streams: dirtyStreams.values)
+                    stats.fsyncs += 1
+                } else {
+                    try storeOrNil?.flushAllPending()
                 }
                 if always { stats.fsyncMicroseconds += (NIODeadline.now() - start).nanoseconds / 1000 }
                 dirtyStreams.removeAll(keepingCapacity: true)

@@ -68,6 +68,11 @@ public enum Dump {
             targets = targets.filter { newest[$0.name!]?.path == $0.path }
         }
         var stats = DumpStats()
+        let wanted = Set(targets.map(\.key))
+        let journal: StoreJournalView
+        do { journal = try StoreJournalView.read(dataDirectory: directory, keep: { wanted.contains($0) }) } catch {
+            throw ToolError("cannot read the store journal of \(directory): \(error)")
+        }
         for s in targets {
             stats.streams += 1
             if options.blocks {
@@ -78,7 +83,7 @@ public enum Dump {
                 dumpGroups(s, options: options, to: &out, stats: &stats)
                 continue
             }
-            var files = try StreamFiles.open(s)
+            var files = try StreamFiles.open(s, journal: journal)
             let name = s.name ?? []
             let nameText = Escaping.text(name)
             let nameJSON = Escaping.json(name)

@@ -14,6 +14,8 @@ struct StreamCheck {
     let options: FsckOptions
     let live: Bool
     let progress: ProgressBar
+    /// The store journal, where a format-2 stream's records are.
+    let storeJournal: StoreJournalView
 
     /// Findings and repairs (the consumer-group checker adds to the same plan).
     var plan = FsckPlan()
@@ -32,8 +34,10 @@ struct StreamCheck {
     /// Decompression buffer reused from block to block.
     var scratch: [UInt8] = []
 
-    init(stream: StoreLayout.StreamDirectory, dataDirectory: String, options: FsckOptions, live: Bool, progress: ProgressBar) {
+    init(stream: StoreLayout.StreamDirectory, dataDirectory: String, options: FsckOptions, live: Bool, progress: ProgressBar,
+         storeJournal: StoreJournalView) {
         self.stream = stream
+        self.storeJournal = storeJournal
         self.dataDirectory = dataDirectory
         self.options = options
         self.live = live
@@ -67,7 +71,7 @@ struct StreamCheck {
         let segmentNumbers = files.segments
         let segmentBytes = loadSegments(segmentNumbers)
         let journal = readJournal(files.journals, checkpoint: checkpoint)
-        var state = StreamLogicalState(checkpoint: checkpoint, items: journal.scan?.items ?? [])
+        var state = StreamLogicalState(checkpoint: checkpoint, items: journal.items)
 
         var seg = SegmentWalk(state: state)
         seg.listedSegment = checkpoint?.activeBlocks?.segment
@@ -160,16 +164,38 @@ struct StreamCheck {
         return segmentBytes
     }
 
-    /// The current journal: its scan (nil when missing or unreadable) and where it is.
+    /// The current journal: its scan (nil when missing or unreadable) and where it is; for a
+    /// format-2 stream, the position in the store journal its records start at.
     struct JournalRead {
         var scan: JournalScan?
         var generation: UInt64
         var path: String
         var relativePath: String
+        var storePosition: JournalPosition? = nil
+        var storeItems: [JournalScan.Item] = []
+
+        /// The stream's records.
+        var items: [JournalScan.Item] { storePosition == nil ? scan?.items ?? [] : storeItems }
     }
 
-    /// Reads the journal the checkpoint names (the others are leftovers) and checks it.
+    /// The stream's records: for a format-2 checkpoint (or none, with no journal of the
+    /// stream's own), those of the store journal (checked once for all streams, `Fsck`), and
+    /// any journal of its own is an upgrade's leftover; for format 1, the journal the
+    /// checkpoint names (the others are leftovers), checked.
     mutating func readJournal(_ generations: [UInt64], checkpoint: StreamCheckpoint?) -> JournalRead {
+        if checkpoint?.journalPosition != nil || (checkpoint == nil && generations.isEmpty) {
+            for g in generations {
+                let n = JournalFormat.fileName(g)
+                report(rel + "/" + n, nil, "format-1 journal of generation \(g) beside a checkpoint naming the store journal (left by an upgrade)",
+                       affects: "nothing (the checkpoint covers its records; the engine deletes it on open)",
+                       repair: "move to lost+found", action: .quarantine(path: stream.path + "/" + n, relativePath: rel + "/" + n))
+            }
+            let first = storeJournal.files.first?.number ?? 1
+            let position = checkpoint?.journalPosition ?? JournalPosition(file: first, offset: UInt64(JournalFormat.headerSize))
+            let name = DataDirectory.journalDirectory + "/" + JournalFormat.storeNames.name(position.file)
+            return JournalRead(scan: nil, generation: position.file, path: dataDirectory + "/" + name, relativePath: name,
+                               storePosition: position, storeItems: storeJournal.records(of: stream.key, from: position))
+        }
         let current: UInt64 = checkpoint?.journalGeneration ?? newestReadableJournal(generations) ?? generations.last ?? 1
         for g in generations where g != current {
             let n = JournalFormat.fileName(g)
@@ -221,15 +247,16 @@ struct StreamCheck {
     /// damaged; returns the state as it will be after the repair.
     mutating func rebuildCheckpoint(error: FormatError?, what: String, state: StreamLogicalState, journal: JournalRead,
                                     walk seg: SegmentWalk) -> StreamLogicalState {
-        let items = journal.scan?.items ?? []
+        let items = journal.items
         let sealedThrough = seg.previousLast
         let sealedEntryRecords = state.entryRecordIDs.filter { id in sealedThrough.map { id <= $0 } ?? false }.count
         let added = max(seg.maxEntriesAdded, UInt64(seg.entries))
         let rebuilt = StreamCheckpoint(journalGeneration: journal.generation, lastID: seg.maxPresentAll ?? .zero,
                                        entriesAdded: added >= UInt64(sealedEntryRecords) ? added - UInt64(sealedEntryRecords) : 0,
-                                       maxDeletedID: .zero, trimmedThrough: nil, droppedBlocks: [], tombstones: [])
+                                       maxDeletedID: .zero, trimmedThrough: nil, droppedBlocks: [], tombstones: [],
+                                       journalOffset: journal.storePosition?.offset)
         var repairText = "rebuild it from the blocks and the journal (deletions and trims it recorded are lost: those entries reappear)"
-        if journal.scan == nil {
+        if journal.scan == nil && journal.storePosition == nil {
             repairText += "; write an empty journal"
             actions.append(.replace(path: journal.path, relativePath: journal.relativePath,
                                     bytes: JournalFormat.encodeHeader(generation: journal.generation), keepOriginal: false))

@@ -86,8 +86,11 @@ struct DirectoryChecker {
         var actions: [RepairAction] = []
         checkTopLevel(layout, &top, &actions, &report)
         if report.operationalError != nil { return }
+        var journal = readStoreJournal(&report)
+        checkStoreJournal(journal, &top, &actions)
         apply(&top, actions, &report)
         report.problems += top
+        if !actions.isEmpty { journal = readStoreJournal(&report) }
 
         for db in layout.databases {
             var problems: [FsckProblem] = []
@@ -101,7 +104,10 @@ struct DirectoryChecker {
                 while true {
                     attempt += 1
                     let before = stateBytes(s)
-                    var check = StreamCheck(stream: s, dataDirectory: directory, options: options, live: live, progress: progress)
+                    // A server writing meanwhile: the journal as of this stream's checkpoint.
+                    if live && (attempt > 1 || s.path != db.streams.first?.path) { journal = readStoreJournal(&report) }
+                    var check = StreamCheck(stream: s, dataDirectory: directory, options: options, live: live, progress: progress,
+                                            storeJournal: journal)
                     check.run()
                     // A server may checkpoint while we read; the checkpoint names the journal
                     // generation, so a changed checkpoint means a mixed view: look again.
@@ -123,8 +129,71 @@ struct DirectoryChecker {
         try? FileSystem.readFile(s.path + "/" + StreamCheckpoint.fileName)
     }
 
+    /// The store journal's view (an empty one when it cannot be read, which is reported).
+    func readStoreJournal(_ report: inout FsckReport) -> StoreJournalView {
+        do { return try StoreJournalView.read(dataDirectory: directory) } catch {
+            report.problems.append(FsckProblem(file: DataDirectory.journalDirectory, offset: nil, what: "store journal unreadable: \(error)",
+                                               affects: "every stream's operations since its checkpoint"))
+            return StoreJournalView(directory: directory + "/" + DataDirectory.journalDirectory, files: [], others: [], streams: [:])
+        }
+    }
+
+    /// Records `problem`, repaired by `action`.
+    func add(_ problem: FsckProblem, repairedBy action: RepairAction, _ problems: inout [FsckProblem], _ actions: inout [RepairAction]) {
+        actions.append(action)
+        var p = problem
+        p.action = actions.count - 1
+        problems.append(p)
+    }
+
+    /// Checks the store journal's files: headers, and where each file's readable records end
+    /// (a torn tail of the last file is a write never acknowledged; a damaged record loses the
+    /// records after it in that file). Repairs cut a file at its last good record.
+    func checkStoreJournal(_ journal: StoreJournalView, _ problems: inout [FsckProblem], _ actions: inout [RepairAction]) {
+        for name in journal.others {
+            let rel = DataDirectory.journalDirectory + "/" + name
+            if DataDirectory.isTemporary(name) {
+                add(FsckProblem(file: rel, offset: nil, what: "leftover temporary file (an interrupted atomic write)",
+                                affects: "nothing (the engine deletes it on open)", repair: "move to lost+found"),
+                    repairedBy: .quarantine(path: journal.directory + "/" + name, relativePath: rel), &problems, &actions)
+            } else {
+                problems.append(FsckProblem(file: rel, offset: nil, what: "unknown file", affects: "nothing (the engine ignores it)", severity: .note))
+            }
+        }
+        for f in journal.files {
+            if let e = f.error {
+                problems.append(FsckProblem(file: f.relativePath, offset: nil, what: "store journal file unreadable: \(e)",
+                                            affects: "the operations it holds"))
+                continue
+            }
+            guard let scan = f.scan else { continue }
+            let isLast = f.number == journal.last?.number
+            if let h = scan.headerError {
+                problems.append(FsckProblem(file: f.relativePath, offset: h.offset, what: "store journal header damaged: \(h.reason)",
+                                            affects: scan.items.isEmpty ? "nothing (no records)" : "the engine refuses to open the directory"))
+            }
+            guard let t = scan.tail else { continue }
+            let torn = scan.tailIsTorn
+            let inFlight = live && torn && isLast
+            var p = FsckProblem(file: f.relativePath, offset: t.offset,
+                                what: torn ? "torn store journal tail (\(scan.tailBytes) bytes)"
+                                           : "store journal record damaged: \(t.reason) (\(scan.tailBytes) bytes from here on are unreadable)",
+                                affects: inFlight ? "nothing yet: a server holds the directory, this may be a write in progress"
+                                    : (torn ? "one operation that was never acknowledged (the engine cuts it on open)"
+                                            : "every operation logged in this file from this offset on"),
+                                severity: inFlight ? .note : .problem, repair: inFlight || live ? nil : "cut the file at \(scan.validEnd) (the original kept in lost+found)")
+            if !inFlight && !live, let bytes = try? FileSystem.readFile(f.path), scan.validEnd <= bytes.count {
+                actions.append(.replace(path: f.path, relativePath: f.relativePath, bytes: Array(bytes[0..<scan.validEnd]), keepOriginal: true))
+                p.action = actions.count - 1
+            }
+            problems.append(p)
+        }
+    }
+
     func totalBytes(_ layout: StoreLayout) -> Int {
         var n = 0
+        let jdir = directory + "/" + DataDirectory.journalDirectory
+        for name in (try? FileSystem.list(jdir)) ?? [] { n += Int((try? FileSystem.fileSize(jdir + "/" + name)) ?? 0) }
         for db in layout.databases {
             for s in db.streams {
                 for name in (try? FileSystem.list(s.path)) ?? [] where name.hasSuffix(".seg") || name.hasSuffix(".log") {
@@ -150,7 +219,7 @@ struct DirectoryChecker {
                                 affects: "nothing (the engine writes it on open)", repair: "write the marker")
             p.action = actions.count - 1
             problems.append(p)
-        } else if let bytes = try? FileSystem.readFile(markerPath), bytes != DataDirectory.marker {
+        } else if let bytes = try? FileSystem.readFile(markerPath), bytes != DataDirectory.marker, bytes != DataDirectory.markerFormat1 {
             problems.append(FsckProblem(file: DataDirectory.markerFile, offset: 0,
                                         what: "unknown format marker \(Escaping.text(Array(bytes.prefix(64))))",
                                         affects: "the whole directory: it may be of another format version"))
@@ -169,11 +238,9 @@ struct DirectoryChecker {
         for other in db.others {
             let rel = dbName + "/" + other
             if DataDirectory.isTrash(other) {
-                actions.append(.quarantine(path: db.path + "/" + other, relativePath: rel))
-                var p = FsckProblem(file: rel, offset: nil, what: "leftover of an interrupted stream delete",
-                                    affects: "nothing (the stream was deleted; the engine removes this on open)", repair: "move to lost+found")
-                p.action = actions.count - 1
-                problems.append(p)
+                add(FsckProblem(file: rel, offset: nil, what: "leftover of an interrupted stream delete",
+                                affects: "nothing (the stream was deleted; the engine removes this on open)", repair: "move to lost+found"),
+                    repairedBy: .quarantine(path: db.path + "/" + other, relativePath: rel), &problems, &actions)
             } else {
                 problems.append(FsckProblem(file: rel, offset: nil, what: "unknown file", affects: "nothing (the engine ignores it)", severity: .note))
             }

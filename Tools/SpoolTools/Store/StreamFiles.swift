@@ -32,19 +32,38 @@ public struct StreamFiles {
 
     /// Opens the files of `stream` (`StreamDirectoryView` with the tools' reading: damage is
     /// stepped past and reported as warnings). Throws when the checkpoint is unreadable (run fsck).
-    public static func open(_ stream: StoreLayout.StreamDirectory) throws(ToolError) -> StreamFiles {
+    /// A format-2 stream's records come from `journal`, the store journal's view (read with
+    /// `StoreJournalView.read` when nil).
+    public static func open(_ stream: StoreLayout.StreamDirectory, journal: StoreJournalView? = nil) throws(ToolError) -> StreamFiles {
         let rel = stream.relativePath
         let view: StreamDirectoryView
         do { view = try StreamDirectoryView.read(stream.path, label: rel, reading: .inspection) } catch {
             throw ToolError("cannot read the checkpoint of \(rel): \(error) (spool fsck --repair rebuilds it)")
         }
         var warnings: [String] = []
-        if let e = view.journalError { warnings.append("cannot read \(rel)/\(JournalFormat.fileName(view.checkpoint.journalGeneration)): \(e)") }
-        if let scan = view.journal {
-            if let h = scan.headerError { warnings.append("\(h) (records after it are still read)") }
-            if let t = scan.tail { warnings.append("\(t) (the journal is read up to offset \(scan.validEnd))") }
+        let items: [JournalScan.Item]
+        if let position = view.checkpoint.journalPosition {
+            let key = stream.key
+            let store: StoreJournalView
+            if let journal { store = journal } else {
+                do { store = try StoreJournalView.read(dataDirectory: stream.dataDirectory, keep: { $0 == key }) } catch {
+                    throw ToolError("cannot read the store journal of \(stream.dataDirectory): \(error)")
+                }
+            }
+            for f in store.files {
+                if let e = f.error { warnings.append("cannot read \(f.relativePath): \(e)") }
+                if let t = f.scan?.tail { warnings.append("\(t) (the journal file is read up to offset \(f.scan!.validEnd))") }
+            }
+            items = store.records(of: key, from: position)
+        } else {
+            if let e = view.journalError { warnings.append("cannot read \(rel)/\(JournalFormat.fileName(view.checkpoint.journalGeneration)): \(e)") }
+            if let scan = view.journal {
+                if let h = scan.headerError { warnings.append("\(h) (records after it are still read)") }
+                if let t = scan.tail { warnings.append("\(t) (the journal is read up to offset \(scan.validEnd))") }
+            }
+            items = view.journal?.items ?? []
         }
-        let state = StreamLogicalState(checkpoint: view.checkpoint, items: view.journal?.items ?? [])
+        let state = StreamLogicalState(checkpoint: view.checkpoint, items: items)
 
         var segments: [(path: String, relativePath: String, bytes: SegmentBytes)] = []
         var ordered: [BlockRef] = []

@@ -1,0 +1,310 @@
+import Logging
+import Synchronization
+import SpoolFiles
+import SpoolFormat
+import SpoolIO
+
+/// The store journal (FORMAT.md §5): one write-ahead log for every stream of the store, in
+/// numbered files `DIR/journal/<16 hex>.log`. Every stream's records go through one buffer
+/// and one file, so one `pwrite` and one `fdatasync` cover every stream a round wrote, and
+/// creating a stream opens no journal of its own.
+///
+/// Offsets handed out are *logical*: bytes appended since the store opened, across files
+/// (a file's records start at its `start`). A caller keeps the logical end of its records and
+/// asks `syncCovering` for it; the file holding it is found from the list of recent files.
+/// Offsets of records that were dropped unwritten (a failed write) are never handed out again:
+/// the next file starts after them, and syncs asked for them fail.
+///
+/// Lock order: a stream's mutex, then this journal's; never the other way round.
+final class StoreJournal: Sendable {
+    let directory: String
+    let options: StoreOptions
+    let logger: Logger
+
+    /// One journal file and the logical offset of its first record (its byte `headerSize`).
+    struct FileRef {
+        var number: UInt64
+        var file: AppendFile
+        var start: Int64
+
+        /// The offset in the file of logical offset `end`.
+        func local(_ end: Int64) -> Int64 { end - start + Int64(JournalFormat.headerSize) }
+    }
+
+    struct State {
+        /// The file appended to; nil after a failed roll (appends try to roll again).
+        var current: FileRef?
+        /// Earlier files still open for their waiters (newest last; pruned to a few).
+        var recent: [FileRef] = []
+        /// Numbers of the files on disk, ascending (the current one last).
+        var files: [UInt64]
+        /// Records not written yet: deferred (`deferJournalWrites`) or staged for a group commit.
+        var buffer = ByteWriter()
+        /// The logical end of what is written and buffered.
+        var end: Int64
+        /// Counts flushes; the records in `buffer` belong to this epoch.
+        var epoch: UInt64 = 1
+        /// Epochs whose buffered records were dropped unwritten: their streams reload (`heal`).
+        var lostEpochs: Set<UInt64> = []
+        /// The error that keeps the journal without a current file.
+        var rollError: IOError?
+    }
+    let state: SleepingMutex<State>
+    /// Set once any buffered records were dropped: mutations then check their stream's epoch.
+    let anyLoss = Atomic<Bool>(false)
+    /// Set when a file rolled and older ones may be retired (`SpoolStore.retireJournal`).
+    let retireWanted = Atomic<Bool>(false)
+    /// Runs the retirement (set by the store).
+    let retirer = Mutex<(@Sendable () -> Void)?>(nil)
+    private let retiring = Mutex(false)
+    private let checkpointSeqs = Atomic<UInt64>(1)
+
+    /// A number no checkpoint of any stream had before (`StreamCore.checkpointSeq`).
+    func nextCheckpointSeq() -> UInt64 { checkpointSeqs.add(1, ordering: .relaxed).newValue }
+
+    /// Files kept after a roll (the current one included): a retirement deletes the older ones.
+    static let filesKept: UInt64 = 4
+
+    /// A file is closed and the next one started once it passes this size.
+    var fileBytes: Int64 { Int64(max(options.journalBytes, 512)) }
+
+    /// Opens the journal the view read: the last file is cut at its first torn or damaged
+    /// record and appended to; none (a new store, or one upgraded from format 1): file 1.
+    init(dataDirectory: String, view: StoreJournalView, options: StoreOptions, logger: Logger) throws(SpoolError) {
+        directory = dataDirectory + "/" + DataDirectory.journalDirectory
+        self.options = options
+        self.logger = logger
+        var numbers = view.files.map(\.number)
+        var current: FileRef
+        do {
+            do throws(IOError) { try FileSystem.makeDirectory(directory) } catch { throw error.spool }
+            for name in view.others where DataDirectory.isTemporary(name) { try? FileSystem.removeFile(directory + "/" + name) }
+            for f in view.files {
+                if let t = f.scan?.tail, f.number != view.last?.number {
+                    logger.warning("store journal file ends in a bad record; records after it are lost",
+                                   metadata: ["file": "\(f.path)", "offset": "\(f.scan?.validEnd ?? 0)", "reason": "\(t.reason)"])
+                }
+            }
+            if let last = view.last, let scan = last.scan, scan.headerError == nil || !scan.items.isEmpty {
+                if let e = scan.headerError { throw SpoolError.corrupt(e) }
+                if let t = scan.tail {
+                    logger.warning(scan.tailIsTorn ? "cut torn tail of store journal" : "cut store journal at damaged record",
+                                   metadata: ["file": "\(last.path)", "offset": "\(scan.validEnd)", "reason": "\(t.reason)"])
+                }
+                do throws(IOError) {
+                    let file = try AppendFile(creating: last.path)
+                    if file.size != Int64(scan.validEnd) { try file.truncate(to: Int64(scan.validEnd)) }
+                    file.reserveJournalSpaceAtOpen(options.journalReservation, logger: logger)
+                    current = FileRef(number: last.number, file: file, start: Int64(JournalFormat.headerSize))
+                } catch { throw error.spool }
+            } else {
+                if let last = view.last, let e = last.error { throw e.spool }
+                // No file, or a last file whose create was cut short (no header, no records).
+                let n = view.last?.number ?? 1
+                do throws(IOError) {
+                    let file = try Self.createFile(directory, number: n, reservation: options.journalReservation)
+                    current = FileRef(number: n, file: file, start: Int64(JournalFormat.headerSize))
+                } catch { throw error.spool }
+                if !numbers.contains(n) { numbers.append(n) }
+            }
+        }
+        state = SleepingMutex(State(current: current, files: numbers.sorted(), end: current.file.size))
+    }
+
+    /// A new journal file: header, reserved space, synced, and its directory entry synced.
+    static func createFile(_ directory: String, number: UInt64, reservation: AppendFile.Reservation) throws(IOError) -> AppendFile {
+        let file = try AppendFile.createJournal(at: directory + "/" + JournalFormat.storeNames.name(number),
+                                                initial: JournalFormat.encodeStoreHeader(number: number), reservation: reservation)
+        try FileSystem.syncDirectory(directory)
+        return file
+    }
+
+    /// What `append` returns: where the records start, their logical end, and the epoch they
+    /// belong to (lost when that epoch's write fails).
+    struct Appended {
+        var start: JournalPosition
+        var end: Int64
+        var epoch: UInt64
+    }
+
+    /// Encodes records into the buffer with `encode`; `write` also writes the buffer now.
+    func append(write: Bool, _ encode: (inout ByteWriter) -> Void) throws(SpoolError) -> Appended {
+        do {
+            return try state.withLock { (s) throws(IOError) in
+                if s.current == nil { try roll(&s) }
+                let c = s.current!
+                let start = JournalPosition(file: c.number, offset: UInt64(c.file.size + Int64(s.buffer.count)))
+                let before = s.buffer.count
+                encode(&s.buffer)
+                s.end += Int64(s.buffer.count - before)
+                let appended = Appended(start: start, end: s.end, epoch: s.epoch)
+                if write { try flushLocked(&s) }
+                return appended
+            }
+        } catch { throw error.spool }
+    }
+
+    /// The position the next record will have.
+    var endPosition: JournalPosition {
+        state.withLock { s in
+            guard let c = s.current else { return JournalPosition(file: (s.files.last ?? 0) + 1, offset: UInt64(JournalFormat.headerSize)) }
+            return JournalPosition(file: c.number, offset: UInt64(c.file.size + Int64(s.buffer.count)))
+        }
+    }
+
+    /// The logical end of everything appended so far.
+    var end: Int64 { state.withLock { $0.end } }
+
+    /// Writes the buffer (one `pwrite`, or a copy into the mapped reservation).
+    func flush() throws(IOError) {
+        try state.withLock { (s) throws(IOError) in try flushLocked(&s) }
+    }
+
+    /// `flush` with the lock held. A failed write drops the buffer (its records' streams reload
+    /// from disk before their next use: `wasLost`), fails every sync waiting for it, and starts
+    /// a new file after it, so that no offset handed out is reused. A file past `fileBytes`
+    /// rolls.
+    private func flushLocked(_ s: inout State) throws(IOError) {
+        guard s.buffer.count > 0 else { return }
+        guard let c = s.current else { throw s.rollError ?? IOError("pwrite", directory, .noSpace) }
+        do {
+            try c.file.append(s.buffer.bytes)
+            s.buffer.bytes.removeAll(keepingCapacity: true)
+            s.epoch += 1
+        } catch {
+            c.file.markLost(error)
+            s.lostEpochs.insert(s.epoch)
+            anyLoss.store(true, ordering: .releasing)
+            s.epoch += 1
+            s.buffer.bytes.removeAll(keepingCapacity: false)
+            logger.error("store journal write failed; the records it carried are dropped", metadata: ["file": "\(c.file.path)", "error": "\(error)"])
+            try? roll(&s)
+            throw error
+        }
+        if c.file.size >= fileBytes {
+            do { try roll(&s) } catch {
+                logger.warning("could not start the next store journal file; appending to the current one", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Closes the current file (after an fdatasync: syncs asked for it are answered by it) and
+    /// starts the next. A failed sync marks the file's unsynced bytes lost. Without a current
+    /// file (a roll failed before), only the create is tried.
+    private func roll(_ s: inout State) throws(IOError) {
+        let number = (s.files.last ?? 0) + 1
+        if let c = s.current {
+            do { try c.file.sync() } catch {
+                c.file.markUnsyncedLost(error)
+                logger.error("store journal fdatasync failed at a roll; its unsynced records may be lost", metadata: ["file": "\(c.file.path)", "error": "\(error)"])
+            }
+            s.recent.append(c)
+            if s.recent.count > 4 { s.recent.removeFirst().file.close() }
+            s.current = nil
+        }
+        do {
+            let file = try Self.createFile(directory, number: number, reservation: options.journalReservation)
+            s.files.append(number)
+            // Logical offsets go on after everything handed out, dropped records included.
+            s.current = FileRef(number: number, file: file, start: s.end)
+            s.rollError = nil
+            retireWanted.store(true, ordering: .releasing)
+        } catch {
+            try? FileSystem.removeFile(directory + "/" + JournalFormat.storeNames.name(number))
+            s.rollError = error
+            throw error
+        }
+    }
+
+    /// The file holding logical offset `end` and the offset in it; nil when that file is no
+    /// longer open (it was synced when it was closed).
+    private func locate(_ end: Int64, _ s: State) -> (AppendFile, Int64)? {
+        if let c = s.current, end > c.start { return (c.file, c.local(end)) }
+        for r in s.recent.reversed() where end > r.start { return (r.file, r.local(end)) }
+        return nil
+    }
+
+    /// Returns once every record before logical offset `end` is durable: the group commit of
+    /// the file holding it, whose sync first writes the buffer.
+    func syncCovering(_ end: Int64) throws(IOError) {
+        guard let (file, local) = state.withLock({ locate(end, $0) }) else { return }
+        try file.syncCovering(local, staged: stagedWriter)
+    }
+
+    /// `syncCovering` for tasks.
+    func syncCovering(_ end: Int64) async throws(IOError) {
+        guard let (file, local) = state.withLock({ locate(end, $0) }) else { return }
+        try await file.syncCovering(local, staged: stagedWriter)
+    }
+
+    /// What a group commit writes before its fdatasync: the buffer.
+    private var stagedWriter: AppendFile.StagedWriter {
+        { [self] () throws(IOError) in try flush() }
+    }
+
+    /// Writes and fdatasyncs everything appended so far.
+    func syncAll() throws(IOError) {
+        try flush()
+        try syncCovering(end)
+    }
+
+    /// True when some record is not yet written or not yet synced.
+    var hasUnsyncedWrites: Bool {
+        state.withLock { s in s.buffer.count > 0 || !(s.current?.file.isSynced ?? true) || s.rollError != nil }
+    }
+
+    /// Whether the records a stream logged in `epoch` were dropped unwritten.
+    func wasLost(_ epoch: UInt64) -> Bool {
+        guard anyLoss.load(ordering: .acquiring) else { return false }
+        return state.withLock { $0.lostEpochs.contains(epoch) }
+    }
+
+    /// The number of the current file (records logged now go there) and of the oldest file.
+    var fileRange: (oldest: UInt64, current: UInt64)? {
+        state.withLock { s in
+            guard let c = s.current, let first = s.files.first else { return nil }
+            return (first, c.number)
+        }
+    }
+
+    /// Deletes the files numbered below `number` (no stream needs their records any more).
+    func removeFiles(below number: UInt64) throws(IOError) {
+        let gone: [UInt64] = state.withLock { s in
+            let g = s.files.filter { $0 < number }
+            s.files.removeAll { $0 < number }
+            return g
+        }
+        guard !gone.isEmpty else { return }
+        for n in gone { try FileSystem.removeFile(directory + "/" + JournalFormat.storeNames.name(n)) }
+        try FileSystem.syncDirectory(directory)
+    }
+
+    /// Runs the retirement if a roll asked for one and none runs (`SpoolStore.retireJournal`).
+    func retireIfWanted() {
+        guard retireWanted.load(ordering: .acquiring) else { return }
+        let mine = retiring.withLock { r in
+            if r { return false }
+            r = true
+            return true
+        }
+        guard mine else { return }
+        defer { retiring.withLock { $0 = false } }
+        guard retireWanted.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        retirer.withLock { $0 }?()
+    }
+
+    /// Closes every file (after a sync when `sync`).
+    func close(sync: Bool) {
+        state.withLock { s in
+            if sync, let c = s.current {
+                _ = try? c.file.append(s.buffer.bytes)
+                try? c.file.sync()
+            }
+            s.buffer.bytes.removeAll()
+            s.current?.file.close()
+            for r in s.recent { r.file.close() }
+            s.current = nil
+            s.recent = []
+        }
+    }
+}

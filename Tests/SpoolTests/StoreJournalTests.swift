@@ -1,0 +1,144 @@
+import Testing
+import Synchronization
+import Logging
+import SpoolFiles
+import SpoolFormat
+import SpoolIO
+import EngineTestSupport
+import TestSupport
+@testable import Spool
+
+/// The store journal (FORMAT.md §5): one journal for every stream, one sync per group commit
+/// whatever the number of streams, files retired with the streams idle in them, and format-1
+/// directories upgraded in place.
+@Suite struct StoreJournalTests {
+    /// Many streams written in one round under `always` cost one fdatasync of the journal.
+    @Test func oneSyncCoversEveryStreamOfARound() throws {
+        let dir = TemporaryDirectory("one-sync")
+        defer { dir.remove() }
+        var o = storeOptions(.always)
+        o.deferJournalWrites = true
+        o.preallocateJournal = false  // no reservation growing in the middle (its own pwrite and sync)
+        let store = try SpoolStore(directory: dir.path, options: o)
+        defer { store.close() }
+        let db = store.database(0)
+        let streams = try (0..<200).map { try db.openOrCreate(b("queue:\($0)")) }
+        for s in streams { try s.append(orderEvent(0), sync: false) }
+        try store.syncAll()
+        let syncs = Atomic(0)
+        let writes = Atomic(0)
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in
+            if p.contains("/journal/") && c == .fdatasync { syncs.add(1, ordering: .relaxed) }
+            if p.contains("/journal/") && c == .pwrite { writes.add(1, ordering: .relaxed) }
+            return nil
+        }
+        defer { FaultInjector.shared.set(under: path, nil) }
+        for s in streams { try s.append(orderEvent(1), sync: false) }
+        try store.sync(streams: streams)
+        #expect(syncs.load(ordering: .relaxed) == 1, "one fdatasync for 200 streams")
+        #expect(writes.load(ordering: .relaxed) == 1, "one pwrite for 200 streams")
+        #expect(listDirectory(dir.path + "/db0/" + listDirectory(dir.path + "/db0")[0]).allSatisfy { !$0.hasPrefix("journal-") })
+    }
+
+    /// Hundreds of streams interleaved, with journal files rolling every few KiB: old files are
+    /// retired (the streams idle in them checkpointed), and a kill at any point keeps every
+    /// entry each stream acknowledged, deletions and trims included.
+    @Test(arguments: [FsyncPolicy.no, .always])
+    func manyStreamsAcrossRollsAndKills(policy: FsyncPolicy) throws {
+        var dir = TemporaryDirectory("many-streams")
+        defer { dir.remove() }
+        var o = storeOptions(policy)
+        o.journalBytes = policy == .always ? 16 << 10 : 64 << 10
+        o.segmentBytes = 16 << 10
+        o.nodeMaxEntries = 8
+        var rng = SeededRNG(seed: policy == .no ? 7 : 8)
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: o)
+        var model: [[UInt8]: [StreamID]] = [:]
+        let names = (0..<200).map { b("feed:\($0)") }
+        var ms: UInt64 = 1
+        let steps = policy == .always ? 1500 : 3000
+        for step in 0..<steps {
+            let name = names[Int(rng.next() % UInt64(step < 400 ? 200 : 40))]
+            let db = store!.database(0)
+            switch rng.next() % 10 {
+            case 0:
+                if let ids = model[name], !ids.isEmpty {
+                    let victim = ids[Int(rng.next() % UInt64(ids.count))]
+                    #expect(try db.stream(name)!.delete([victim]) == 1)
+                    model[name]!.removeAll { $0 == victim }
+                }
+            case 1:
+                if let s = db.stream(name), let ids = model[name], ids.count > 5 {
+                    let removed = try s.trim(TrimSpec(.maxLen(5)))
+                    #expect(removed == ids.count - 5)
+                    model[name] = Array(ids.suffix(5))
+                }
+            default:
+                ms += 1
+                let id = try db.openOrCreate(name).append(orderEvent(step), id: .explicit(StreamID(ms, 0)))
+                model[name, default: []].append(id)
+            }
+            if step % 500 == 499 {
+                // A kill: the files as the process left them.
+                let copy = TemporaryDirectory("many-streams-kill")
+                try store!.flushAllPending()
+                _ = copyTree(dir.path, copy.path)
+                store!.close()
+                store = nil
+                dir.remove()
+                dir = copy
+                store = try SpoolStore(directory: dir.path, options: o)
+                let journalFiles = listDirectory(dir.path + "/journal").count
+                #expect(journalFiles <= 40, "old journal files are retired (\(journalFiles) left)")
+                for (n, ids) in model {
+                    #expect(try store!.database(0).stream(n)?.range().map(\.id) ?? [] == ids, "\(String(decoding: n, as: UTF8.self))")
+                }
+            }
+        }
+        let files = listDirectory(dir.path + "/journal")
+        #expect(!files.contains(JournalFormat.storeNames.name(1)) && files.count <= Int(StoreJournal.filesKept) + 1,
+                "the journal rolled and its old files were retired: \(files)")
+        store!.close()
+    }
+
+    /// A format-1 directory (a journal per stream) opens with everything in it, is upgraded in
+    /// place (the marker rewritten last), and an upgrade cut short by a failure starts again.
+    @Test func formatOneDirectoryIsUpgradedInPlace() throws {
+        let dir = TemporaryDirectory("upgrade")
+        defer { dir.remove() }
+        let sdir = dir.path + "/db0/" + DataDirectory.streamDirectoryName(1)
+        try FileSystem.makeDirectory(sdir)
+        try FileSystem.writeAtomically(dir.path + "/" + DataDirectory.markerFile, DataDirectory.markerFormat1)
+        try FileSystem.writeAtomically(sdir + "/" + StreamNameFile.fileName, StreamNameFile(name: b("orders"), generation: 1).encode())
+        let cp = StreamCheckpoint(journalGeneration: 3, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
+                                  trimmedThrough: nil, droppedBlocks: [], tombstones: [])
+        try FileSystem.writeAtomically(sdir + "/" + StreamCheckpoint.fileName, cp.encode())
+        var journal = JournalFormat.encodeHeader(generation: 3)
+        for i in 1...5 { journal += JournalFormat.encode(.entry(StreamEntry(id: StreamID(UInt64(i), 0), fields: orderEvent(i)))) }
+        journal += JournalFormat.encode(.delete([StreamID(2, 0)]))
+        try FileSystem.writeAtomically(sdir + "/" + JournalFormat.fileName(3), journal)
+        let expected = [1, 3, 4, 5].map { StreamID(UInt64($0), 0) }
+
+        // The first attempt fails when it installs the stream's new checkpoint: nothing changes.
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in c == .rename && (p.hasSuffix("/state") || p.hasSuffix("/state.tmp")) ? .ioError : nil }
+        #expect(throws: SpoolError.self) { try SpoolStore(directory: dir.path, options: storeOptions(.everysec)) }
+        FaultInjector.shared.set(under: path, nil)
+        #expect(try FileSystem.readFile(dir.path + "/" + DataDirectory.markerFile) == DataDirectory.markerFormat1)
+        #expect(listDirectory(sdir).contains(JournalFormat.fileName(3)))
+
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: storeOptions(.everysec))
+        #expect(try store!.database(0).stream(b("orders"))!.range().map(\.id) == expected)
+        #expect(try store!.database(0).stream(b("orders"))!.info().maxDeletedEntryID == StreamID(2, 0))
+        store!.close()
+        store = nil
+        #expect(try FileSystem.readFile(dir.path + "/" + DataDirectory.markerFile) == DataDirectory.marker)
+        #expect(!listDirectory(sdir).contains { $0.hasPrefix("journal-") })
+        store = try SpoolStore(directory: dir.path, options: storeOptions(.everysec))
+        let s = store!.database(0).stream(b("orders"))!
+        #expect(try s.range().map(\.id) == expected)
+        #expect(try s.append(orderEvent(6)) > StreamID(5, 0))
+        store!.close()
+    }
+}
