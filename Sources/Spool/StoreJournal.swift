@@ -34,6 +34,9 @@ final class StoreJournal: Sendable {
     struct State {
         /// The file appended to; nil after a failed roll (appends try to roll again).
         var current: FileRef?
+        /// The current file's size (what `AppendFile.size` says, kept here so that an append
+        /// takes no lock of the file's own but for its write).
+        var size: Int64 = 0
         /// Earlier files still open for their waiters (newest last; pruned to a few).
         var recent: [FileRef] = []
         /// Numbers of the files on disk, ascending (the current one last).
@@ -65,13 +68,15 @@ final class StoreJournal: Sendable {
     /// Files kept after a roll (the current one included): a retirement deletes the older ones.
     static let filesKept: UInt64 = 4
 
-    /// A file is closed and the next one started once it passes this size.
-    var fileBytes: Int64 { Int64(max(options.journalBytes, 512)) }
+    /// A file is closed and the next one started once it passes this size: `journalBytes`
+    /// over the files kept, so that open replays at most about `journalBytes` of records.
+    let fileBytes: Int64
 
     /// Opens the journal the view read: the last file is cut at its first torn or damaged
     /// record and appended to; none (a new store, or one upgraded from format 1): file 1.
     init(dataDirectory: String, view: StoreJournalView, options: StoreOptions, logger: Logger) throws(SpoolError) {
         directory = dataDirectory + "/" + DataDirectory.journalDirectory
+        fileBytes = Int64(max(options.journalBytes / Int(Self.filesKept), 512))
         self.options = options
         self.logger = logger
         var numbers = view.files.map(\.number)
@@ -108,7 +113,9 @@ final class StoreJournal: Sendable {
                 if !numbers.contains(n) { numbers.append(n) }
             }
         }
-        state = SleepingMutex(State(current: current, files: numbers.sorted(), end: current.file.size))
+        var st = State(current: current, files: numbers.sorted(), end: current.file.size)
+        st.size = current.file.size
+        state = SleepingMutex(st)
     }
 
     /// A new journal file: header, reserved space, synced, and its directory entry synced.
@@ -133,7 +140,7 @@ final class StoreJournal: Sendable {
             return try state.withLock { (s) throws(IOError) in
                 if s.current == nil { try roll(&s) }
                 let c = s.current!
-                let start = JournalPosition(file: c.number, offset: UInt64(c.file.size + Int64(s.buffer.count)))
+                let start = JournalPosition(file: c.number, offset: UInt64(s.size + Int64(s.buffer.count)))
                 let before = s.buffer.count
                 encode(&s.buffer)
                 s.end += Int64(s.buffer.count - before)
@@ -148,7 +155,7 @@ final class StoreJournal: Sendable {
     var endPosition: JournalPosition {
         state.withLock { s in
             guard let c = s.current else { return JournalPosition(file: (s.files.last ?? 0) + 1, offset: UInt64(JournalFormat.headerSize)) }
-            return JournalPosition(file: c.number, offset: UInt64(c.file.size + Int64(s.buffer.count)))
+            return JournalPosition(file: c.number, offset: UInt64(s.size + Int64(s.buffer.count)))
         }
     }
 
@@ -168,7 +175,7 @@ final class StoreJournal: Sendable {
         guard s.buffer.count > 0 else { return }
         guard let c = s.current else { throw s.rollError ?? IOError("pwrite", directory, .noSpace) }
         do {
-            try c.file.append(s.buffer.bytes)
+            s.size = try c.file.append(s.buffer.bytes)
             s.buffer.bytes.removeAll(keepingCapacity: true)
             s.epoch += 1
         } catch {
@@ -181,7 +188,7 @@ final class StoreJournal: Sendable {
             try? roll(&s)
             throw error
         }
-        if c.file.size >= fileBytes {
+        if s.size >= fileBytes {
             do { try roll(&s) } catch {
                 logger.warning("could not start the next store journal file; appending to the current one", metadata: ["error": "\(error)"])
             }
@@ -207,6 +214,7 @@ final class StoreJournal: Sendable {
             s.files.append(number)
             // Logical offsets go on after everything handed out, dropped records included.
             s.current = FileRef(number: number, file: file, start: s.end)
+            s.size = file.size
             s.rollError = nil
             retireWanted.store(true, ordering: .releasing)
         } catch {
