@@ -20,6 +20,7 @@ extension SpoolStore {
         // rolls, not at each.
         guard let (oldest, current) = journal.fileRange, current >= StoreJournal.filesKept, oldest <= current - StoreJournal.filesKept else { return }
         let retiring = current - StoreJournal.filesKept + 1  // files below this go
+        let start = journal.end
         let temporary = StreamCheckpoint.fileName + ".retire" + DataDirectory.temporarySuffix
         var prepared: [(SpoolStream, StreamCore.PreparedCheckpoint, String)] = []
         var end: Int64 = 0
@@ -61,6 +62,7 @@ extension SpoolStore {
                     }
                 }
             }
+            journal.retired(carried: journal.end - start)
             do { try journal.removeFiles(below: needed) } catch { throw error.spool }
             logger.debug("retired store journal files", metadata: ["below": "\(needed)", "checkpoints": "\(prepared.count)"])
         } catch {

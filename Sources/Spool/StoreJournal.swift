@@ -51,6 +51,13 @@ final class StoreJournal: Sendable {
         var lostEpochs: Set<UInt64> = []
         /// The error that keeps the journal without a current file.
         var rollError: IOError?
+        /// The logical end when the last retirement finished (or the store opened), and the
+        /// bytes to log after it before the next: at least the files kept but the current
+        /// one, and at least what that retirement carried, so that the streams idle in the
+        /// journal are copied forward at most once per as many new bytes as their tails
+        /// hold (a retirement never starts the next one).
+        var retiredEnd: Int64
+        var retireAfter: Int64
     }
     let state: SleepingMutex<State>
     /// Set once any buffered records were dropped: mutations then check their stream's epoch.
@@ -113,7 +120,11 @@ final class StoreJournal: Sendable {
                 if !numbers.contains(n) { numbers.append(n) }
             }
         }
-        var st = State(current: current, files: numbers.sorted(), end: current.file.size)
+        // The older files count as logged since the last retirement: a store reopened often
+        // still retires them once they pass what a retirement waits for.
+        let end = current.file.size
+        let older = view.files.filter { $0.number != current.number }.reduce(Int64(0)) { $0 + Int64($1.scan?.validEnd ?? 0) }
+        var st = State(current: current, files: numbers.sorted(), end: end, retiredEnd: end - older, retireAfter: fileBytes * Int64(Self.filesKept - 1))
         st.size = current.file.size
         state = SleepingMutex(st)
     }
@@ -216,7 +227,7 @@ final class StoreJournal: Sendable {
             s.current = FileRef(number: number, file: file, start: s.end)
             s.size = file.size
             s.rollError = nil
-            retireWanted.store(true, ordering: .releasing)
+            if s.end - s.retiredEnd >= s.retireAfter { retireWanted.store(true, ordering: .releasing) }
         } catch {
             try? FileSystem.removeFile(directory + "/" + JournalFormat.storeNames.name(number))
             s.rollError = error
@@ -274,6 +285,18 @@ final class StoreJournal: Sendable {
             return (first, c.number)
         }
     }
+
+    /// Notes a finished retirement that logged `carried` bytes of CARRY records: the next one
+    /// waits for at least as many new bytes, and for the files kept.
+    func retired(carried: Int64) {
+        state.withLock { s in
+            s.retiredEnd = s.end
+            s.retireAfter = max(fileBytes * Int64(Self.filesKept - 1), carried)
+        }
+    }
+
+    /// Bytes to log before the next retirement (`retired`).
+    var retireAfter: Int64 { state.withLock { $0.retireAfter } }
 
     /// Deletes the files numbered below `number` (no stream needs their records any more).
     func removeFiles(below number: UInt64) throws(IOError) {
