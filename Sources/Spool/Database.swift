@@ -93,7 +93,7 @@ public final class Database: Sendable {
         for found in listing.streams {
             let key = StreamKey(database: UInt32(index), number: found.number)
             let core = try StreamCore.open(directory: found.view.directory, key: key, journal: journal, view: found.view,
-                                           records: { StreamCore.storeRecords(journalView, key: key, from: $0) },
+                                           records: { journalView.records(of: key, from: $0, part: $1) },
                                            options: options, logger: logger)
             st.streams[NameKey(found.name)] = SpoolStream(core: core, name: found.name, policy: options.fsync)
         }
@@ -202,6 +202,7 @@ public final class Database: Sendable {
                 try c.active.sync()
                 try FileSystem.makeDirectory(dir)
                 for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && name != StreamCheckpoint.fileName
+                    && name != GroupCheckpoint.fileName && GroupJournalFormat.generation(fromFileName: name) == nil
                     && !DataDirectory.isTemporary(name) && JournalFormat.generation(fromFileName: name) == nil {
                     let src = c.directory + "/" + name
                     if let n = SegmentFormat.number(fromFileName: name), n != c.active.number {
@@ -213,6 +214,11 @@ public final class Database: Sendable {
                         try f.sync()
                         f.close()
                     }
+                }
+                // The copy's groups: the source's as they are now, continuing at the journal's
+                // end under the copy's key (it has no GROUP records yet).
+                if c.groupsPosition != nil {
+                    try FileSystem.writeAtomically(dir + "/" + GroupCheckpoint.fileName, c.groups.snapshot(position: journal.endPosition).encode())
                 }
                 try FileSystem.writeAtomically(dir + "/" + StreamCheckpoint.fileName, image.checkpoint.encode())
             } catch { throw error.spool }

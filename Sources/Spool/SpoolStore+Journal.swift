@@ -10,9 +10,9 @@ extension SpoolStore {
     /// Checkpoints the streams that keep old journal files alive and deletes those files. The
     /// checkpoints are written together: each stream's is prepared under its lock (its CARRY
     /// records logged, the checkpoint written to a temporary file and synced with the active
-    /// segment), then one journal sync covers every stream's CARRY records, then each is
-    /// renamed into place (unless the stream checkpointed on its own meanwhile) and its
-    /// directory synced. (`syncfs` would make it two syncs for any number of streams, but it
+    /// segment; and the group checkpoint, when the stream's group records are in old files),
+    /// then one journal sync covers every stream's records, then each is renamed into place
+    /// (unless the stream checkpointed on its own meanwhile) and its directory synced. (`syncfs` would make it two syncs for any number of streams, but it
     /// walks every cached inode of the file system: measured, it made the test suite's kernel
     /// time minutes.)
     func retireJournal() {
@@ -22,43 +22,58 @@ extension SpoolStore {
         let retiring = current - StoreJournal.filesKept + 1  // files below this go
         let start = journal.end
         let temporary = StreamCheckpoint.fileName + ".retire" + DataDirectory.temporarySuffix
-        var prepared: [(SpoolStream, StreamCore.PreparedCheckpoint, String)] = []
-        var end: Int64 = 0
+        let groupsTemporary = GroupCheckpoint.fileName + ".retire" + DataDirectory.temporarySuffix
+        var prepared: [(SpoolStream, StreamCore.PreparedCheckpoint?, StreamCore.PreparedGroupCheckpoint?)] = []
+        var temporaries: [String] = []
         do throws(SpoolError) {
             for db in databases {
                 for s in db.allStreams {
                     try s.core.withLock { (c) throws(SpoolError) in
-                        guard c != nil, let need = c!.oldestNeededFile, need < retiring else { return }
-                        let p = try c!.prepareCheckpoint()
-                        let tmp = c!.directory + "/" + temporary
+                        guard c != nil, let need = c!.neededFile, need < retiring else { return }
+                        var stream: StreamCore.PreparedCheckpoint? = nil
+                        var groups: StreamCore.PreparedGroupCheckpoint? = nil
+                        if let n = c!.oldestNeededFile, n < retiring { stream = try c!.prepareCheckpoint() }
                         do throws(IOError) {
-                            try FileSystem.writeFile(tmp, p.checkpoint.encode(), sync: true)
-                            try c!.active.sync()
+                            if stream != nil {
+                                let tmp = c!.directory + "/" + temporary
+                                temporaries.append(tmp)
+                                try FileSystem.writeFile(tmp, stream!.checkpoint.encode(), sync: true)
+                                try c!.active.sync()
+                            }
+                            if let n = c!.groupsNeededFile, n < retiring {
+                                groups = c!.prepareGroupCheckpoint()
+                                let tmp = c!.directory + "/" + groupsTemporary
+                                temporaries.append(tmp)
+                                try FileSystem.writeFile(tmp, groups!.checkpoint.encode(), sync: true)
+                            }
                         } catch { throw error.spool }
-                        prepared.append((s, p, tmp))
-                        end = max(end, p.end)
+                        prepared.append((s, stream, groups))
                     }
                 }
             }
-            do { try journal.syncCovering(end) } catch { throw error.spool }
-            for (s, p, tmp) in prepared {
+            // One sync covers every stream's CARRY records and every group record before the
+            // group checkpoints' positions.
+            do { try journal.syncAll() } catch { throw error.spool }
+            for (s, stream, groups) in prepared {
                 try s.core.withLock { (c) throws(SpoolError) in
-                    guard c != nil, c!.checkpointSeq == p.seq else {
-                        try? FileSystem.removeFile(tmp)
-                        return
-                    }
+                    guard c != nil else { return }
                     do throws(IOError) {
-                        try FileSystem.rename(tmp, c!.directory + "/" + StreamCheckpoint.fileName)
+                        // Each is installed unless the stream wrote a newer one meanwhile.
+                        if let p = stream, try Self.install(c!.directory, temporary, as: StreamCheckpoint.fileName, if: c!.checkpointSeq == p.seq) {
+                            c!.installed(p)
+                        }
+                        if let g = groups, try Self.install(c!.directory, groupsTemporary, as: GroupCheckpoint.fileName, if: c!.groupCheckpointSeq == g.seq) {
+                            c!.installed(g)
+                        }
                         try FileSystem.syncDirectory(c!.directory)
                     } catch { throw error.spool }
-                    c!.installed(p)
                 }
             }
             var needed = retiring
             for db in databases {
                 for s in db.allStreams {
                     s.core.withLock { c in
-                        if let n = c?.oldestNeededFile { needed = min(needed, n) }
+                        if let n = c?.neededFile { needed = min(needed, n) }
                     }
                 }
             }
@@ -66,8 +81,19 @@ extension SpoolStore {
             do { try journal.removeFiles(below: needed) } catch { throw error.spool }
             logger.debug("retired store journal files", metadata: ["below": "\(needed)", "checkpoints": "\(prepared.count)"])
         } catch {
-            for (_, _, tmp) in prepared { try? FileSystem.removeFile(tmp) }
+            for tmp in temporaries { try? FileSystem.removeFile(tmp) }
             logger.error("could not retire store journal files; trying again at the next roll", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Renames `directory/temporary` to `name` when `current`, else removes it; returns
+    /// whether it was installed.
+    private static func install(_ directory: String, _ temporary: String, as name: String, if current: Bool) throws(IOError) -> Bool {
+        guard current else {
+            try? FileSystem.removeFile(directory + "/" + temporary)
+            return false
+        }
+        try FileSystem.rename(directory + "/" + temporary, directory + "/" + name)
+        return true
     }
 }

@@ -100,25 +100,18 @@ public final class SpoolStore: Sendable {
 
     /// True when some stream has journal bytes not yet written or not yet synced: a change made
     /// so far would not survive a power loss (WAITAOF asks).
-    public var hasUnsyncedWrites: Bool {
-        journal.hasUnsyncedWrites || dbs.contains { db in db.allStreams.contains { $0.hasUnsyncedWrites } }
-    }
+    public var hasUnsyncedWrites: Bool { journal.hasUnsyncedWrites }
 
-    /// Writes and fdatasyncs the store journal (one sync for every stream) and every group
-    /// journal with unsynced bytes; throws the first failure.
+    /// Writes and fdatasyncs the store journal: one sync for every stream and consumer group.
     public func syncAll() throws(SpoolError) {
         do { try journal.syncAll() } catch { throw error.spool }
-        for db in dbs {
-            for s in db.allStreams where s.hasUnsyncedWrites { try s.syncGroupJournal() }
-        }
     }
 
-    /// Makes every change to `streams` so far durable: one write and one fdatasync of the store
-    /// journal, whatever the number of streams, then each one's group journal that has unsynced
-    /// bytes (a server round's group commit).
+    /// Makes every change to `streams` so far durable, their consumer groups' included: one
+    /// write and one fdatasync of the store journal, whatever the number of streams (a server
+    /// round's group commit).
     public func sync<S: Sequence>(streams: S) throws(SpoolError) where S.Element == SpoolStream {
         do { try journal.syncAll() } catch { throw error.spool }
-        for s in streams where s.hasUnsyncedWrites { try s.syncGroupJournal() }
     }
 
     /// Writes every stream's deferred journal records (`deferJournalWrites`), without fdatasync:

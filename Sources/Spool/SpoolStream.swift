@@ -59,7 +59,6 @@ public final class SpoolStream: Sendable {
         // Tested without binding the core: a copy of it costs a retain of every field, and this
         // runs before every mutation.
         guard c?.isPoisoned == true, let cc = c else { return }
-        cc.groupJournal?.close()
         c = nil
         c = try StreamCore.open(directory: cc.directory, key: cc.key, journal: cc.journal, options: cc.options, logger: cc.logger)
     }
@@ -251,11 +250,10 @@ public final class SpoolStream: Sendable {
                           segments: segs, diskBytes: disk, indexBytes: mem)
     }
 
-    /// Waits until every mutation made so far is on disk (fdatasync of the store journal, and
-    /// of the stream's group journal).
+    /// Waits until every mutation made so far is on disk (fdatasync of the store journal, which
+    /// holds the stream's group records too).
     public func syncPending() throws(SpoolError) {
         do { try journal.syncAll() } catch { throw error.spool }
-        try syncGroupJournal()
     }
 
     /// Writes journal records kept in memory under `deferJournalWrites` (no fdatasync): the
@@ -264,14 +262,13 @@ public final class SpoolStream: Sendable {
         do { try journal.flush() } catch { throw error.spool }
     }
 
-    /// True when the group journal has bytes not yet synced (the store journal says for itself).
-    var hasUnsyncedWrites: Bool { groupJournalUnsynced }
-
-    /// Writes a checkpoint now and starts a fresh journal generation.
+    /// Writes a checkpoint now: the stream's, and its groups' when it has any (the store journal
+    /// files before them are then no longer needed for this stream).
     public func checkpoint() throws(SpoolError) {
         try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { return }
             try c!.checkpoint()
+            if c!.groupsPosition != nil { try c!.writeGroupCheckpoint() }
         }
     }
 
@@ -280,11 +277,10 @@ public final class SpoolStream: Sendable {
         core.withLock { c in
             if var cc = c {
                 try? cc.flushPending()
-                if sync { try? cc.active.sync(); try? cc.groupJournal?.sync() }
+                if sync { try? cc.active.sync() }
                 // Seen-times of polls that delivered nothing are only in memory: a clean close
                 // keeps them (Redis keeps them across a restart through its RDB).
-                if sync, cc.groupSeenChanged { try? cc.checkpointGroups() }
-                cc.groupJournal?.close()
+                if sync, cc.groupSeenChanged { try? cc.writeGroupCheckpoint() }
             }
             c = nil
         }

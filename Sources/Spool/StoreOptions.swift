@@ -32,7 +32,7 @@ public struct StoreOptions: Sendable {
     /// that batch acknowledgements themselves, as the server does per round of commands: they
     /// must flush before acknowledging. Default false: every call writes before returning.
     public var deferJournalWrites: Bool = false
-    /// Reserve space in the store journal and group journals ahead of the appends (16 KiB first, doubled
+    /// Reserve space in the store journal ahead of the appends (16 KiB first, doubled
     /// each time it fills). Under policies `no` and `everysec` it is `fallocate`d and appends
     /// are memory copies into a shared mapping of it, instead of a `pwrite` each, equally safe
     /// against a killed process; under `always` it is written with zeros and synced, so that

@@ -13,6 +13,17 @@ extension StreamCore {
         return a.end
     }
 
+    /// Appends a consumer-group record (a GROUP record of the store journal); returns the
+    /// journal's logical end to sync to.
+    mutating func logGroup(_ record: GroupJournalFormat.Record) throws(SpoolError) -> Int64 {
+        let key = self.key
+        let a = try journal.append(write: !defersJournal) { w in JournalFormat.encode(.group(record), key: key, into: &w) }
+        journalEpoch = a.epoch
+        groupLogCount &+= 1
+        if groupsNeededFile == nil { groupsNeededFile = a.start.file }
+        return a.end
+    }
+
     /// Appends records already encoded with this stream's key, in order with `log`.
     mutating func logEncoded(_ bytes: [UInt8]) throws(SpoolError) -> Int64 {
         let a = try journal.append(write: !defersJournal) { w in w.writeBytes(bytes) }

@@ -27,8 +27,9 @@ extension StreamCore {
         }
     }
 
-    /// A stream's records in the store journal from a position on, and the oldest file they are in.
-    typealias StoreRecords = (JournalPosition) -> (items: [JournalScan.Item], oldestFile: UInt64?)
+    /// A stream's records (of one part) in the store journal from a position on, and the oldest
+    /// file they are in.
+    typealias StoreRecords = (JournalPosition, StoreJournalView.Part) -> (items: [JournalScan.Item], oldestFile: UInt64?)
 
     /// The records of `key` from the journal's files as they are now (reloading one stream).
     static func storeRecords(_ journal: StoreJournal, key: StreamKey, skipThrough: StreamID?) throws(SpoolError) -> StoreRecords {
@@ -37,14 +38,7 @@ extension StreamCore {
             view = try StoreJournalView.read(dataDirectory: FileSystem.parent(of: journal.directory), keep: { $0 == key },
                                              skip: { _ in skipThrough })
         } catch { throw error.spool }
-        return { position in storeRecords(view, key: key, from: position) }
-    }
-
-    /// `key`'s records in `view` from `position` on.
-    static func storeRecords(_ view: StoreJournalView, key: StreamKey, from position: JournalPosition) -> (items: [JournalScan.Item], oldestFile: UInt64?) {
-        let items = view.records(of: key, from: position)
-        let oldest = view.streams[key]?.first { $0.position >= position }?.position.file
-        return (items, oldest)
+        return { position, part in view.records(of: key, from: position, part: part) }
     }
 
     /// Opens an existing stream directory: checkpoint, segment footers (sealed segments are not
@@ -63,10 +57,10 @@ extension StreamCore {
         let segments = try openSegments(view, logger: logger)
         let items: [JournalScan.Item]
         var oldestFile: UInt64? = nil
+        var source: StoreRecords? = records
         if let position = view.checkpoint.journalPosition {
-            let source: StoreRecords
-            if let records { source = records } else { source = try storeRecords(journal, key: key, skipThrough: view.blocksThrough) }
-            (items, oldestFile) = source(position)
+            if source == nil { source = try storeRecords(journal, key: key, skipThrough: view.blocksThrough) }
+            (items, oldestFile) = source!(position, .stream)
         } else {
             items = try format1Journal(view, logger: logger)
         }
@@ -95,7 +89,7 @@ extension StreamCore {
                 try? FileSystem.removeFile(directory + "/" + name)
             }
         }
-        try core.loadGroups()
+        try core.loadGroups(records: source)
         return core
     }
 
@@ -320,7 +314,7 @@ extension StreamCore {
             for id in ids { _ = try deleteOne(id) }
         case .trim(let through):
             try removeThrough(through)
-        case .setMeta:
+        case .setMeta, .group:
             break
         }
     }

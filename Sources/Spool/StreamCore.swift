@@ -105,8 +105,17 @@ struct StreamCore {
     /// The journal epoch of the stream's last record (`StoreJournal.wasLost`).
     var journalEpoch: UInt64 = 0
     /// The oldest store journal file holding a record of this stream after its checkpoint
-    /// (nil: none); files older than every stream's can be deleted.
+    /// (nil: none).
     var oldestNeededFile: UInt64? = nil
+    /// The oldest store journal file holding a group record of this stream after its group
+    /// checkpoint (nil: none).
+    var groupsNeededFile: UInt64? = nil
+    /// The oldest store journal file the stream needs: files older than every stream's can be
+    /// deleted.
+    var neededFile: UInt64? {
+        guard let g = groupsNeededFile else { return oldestNeededFile }
+        return min(oldestNeededFile ?? g, g)
+    }
     /// Counts the checkpoints installed, so that a checkpoint prepared by a retirement is not
     /// installed over a newer one (`SpoolStore.retireJournal`).
     var checkpointSeq: UInt64 = 0
@@ -124,10 +133,6 @@ struct StreamCore {
     /// that makes it durable to write (policy `always`; see `SpoolStream.lockedMutation`).
     var stagingForSync = false
 
-    /// Reused buffer of `log`'s and `commitGroup`'s record encoding (one allocation per stream,
-    /// not per record).
-    var scratch = ByteWriter()
-
     /// A deferred write failed: memory is ahead of the files, and the stream must be reloaded
     /// from disk before it is used again.
     var poisoned = false
@@ -136,8 +141,13 @@ struct StreamCore {
     /// writes them).
     var groups = StreamGroups()
 
-    /// The group journal; nil until the stream's first group is created.
-    var groupJournal: AppendFile? = nil
+    /// Where the installed group checkpoint (`groups`) says the stream's group records
+    /// continue in the store journal; nil until the stream's first group is created.
+    var groupsPosition: JournalPosition? = nil
+    /// Counts the group records the stream logged.
+    var groupLogCount: UInt64 = 0
+    /// As `checkpointSeq`, for group checkpoints.
+    var groupCheckpointSeq: UInt64 = 0
 
     /// A consumer's seen-time changed without a journal record (a read that delivered
     /// nothing): the next group checkpoint — at the latest the one a clean close writes — keeps it.

@@ -28,7 +28,8 @@ public struct GroupFiles: Sendable {
     /// and decoded).
     public var layout: GroupCheckpoint.Layout?
     /// Group-journal file names the engine deletes at open: every one when there is no
-    /// checkpoint, else those of other generations.
+    /// checkpoint or the checkpoint names the store journal (version 2), else those of other
+    /// generations.
     public var otherJournals: [String]
     /// The file name of the journal the checkpoint names (nil without a checkpoint).
     public var journalName: String?
@@ -36,6 +37,9 @@ public struct GroupFiles: Sendable {
     public var journal: GroupJournalScan?
     /// Why that journal could not be read.
     public var journalError: IOError?
+    /// A version-2 checkpoint's group records from the store journal (after its position),
+    /// replayed into `groups`.
+    public var storeRecords: [JournalScan.Item] = []
     /// Leftover temporary files of the group checkpoint (an interrupted atomic write).
     public var temporaryFiles: [String]
     /// The groups after the checkpoint and the replayed records.
@@ -44,6 +48,12 @@ public struct GroupFiles: Sendable {
     /// Whether the journal's records are part of the state: its header is intact and names the
     /// checkpoint's generation (the engine starts a journal with a damaged header anew).
     public var journalReplayed: Bool { journal.map { $0.headerError == nil } ?? false }
+
+    /// Whether the checkpoint names the store journal (version 2): the records are there.
+    public var usesStoreJournal: Bool {
+        if case .decoded(let cp) = checkpoint { return cp.journalPosition != nil }
+        return false
+    }
 
     /// The bytes of `groups` when it was read (nil when absent or unreadable).
     var checkpointBytes: [UInt8]?
@@ -60,10 +70,15 @@ public struct GroupFiles: Sendable {
         return nil
     }
 
+    /// The stream's records in the store journal from a position on (`StoreJournalView.records`).
+    public typealias StoreRecords = (JournalPosition) -> [JournalScan.Item]
+
     /// Reads the group files of the stream directory `directory`; `relativePath` names them in
     /// errors and journal scans (defaults to `directory`). With `layout`, checkpoint offsets are
-    /// recorded too (one integer per pending record).
-    public static func read(directory: String, relativePath: String? = nil, layout: Bool = false) -> GroupFiles {
+    /// recorded too (one integer per pending record). A version-2 checkpoint's records come
+    /// from `storeRecords` (none without it).
+    public static func read(directory: String, relativePath: String? = nil, layout: Bool = false,
+                            storeRecords: StoreRecords? = nil) -> GroupFiles {
         let rel = relativePath ?? directory
         var files = GroupFiles(directory: directory, checkpoint: .absent, layout: nil, otherJournals: [], journalName: nil,
                                journal: nil, journalError: nil, temporaryFiles: [], groups: StreamGroups(), checkpointBytes: nil)
@@ -100,6 +115,14 @@ public struct GroupFiles: Sendable {
         }
         files.checkpoint = .decoded(cp)
         files.groups = StreamGroups(checkpoint: cp)
+        if let position = cp.journalPosition {
+            files.otherJournals = journals
+            files.storeRecords = (storeRecords?(position) ?? []).filter { if case .group = $0.record { true } else { false } }
+            for item in files.storeRecords {
+                if case .group(let g) = item.record { files.groups.apply(g) }
+            }
+            return files
+        }
         let name = GroupJournalFormat.fileName(cp.journalGeneration)
         files.journalName = name
         files.otherJournals = journals.filter { $0 != name }
@@ -123,8 +146,9 @@ public struct GroupFiles: Sendable {
     /// a checkpoint value: groups and consumers by name, pending records ascending. Nil when the
     /// checkpoint did not decode.
     public var state: GroupCheckpoint? {
-        guard let g = generation else { return nil }
-        return groups.snapshot(generation: g)
+        guard case .decoded(let cp) = checkpoint else { return nil }
+        if let p = cp.journalPosition { return groups.snapshot(position: p) }
+        return groups.snapshot(generation: cp.journalGeneration)
     }
 
     /// The engine's running pending count of each consumer of `group` (what XINFO CONSUMERS
@@ -136,12 +160,18 @@ public struct GroupFiles: Sendable {
 
     /// What the engine's reconciliation with a stream whose last-generated ID is `lastID` changes
     /// (FORMAT.md §8.3), and the checkpoint it then writes: the reconciled state naming the next
-    /// journal generation. Nil when the checkpoint did not decode.
-    public func reconciled(lastID: StreamID) -> (changes: [GroupReconciliation], checkpoint: GroupCheckpoint)? {
-        guard let g = generation else { return nil }
+    /// journal generation, or for a version-2 checkpoint the store journal's end
+    /// (`storeJournalEnd`). Nil when the checkpoint did not decode (or names the store journal
+    /// and its end is not given).
+    public func reconciled(lastID: StreamID, storeJournalEnd: JournalPosition? = nil) -> (changes: [GroupReconciliation], checkpoint: GroupCheckpoint)? {
+        guard case .decoded(let cp) = checkpoint else { return nil }
         var copy = groups
         let changes = copy.reconcile(lastID: lastID)
-        return (changes, copy.snapshot(generation: g + 1))
+        if cp.journalPosition != nil {
+            guard let end = storeJournalEnd else { return nil }
+            return (changes, copy.snapshot(position: end))
+        }
+        return (changes, copy.snapshot(generation: cp.journalGeneration + 1))
     }
 }
 

@@ -209,6 +209,16 @@ public struct StreamGroups: Sendable {
 
     /// The state as a checkpoint value (groups by name, PELs ascending).
     public func snapshot(generation: UInt64) -> GroupCheckpoint {
+        GroupCheckpoint(journalGeneration: generation, groups: checkpointGroups())
+    }
+
+    /// The groups as a checkpoint whose records continue at `position` of the store journal.
+    public func snapshot(position: JournalPosition) -> GroupCheckpoint {
+        GroupCheckpoint(position: position, groups: checkpointGroups())
+    }
+
+    /// The groups as a checkpoint lists them: by name, consumers by name, pending ascending.
+    func checkpointGroups() -> [GroupCheckpoint.Group] {
         var out: [GroupCheckpoint.Group] = []
         for name in groups.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let g = groups[name]!
@@ -227,7 +237,7 @@ public struct StreamGroups: Sendable {
             out.append(.init(name: name, cursor: g.cursor, maxDeliveries: g.maxDeliveries, deadLetterStream: g.deadLetterStream,
                              deadLettered: g.deadLettered, consumers: consumers, pending: pending))
         }
-        return GroupCheckpoint(journalGeneration: generation, groups: out)
+        return out
     }
 }
 

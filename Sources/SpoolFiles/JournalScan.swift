@@ -73,6 +73,8 @@ public struct StreamLogicalState: Sendable {
                 if trimmedThrough.map({ through > $0 }) ?? true { trimmedThrough = through }
             case .setMeta:
                 hasSetMeta = true
+            case .group:
+                break
             }
         }
     }

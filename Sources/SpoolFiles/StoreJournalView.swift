@@ -91,14 +91,29 @@ public struct StoreJournalView: Sendable {
         return view
     }
 
-    /// The records of `key` at or after `position`, as a stream's replay takes them.
-    public func records(of key: StreamKey, from position: JournalPosition) -> [JournalScan.Item] {
-        guard let all = streams[key] else { return [] }
+    /// Which of a stream's records: its entries and counters (what its replay takes), or its
+    /// consumer groups' (GROUP records).
+    public enum Part: Sendable {
+        case stream, groups
+
+        /// Whether `record` belongs to this part.
+        public func contains(_ record: JournalFormat.Record) -> Bool {
+            if case .group = record { return self == .groups }
+            return self == .stream
+        }
+    }
+
+    /// The records of `key` at or after `position` (of one part, or all), as a stream's replay
+    /// takes them, and the number of the file the first of them is in.
+    public func records(of key: StreamKey, from position: JournalPosition, part: Part? = nil) -> (items: [JournalScan.Item], oldestFile: UInt64?) {
+        guard let all = streams[key] else { return ([], nil) }
         var out: [JournalScan.Item] = []
-        for item in all where item.position >= position {
+        var oldest: UInt64? = nil
+        for item in all where item.position >= position && (part?.contains(item.record) ?? true) {
+            if oldest == nil { oldest = item.position.file }
             out.append(JournalScan.Item(offset: Int(item.position.offset), record: item.record))
         }
-        return out
+        return (out, oldest)
     }
 
     /// The last file, the one appended to.

@@ -53,7 +53,7 @@ public struct StreamCounters: Sendable, Equatable {
             for id in ids where id > meta.maxDeletedID { meta.maxDeletedID = id }
         case .setMeta(let last, let added, let maxDeleted):
             setMeta(StreamMeta(lastID: last, entriesAdded: added, maxDeletedID: maxDeleted))
-        case .carry, .trim:
+        case .carry, .trim, .group:
             break
         }
     }

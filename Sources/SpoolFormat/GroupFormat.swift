@@ -127,6 +127,9 @@ public enum GroupJournalFormat {
         }
     }
 
+    /// The highest record kind.
+    static let maxKind: UInt8 = 10
+
     static func writeCursor(_ c: Cursor, into w: inout ByteWriter) {
         w.writeID(c.lastID)
         w.writeVarint(c.entriesRead.map { $0 &+ 1 } ?? 0)
@@ -154,6 +157,13 @@ public enum GroupJournalFormat {
     /// Appends the encoded `record` to `w`.
     public static func encode(_ record: Record, into w: inout ByteWriter) {
         let start = FileFraming.beginRecord(&w, kind: record.kind)
+        encodeBody(record, into: &w)
+        FileFraming.finishRecord(&w, start: start)
+    }
+
+    /// Appends a record's body (what follows its kind byte) to `w`; the store journal's GROUP
+    /// records carry the same bodies.
+    static func encodeBody(_ record: Record, into w: inout ByteWriter) {
         switch record {
         case .createGroup(let name, let cursor):
             w.writeLengthPrefixed(name)
@@ -197,7 +207,6 @@ public enum GroupJournalFormat {
         case .dropReferences(let ids):
             writeIDs(ids, into: &w)
         }
-        FileFraming.finishRecord(&w, start: start)
     }
 
     /// Encodes one record.
@@ -217,6 +226,11 @@ public enum GroupJournalFormat {
     static func decodeBody(_ body: UnsafeRawBufferPointer, file: String, offset: UInt64) throws(FormatError) -> Record {
         var r = ByteReader(body, file: file, baseOffset: offset)
         let kind = try r.readUInt8("record kind")
+        return try decodeBody(kind: kind, &r, file: file, offset: offset)
+    }
+
+    /// A record's body after its kind byte (and, in the store journal, its key).
+    static func decodeBody(kind: UInt8, _ r: inout ByteReader, file: String, offset: UInt64) throws(FormatError) -> Record {
         let record: Record
         switch kind {
         case 1:
@@ -271,8 +285,10 @@ extension GroupJournalFormat {
 public struct GroupCheckpoint: Sendable, Equatable {
     /// `SPOOLGRP`
     public static let magic: [UInt8] = Array("SPOOLGRP".utf8)
-    /// Current version.
-    public static let version: UInt16 = 1
+    /// Current version: 2 names a store journal position (the stream's group records are in
+    /// the store journal); version 1, whose records are in `groups-<generation>.log`, is still
+    /// read, and upgraded on open.
+    public static let version: UInt16 = 2
     /// File name.
     public static let fileName = "groups"
 
@@ -340,22 +356,40 @@ public struct GroupCheckpoint: Sendable, Equatable {
         }
     }
 
-    /// The group-journal generation continuing from this checkpoint.
+    /// Version 1: the group-journal generation continuing from this checkpoint. Version 2: the
+    /// store journal file of `journalPosition`.
     public var journalGeneration: UInt64
+    /// Version 2: the offset in store journal file `journalGeneration` from which on the
+    /// stream's group records apply (nil: version 1, whose records are in its group journal).
+    public var journalOffset: UInt64?
     /// The groups.
     public var groups: [Group]
 
-    /// Creates a checkpoint.
+    /// Where in the store journal the stream's group records continue (nil: version 1).
+    public var journalPosition: JournalPosition? {
+        journalOffset.map { JournalPosition(file: journalGeneration, offset: $0) }
+    }
+
+    /// Creates a version-1 checkpoint (its records in group journal `journalGeneration`).
     public init(journalGeneration: UInt64, groups: [Group]) {
         self.journalGeneration = journalGeneration
+        self.journalOffset = nil
+        self.groups = groups
+    }
+
+    /// Creates a checkpoint whose group records continue at `position` of the store journal.
+    public init(position: JournalPosition, groups: [Group]) {
+        self.journalGeneration = position.file
+        self.journalOffset = position.offset
         self.groups = groups
     }
 
     /// Encodes the checkpoint.
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + groups.reduce(0) { $0 + 64 + 12 * $1.pending.count })
-        FileFraming.writePreamble(&w, magic: Self.magic, version: Self.version)
+        FileFraming.writePreamble(&w, magic: Self.magic, version: journalOffset == nil ? 1 : Self.version)
         w.writeUInt64(journalGeneration)
+        if let o = journalOffset { w.writeUInt64(o) }
         w.writeVarint(UInt64(groups.count))
         for g in groups {
             w.writeLengthPrefixed(g.name)
@@ -421,8 +455,9 @@ public struct GroupCheckpoint: Sendable, Equatable {
     static func decode(_ bytes: UnsafeRawBufferPointer, file: String, layout: inout Layout?) throws(FormatError) -> GroupCheckpoint {
         let body = try FileFraming.verifyTrailingCRC(bytes, file: file, minimum: 8 + 2 + 2 + 4 + 8 + 1 + 4, kind: "group checkpoint")
         var r = ByteReader(body, file: file)
-        try FileFraming.readPreamble(&r, magic: magic, version: version, kind: "group checkpoint")
+        let v = try FileFraming.readPreamble(&r, magic: magic, versions: 1...version, kind: "group checkpoint")
         let gen = try r.readUInt64()
+        let offset: UInt64? = v >= 2 ? try r.readUInt64() : nil
         let groupCount = try r.readLength("group count", limit: r.remaining / 4)
         var groups: [Group] = []
         var names = Set<[UInt8]>()
@@ -468,6 +503,8 @@ public struct GroupCheckpoint: Sendable, Equatable {
             layout?.groups.append(place)
         }
         guard r.isAtEnd else { throw r.error("trailing bytes in group checkpoint") }
-        return GroupCheckpoint(journalGeneration: gen, groups: groups)
+        var cp = GroupCheckpoint(journalGeneration: gen, groups: groups)
+        cp.journalOffset = offset
+        return cp
     }
 }

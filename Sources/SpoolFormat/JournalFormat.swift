@@ -82,6 +82,9 @@ public enum JournalFormat {
         case trim(through: StreamID)
         /// XSETID: the three counters set at once.
         case setMeta(lastID: StreamID, entriesAdded: UInt64, maxDeletedID: StreamID)
+        /// A consumer-group mutation of the stream (store journal only): kind
+        /// `groupKindBase` + the group record's kind, its body that record's (FORMAT.md §8.1).
+        case group(GroupJournalFormat.Record)
 
         /// The kind byte.
         public var kind: UInt8 {
@@ -91,8 +94,17 @@ public enum JournalFormat {
             case .delete: 3
             case .trim: 4
             case .setMeta: 5
+            case .group(let g): JournalFormat.groupKindBase + g.kind
             }
         }
+    }
+
+    /// Store journal kinds above this carry group records (17 to 26).
+    public static let groupKindBase: UInt8 = 16
+
+    /// Whether `kind` is a group record's.
+    static func isGroupKind(_ kind: UInt8) -> Bool {
+        kind > groupKindBase && kind <= groupKindBase + GroupJournalFormat.maxKind
     }
 
     /// Appends the encoded `record` to `w`; with `key`, as a store journal record (the key's
@@ -114,6 +126,9 @@ public enum JournalFormat {
             w.writeID(last)
             w.writeVarint(added)
             w.writeID(maxDeleted)
+        case .group(let g):
+            beginRecord(&w, kind: record.kind, key: key)
+            GroupJournalFormat.encodeBody(g, into: &w)
         }
         FileFraming.finishRecord(&w, start: start)
     }
@@ -241,6 +256,9 @@ public enum JournalFormat {
             record = .trim(through: try r.readID())
         case 5:
             record = .setMeta(lastID: try r.readID(), entriesAdded: try r.readVarint(), maxDeletedID: try r.readID())
+        case _ where isGroupKind(kind):
+            // (The body decoder checks that nothing trails.)
+            return .group(try GroupJournalFormat.decodeBody(kind: kind - groupKindBase, &r, file: file, offset: offset))
         default:
             throw FormatError(file: file, offset: offset, "unknown journal record kind \(kind)")
         }

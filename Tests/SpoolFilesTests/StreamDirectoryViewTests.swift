@@ -106,7 +106,7 @@ import TestSupport
         let recovery = try StoreJournalView.read(dataDirectory: tmp.path, skip: { $0 == key ? through : nil })
         let inspection = try StoreJournalView.read(dataDirectory: tmp.path)
         func entries(_ v: StoreJournalView) -> [StreamEntry] {
-            v.records(of: key, from: view.checkpoint.journalPosition!).compactMap { if case .entry(let e) = $0.record { return e } else { return nil } }
+            v.records(of: key, from: view.checkpoint.journalPosition!).items.compactMap { if case .entry(let e) = $0.record { return e } else { return nil } }
         }
         #expect(entries(recovery).count == 35 && entries(inspection).count == 35)
         #expect(entries(recovery).allSatisfy { $0.id > through ? !$0.fields.isEmpty : $0.fields.isEmpty })

@@ -235,6 +235,8 @@ enum FormatExamples {
                 body.varintID(last, "last-generated ID")
                 body.varint(added, "entries-added \(added)")
                 body.varintID(maxDeleted, "max-deleted-entry ID")
+            case .group:
+                preconditionFailure("a format-1 journal holds no GROUP records")
             }
             var prefix = ByteWriter()
             prefix.writeUInt32(UInt32(body.bytes.count))

@@ -46,9 +46,14 @@ final class ModelRun {
     let groupNames = ["g1", "g2", "g3"]
     let consumerNames = ["a", "b", "c"]
     var now: UInt64 = 1_000
-    /// Group-journal offsets at operation boundaries since the last reopen, with the model then.
+    /// Store journal offsets at operation boundaries since the last reopen or the last
+    /// operation that logged stream records (only GROUP records follow each), with the model then.
     var boundaries: [(Int, GroupModel)] = []
+    /// The stream's record and checkpoint counters at the last boundary.
+    var streamMark: (UInt64, UInt64)? = nil
     var delivered = 0, crashes = 0, reopens = 0
+    /// The journal file of the boundaries.
+    var path = ""
 
     init(seed: UInt64) throws {
         self.seed = seed
@@ -68,9 +73,13 @@ final class ModelRun {
         dir.path + "/db0/" + listDirectory(dir.path + "/db0").first { $0.hasPrefix("s") }!
     }
 
-    func groupJournalPath() -> String? {
-        let d = streamDir()
-        return listDirectory(d).first { $0.hasPrefix("groups-") }.map { d + "/" + $0 }
+    /// The store journal file appended to.
+    func journalPath() -> String { storeJournalPath(dir.path) }
+
+    /// The stream's count of stream records logged and its checkpoint sequence: when either
+    /// moved, a cut of the journal would lose more than group operations.
+    func streamCounters() -> (UInt64, UInt64)? {
+        db.stream(key)?.core.withLock { c in c.map { ($0.logCount, $0.checkpointSeq) } }
     }
 
     func reopen() throws {
@@ -243,8 +252,9 @@ func step(_ step: Int) throws {
             try reopen()
             reopens += 1
             try checkState()
-        case 94..<96:  // crash: cut the group journal at a random point inside a later operation
-            if let path = groupJournalPath(), let pick = boundaries.randomElement(using: &rng) {
+        case 94..<96:  // crash: cut the store journal at a random point inside a later group operation
+            if let pick = boundaries.randomElement(using: &rng) {
+                let path = journalPath()
                 store!.close(sync: false)  // a kill: no final checkpoint
                 store = nil
                 let size = journalEnd(path)
@@ -263,7 +273,15 @@ func step(_ step: Int) throws {
                 try db.stream(key)!.checkpoint()
             }
         }
-        if let path = groupJournalPath() { boundaries.append((journalEnd(path), gm)) }
+        // A boundary is kept only while nothing but GROUP records follows it in the same file.
+        let mark = streamCounters()
+        if mark.map({ m in streamMark.map { $0 != m } ?? true }) ?? true || path != journalPath() { boundaries = [] }
+        streamMark = mark
+        path = journalPath()
+        if !(store!.database(0).stream(key)?.core.withLock({ $0?.groupsPosition }) == nil) {
+            try store!.flushAllPending()
+            boundaries.append((journalEnd(path), gm))
+        }
         if let s = db.stream(key) { try expectInvariants(s, "seed \(seed) step \(step)") }
         if step % 100 == 0 { try checkState() }
     }

@@ -1,6 +1,8 @@
 import Testing
 import Spool
 import SpoolFormat
+import SpoolFiles
+import SpoolIO
 import EngineTestSupport
 import TestSupport
 
@@ -381,7 +383,10 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         }
     }
 
-    @Test func tornGroupJournalAndReconcile() throws {
+    /// One journal orders a stream's records and its groups': a torn tail loses the last
+    /// deliveries with nothing else, and a group checkpoint that names entries the journal no
+    /// longer holds (a journal cut below it) is reconciled with the stream on open.
+    @Test func tornJournalTailAndReconcile() throws {
         let dir = TemporaryDirectory("groups-torn")
         defer { dir.remove() }
         let options = storeOptions(.no)
@@ -392,22 +397,33 @@ func sid(_ ms: UInt64, _ seq: UInt64 = 0) -> StreamID { StreamID(ms, seq) }
         try db.createGroup(k, b("g"), at: .id(.zero))
         _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 3, nowMs: 1)
         store!.close(); store = nil
-        let sdir = dir.path + "/db0/" + listDirectory(dir.path + "/db0").first { $0.hasPrefix("s") }!
-        let journal = listDirectory(sdir).first { $0.hasPrefix("groups-") }!
-        // Lose the last stream entry (torn stream tail): its pending record must go too.
+        // Cut the store journal inside its last record (the delivery): it is forgotten.
         let sj = storeJournalPath(dir.path)
-        truncateFile(sj, to: journalEnd(sj) - 3)
+        let whole = try FileSystem.readFile(sj)
+        truncateFile(sj, to: journalEnd(sj) - 1)
         store = try SpoolStore(directory: dir.path, options: options)
         db = store!.database(0)
-        #expect(try db.pending(k, b("g"), count: 10).map(\.id) == [sid(1), sid(2)])
-        #expect(try db.groupsInfo(k)[0].lastDeliveredID == sid(2))
-        // Cut the group journal inside its last record: that delivery is forgotten.
+        #expect(try db.pending(k, b("g"), count: 10).isEmpty)
+        #expect(try db.groupsInfo(k)[0].lastDeliveredID == .zero)
+        #expect(try db.stream(k)!.range().count == 3)
         store!.close(); store = nil
-        let gj = sdir + "/" + (listDirectory(sdir).first { $0.hasPrefix("groups-") } ?? journal)
-        truncateFile(gj, to: journalEnd(gj) - 1)
+
+        // The journal whole again, a poll that delivers nothing (its seen-time is kept by a
+        // group checkpoint at close), then the journal cut below the third entry's record.
+        try FileSystem.writeFile(sj, whole, sync: false)
         store = try SpoolStore(directory: dir.path, options: options)
         db = store!.database(0)
-        #expect(try db.groupsInfo(k).count == 1)
+        #expect(try db.pending(k, b("g"), count: 10).map(\.id) == [sid(1), sid(2), sid(3)])
+        _ = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(k, .new)], count: 3, nowMs: 2)
+        store!.close(); store = nil
+        let view = try StoreJournalView.read(dataDirectory: dir.path)
+        let third = view.streams.values.flatMap { $0 }.first { if case .entry(let e) = $0.record { e.id == sid(3) } else { false } }!
+        truncateFile(dir.path + "/journal/" + JournalFormat.storeNames.name(third.position.file), to: Int(third.position.offset))
+        store = try SpoolStore(directory: dir.path, options: options)
+        db = store!.database(0)
+        #expect(try db.stream(k)!.range().map(\.id) == [sid(1), sid(2)])
+        #expect(try db.pending(k, b("g"), count: 10).map(\.id) == [sid(1), sid(2)], "the pending entry beyond the stream goes")
+        #expect(try db.groupsInfo(k)[0].lastDeliveredID == sid(2), "the cursor moves back to the stream's last ID")
         store!.close()
     }
 

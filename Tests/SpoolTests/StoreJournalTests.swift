@@ -38,12 +38,32 @@ import TestSupport
         try store.sync(streams: streams)
         #expect(syncs.load(ordering: .relaxed) == 1, "one fdatasync for 200 streams")
         #expect(writes.load(ordering: .relaxed) == 1, "one pwrite for 200 streams")
+
+        // A consumer group on each (its first checkpoint written), then a round that reads and
+        // acknowledges on every one: their GROUP records, too, take one pwrite and one sync.
+        FaultInjector.shared.set(under: path, nil)
+        for i in 0..<200 { try db.createGroup(b("queue:\(i)"), b("workers"), at: .id(.zero)) }
+        syncs.store(0, ordering: .relaxed)
+        writes.store(0, ordering: .relaxed)
+        FaultInjector.shared.set(under: path) { c, p in
+            if p.contains("/journal/") && c == .fdatasync { syncs.add(1, ordering: .relaxed) }
+            if p.contains("/journal/") && c == .pwrite { writes.add(1, ordering: .relaxed) }
+            return nil
+        }
+        for i in 0..<200 {
+            let got = try db.readGroup(group: b("workers"), consumer: b("w"), streams: [(b("queue:\(i)"), .new)], count: 1, sync: false)
+            #expect(try db.ack(b("queue:\(i)"), b("workers"), got.first!.entries.map(\.id), sync: false) == 1)
+        }
+        try store.sync(streams: streams)
+        #expect(syncs.load(ordering: .relaxed) == 1, "one fdatasync for 200 streams' group operations")
+        #expect(writes.load(ordering: .relaxed) == 1, "one pwrite for 200 streams' group operations")
         #expect(listDirectory(dir.path + "/db0/" + listDirectory(dir.path + "/db0")[0]).allSatisfy { !$0.hasPrefix("journal-") })
     }
 
     /// Hundreds of streams interleaved, with journal files rolling every few KiB: old files are
-    /// retired (the streams idle in them checkpointed), and a kill at any point keeps every
-    /// entry each stream acknowledged, deletions and trims included.
+    /// retired (the streams idle in them checkpointed, their groups too), and a kill at any
+    /// point keeps every entry each stream acknowledged, deletions and trims included, and
+    /// every group's cursor, deliveries and acknowledgements.
     @Test(arguments: [FsyncPolicy.no, .always])
     func manyStreamsAcrossRollsAndKills(policy: FsyncPolicy) throws {
         var dir = TemporaryDirectory("many-streams")
@@ -55,13 +75,33 @@ import TestSupport
         var rng = SeededRNG(seed: policy == .no ? 7 : 8)
         var store: SpoolStore? = try SpoolStore(directory: dir.path, options: o)
         var model: [[UInt8]: [StreamID]] = [:]
+        // Group g of a stream: its cursor and its pending entries (deletions and trims leave
+        // them, as Redis leaves dangling references).
+        var cursors: [[UInt8]: StreamID] = [:]
+        var pending: [[UInt8]: Set<StreamID>] = [:]
         let names = (0..<200).map { b("feed:\($0)") }
         var ms: UInt64 = 1
         let steps = policy == .always ? 1500 : 3000
         for step in 0..<steps {
             let name = names[Int(rng.next() % UInt64(step < 400 ? 200 : 40))]
             let db = store!.database(0)
-            switch rng.next() % 10 {
+            switch rng.next() % 13 {
+            case 10:
+                guard model[name] != nil else { break }
+                if cursors[name] == nil {
+                    try db.createGroup(name, b("g"), at: .id(.zero))
+                    cursors[name] = .zero
+                }
+                let fresh = model[name]!.filter { $0 > cursors[name]! }.prefix(3)
+                let got = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(name, .new)], count: 3, nowMs: UInt64(step))
+                #expect(got.first?.entries.map(\.id) ?? [] == Array(fresh))
+                if let last = fresh.last { cursors[name] = last }
+                pending[name, default: []].formUnion(fresh)
+            case 11:
+                if let p = pending[name], let id = p.min() {
+                    #expect(try db.ack(name, b("g"), [id]) == 1)
+                    pending[name]!.remove(id)
+                }
             case 0:
                 if let ids = model[name], !ids.isEmpty {
                     let victim = ids[Int(rng.next() % UInt64(ids.count))]
@@ -93,6 +133,11 @@ import TestSupport
                 #expect(journalFiles <= 40, "old journal files are retired (\(journalFiles) left)")
                 for (n, ids) in model {
                     #expect(try store!.database(0).stream(n)?.range().map(\.id) ?? [] == ids, "\(String(decoding: n, as: UTF8.self))")
+                }
+                for (n, cursor) in cursors {
+                    let db = store!.database(0)
+                    #expect(try db.groupsInfo(n).first?.lastDeliveredID == cursor, "\(String(decoding: n, as: UTF8.self))")
+                    #expect(try db.pending(n, b("g"), count: 1000).map(\.id) == (pending[n] ?? []).sorted(), "\(String(decoding: n, as: UTF8.self))")
                 }
             }
         }
@@ -144,6 +189,56 @@ import TestSupport
         let s = store!.database(0).stream(b("orders"))!
         #expect(try s.range().map(\.id) == expected)
         #expect(try s.append(orderEvent(6)) > StreamID(5, 0))
+        store!.close()
+    }
+
+    /// Version-1 group files (a checkpoint naming a group journal of the stream's own) open
+    /// with their journal's records folded in, are upgraded to a checkpoint naming the store
+    /// journal (the group journal removed), and an upgrade cut short starts again.
+    @Test func versionOneGroupFilesAreUpgraded() throws {
+        let dir = TemporaryDirectory("upgrade-groups")
+        defer { dir.remove() }
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: storeOptions(.everysec))
+        for i in 1...5 { try store!.database(0).append(b("jobs"), orderEvent(i), id: .explicit(StreamID(UInt64(i), 0))) }
+        store!.close()
+        store = nil
+        let sdir = dir.path + "/db0/" + listDirectory(dir.path + "/db0")[0]
+        let consumer = GroupCheckpoint.Consumer(name: b("c"), seenTime: 10, activeTime: 10)
+        let group = GroupCheckpoint.Group(name: b("g"), cursor: .init(lastID: StreamID(1, 0), entriesRead: 1), maxDeliveries: 0,
+                                          deadLetterStream: [], deadLettered: 0, consumers: [consumer],
+                                          pending: [.init(id: StreamID(1, 0), consumer: 0, deliveryTime: 10, deliveryCount: 1)])
+        try FileSystem.writeAtomically(sdir + "/" + GroupCheckpoint.fileName, GroupCheckpoint(journalGeneration: 7, groups: [group]).encode())
+        var journal = GroupJournalFormat.encodeHeader(generation: 7)
+        journal += GroupJournalFormat.encode(.deliver(.init(group: b("g"), consumer: b("c"), seenMs: 20, activeMs: 20,
+                                                            cursor: .init(lastID: StreamID(3, 0), entriesRead: 3), timeMs: 20,
+                                                            items: [.init(StreamID(2, 0), 1), .init(StreamID(3, 0), 1)])))
+        journal += GroupJournalFormat.encode(.ack(group: b("g"), ids: [StreamID(1, 0)]))
+        try FileSystem.writeAtomically(sdir + "/" + GroupJournalFormat.fileName(7), journal)
+
+        // The first attempt fails when it installs the new group checkpoint: nothing changes.
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in c == .rename && p.contains("/groups") ? .ioError : nil }
+        #expect(throws: SpoolError.self) { try SpoolStore(directory: dir.path, options: storeOptions(.everysec)) }
+        FaultInjector.shared.set(under: path, nil)
+        #expect(listDirectory(sdir).contains(GroupJournalFormat.fileName(7)))
+        #expect(try FileSystem.readFile(sdir + "/" + GroupCheckpoint.fileName).withBytes { (b) throws(FormatError) in
+            try GroupCheckpoint.decode(b, file: "groups") }.journalPosition == nil)
+
+        store = try SpoolStore(directory: dir.path, options: storeOptions(.everysec))
+        var db = store!.database(0)
+        #expect(try db.pending(b("jobs"), b("g"), count: 10).map(\.id) == [StreamID(2, 0), StreamID(3, 0)])
+        #expect(try db.groupsInfo(b("jobs"))[0].lastDeliveredID == StreamID(3, 0))
+        #expect(!listDirectory(sdir).contains { GroupJournalFormat.generation(fromFileName: $0) != nil }, "the group journal is gone")
+        let cp = try FileSystem.readFile(sdir + "/" + GroupCheckpoint.fileName).withBytes { (b) throws(FormatError) in
+            try GroupCheckpoint.decode(b, file: "groups") }
+        #expect(cp.journalPosition != nil, "the checkpoint names the store journal")
+        _ = try db.ack(b("jobs"), b("g"), [StreamID(2, 0)])
+        store!.close()
+        store = nil
+        store = try SpoolStore(directory: dir.path, options: storeOptions(.everysec))
+        db = store!.database(0)
+        #expect(try db.pending(b("jobs"), b("g"), count: 10).map(\.id) == [StreamID(3, 0)], "the ack after the upgrade is a GROUP record")
+        #expect(try db.groupsInfo(b("jobs"))[0].lastDeliveredID == StreamID(3, 0))
         store!.close()
     }
 }

@@ -1,4 +1,5 @@
 import Spool
+import SpoolFiles
 import SpoolFormat
 import SpoolIO
 import SpoolTools
@@ -10,7 +11,8 @@ import Glibc
 
 /// A store whose stream `orders` (300 entries) has two groups with consumers, pending entries,
 /// acknowledgements, a claim and dead-letter settings; a small journal limit makes the engine
-/// write group checkpoints on the way, and the last operations stay in the group journal.
+/// retire store journal files on the way, a checkpoint halfway writes the group state, and the
+/// last operations stay in the store journal as GROUP records.
 func makeGroupStore(_ dir: String) throws {
     var o = smallOptions()
     o.journalBytes = 600
@@ -26,6 +28,7 @@ func makeGroupStore(_ dir: String) throws {
         _ = try db.readGroup(group: b("billing"), consumer: b("alice"), streams: [(b("orders"), .new)], count: 7, nowMs: now, sync: false)
         _ = try db.readGroup(group: b("billing"), consumer: b("bob"), streams: [(b("orders"), .new)], count: 3, nowMs: now + 1, sync: false)
         try db.ack(b("orders"), b("billing"), [fixtureID(round * 10), fixtureID(round * 10 + 1)], sync: false)
+        if round == 3 { try s.checkpoint() }
     }
     _ = try db.readGroup(group: b("audit"), consumer: b("carol"), streams: [(b("orders"), .new)], count: 4, nowMs: t0 + 9000, sync: false)
     _ = try db.claim(b("orders"), b("billing"), consumer: b("bob"), minIdleMs: 0, ids: [fixtureID(2), fixtureID(3)], nowMs: t0 + 9500, sync: false)
@@ -40,9 +43,11 @@ struct GroupFixture {
     let tmp: TemporaryDirectory
     /// The stream directory.
     let sdir: String
-    /// Its group journal, and the end of its last record.
+    /// The store journal file appended to, and the end of its last record.
     let journal: String
     let journalSize: Int
+    /// The stream's key in the store journal.
+    let key: StreamKey
     /// Group billing's pending IDs as the engine reports them.
     let billingPending: [StreamID]
     var path: String { tmp.path }
@@ -51,17 +56,32 @@ struct GroupFixture {
         tmp = TemporaryDirectory(label)
         try makeGroupStore(tmp.path)
         sdir = streamDirectory(tmp.path)
-        journal = try groupJournal(sdir)
+        #expect(!listDirectory(sdir).contains { GroupJournalFormat.generation(fromFileName: $0) != nil }, "no group journal of its own")
+        journal = storeJournalPath(tmp.path)
         journalSize = journalEnd(journal)
+        let view = try StoreJournalView.read(dataDirectory: tmp.path)
+        key = try #require(view.streams.keys.first)
         billingPending = try enginePending(tmp.path, "billing").map(\.id)
+    }
+
+    /// The group records the engine replays after the group checkpoint.
+    func groupRecords() throws -> [JournalScan.Item] {
+        let view = try StoreJournalView.read(dataDirectory: path)
+        return GroupFiles.read(directory: sdir, storeRecords: { view.records(of: key, from: $0, part: .groups).items }).storeRecords
+    }
+
+    /// Appends a GROUP record of the stream to the store journal.
+    func appendGroupRecord(_ record: GroupJournalFormat.Record, dropLast: Int = 0) -> [UInt8] {
+        let bytes = JournalFormat.encode(.group(record), key: key)
+        appendToJournal(journal, Array(bytes.dropLast(dropLast)))
+        return bytes
     }
 }
 
-/// The stream directory's group journal (there is exactly one).
-func groupJournal(_ sdir: String) throws -> String {
-    let names = listDirectory(sdir).filter { GroupJournalFormat.generation(fromFileName: $0) != nil }
-    try #require(names.count == 1, "\(names)")
-    return sdir + "/" + names[0]
+/// Where the store journal of `dir` ends: the position a group checkpoint written now names.
+func storeJournalEndPosition(_ dir: String) -> JournalPosition {
+    let path = storeJournalPath(dir)
+    return JournalPosition(file: JournalFormat.storeNames.number(String(path.split(separator: "/").last!))!, offset: UInt64(journalEnd(path)))
 }
 
 /// The path of `file` relative to the data directory `dir`.
@@ -120,8 +140,7 @@ struct GroupFsckTests {
         let f = try GroupFixture("fsck-groups-clean")
         let tmp = f.tmp, sdir = f.sdir
         defer { tmp.remove() }
-        let journal = f.journal
-        #expect(fileSize(journal) > GroupJournalFormat.headerSize, "operations after the last group checkpoint stay in the journal")
+        #expect(try f.groupRecords().count > 0, "operations after the last group checkpoint stay in the store journal")
         #expect(fileSize(sdir + "/groups") > 40, "the engine checkpointed groups with state")
         let r = fsck(tmp.path)
         #expect(r.exitCode == 0)
@@ -135,7 +154,6 @@ struct GroupFsckTests {
         let tmp = f.tmp, sdir = f.sdir
         defer { tmp.remove() }
         let cp = sdir + "/groups"
-        let journal = f.journal
         flipByte(cp, at: 30)
         #expect(throws: SpoolError.self) { try engineEntries(tmp.path) }
 
@@ -144,8 +162,7 @@ struct GroupFsckTests {
         #expect(p.affects.contains("every consumer group"))
 
         expectRepaired(tmp.path)
-        #expect(Set(listDirectory(tmp.path + "/lost+found")) == [relative(tmp.path, cp).replacing("/", with: "_"),
-                                                                 relative(tmp.path, journal).replacing("/", with: "_")])
+        #expect(listDirectory(tmp.path + "/lost+found") == [relative(tmp.path, cp).replacing("/", with: "_")])
         // The engine opens it again, with every entry and no groups.
         #expect(try engineEntries(tmp.path).count == 300)
         let store = try SpoolStore(directory: tmp.path, options: smallOptions())
@@ -153,36 +170,35 @@ struct GroupFsckTests {
         store.close()
     }
 
-    @Test("a torn group-journal tail: found where the torn record starts, cut, the state kept, second run clean")
+    @Test("a torn GROUP record at the store journal's end: found where it starts, cut, the state kept, second run clean")
     func tornJournalTail() throws {
         let f = try GroupFixture("fsck-groups-torn")
         let tmp = f.tmp
         defer { tmp.remove() }
         let journal = f.journal, size = f.journalSize
-        let record = GroupJournalFormat.encode(.ack(group: b("billing"), ids: [fixtureID(50), fixtureID(51)]))
-        appendToJournal(journal, Array(record.dropLast(3)))
+        let record = f.appendGroupRecord(.ack(group: b("billing"), ids: [fixtureID(50), fixtureID(51)]), dropLast: 3)
         let damaged = try FileSystem.readFile(journal)
 
         let p = try onlyProblem(tmp.path, file: journal, offset: UInt64(size))
-        #expect(p.what.contains("torn group journal tail (\(record.count - 3) bytes)"))
+        #expect(p.what.contains("torn store journal tail (\(record.count - 3) bytes)"), "\(p.what)")
 
         expectRepaired(tmp.path)
-        #expect(fileSize(journal) == size)
+        #expect(journalEnd(journal) == size)
         #expect(listDirectory(tmp.path + "/lost+found") == [relative(tmp.path, journal).replacing("/", with: "_")])
         // The file as it was, reserved space included.
         #expect(try FileSystem.readFile(tmp.path + "/lost+found/" + listDirectory(tmp.path + "/lost+found")[0]) == damaged)
         #expect(try enginePending(tmp.path, "billing").map(\.id) == f.billingPending)
     }
 
-    @Test("a pending entry beyond the stream's last ID (journal): found at its record, dropped as the engine drops it")
+    @Test("a pending entry beyond the stream's last ID (a GROUP record): found at its record, dropped as the engine drops it")
     func pendingBeyondStream() throws {
         let f = try GroupFixture("fsck-groups-beyond")
         let tmp = f.tmp
         defer { tmp.remove() }
         let journal = f.journal, size = f.journalSize
         let lost = fixtureID(400)
-        appendToJournal(journal, GroupJournalFormat.encode(.deliver(.init(group: b("billing"), consumer: b("alice"), seenMs: 1_764_000_100_000,
-                                                                      activeMs: nil, cursor: nil, timeMs: 1_764_000_100_000, items: [.init(lost, 1)]))))
+        _ = f.appendGroupRecord(.deliver(.init(group: b("billing"), consumer: b("alice"), seenMs: 1_764_000_100_000,
+                                               activeMs: nil, cursor: nil, timeMs: 1_764_000_100_000, items: [.init(lost, 1)])))
 
         // Beyond the stream, and so beyond the group's last-delivered ID too: one problem, no note.
         let p = try onlyProblem(tmp.path, file: journal, offset: UInt64(size))
@@ -191,8 +207,8 @@ struct GroupFsckTests {
 
         expectRepaired(tmp.path)
         #expect(try enginePending(tmp.path, "billing").map(\.id) == f.billingPending)
-        // The old checkpoint and journal are kept.
-        #expect(listDirectory(tmp.path + "/lost+found").count == 2)
+        // The old checkpoint is kept.
+        #expect(listDirectory(tmp.path + "/lost+found").count == 1)
     }
 
     @Test("a pending entry beyond last-delivered (checkpoint written with the format writer): a note at its record, exit 0")
@@ -207,9 +223,8 @@ struct GroupFsckTests {
         let group = GroupCheckpoint.Group(name: b("g"), cursor: cursor, maxDeliveries: 0, deadLetterStream: [], deadLettered: 0,
                                           consumers: [.init(name: b("c"), seenTime: 1_764_000_000_000, activeTime: 1_764_000_000_000)],
                                           pending: [.init(id: StreamID(fixtureID(20).ms, 0), consumer: 0, deliveryTime: 1_764_000_000_000, deliveryCount: 1)])
-        let bytes = GroupCheckpoint(journalGeneration: 1, groups: [group]).encode()
+        let bytes = GroupCheckpoint(position: storeJournalEndPosition(tmp.path), groups: [group]).encode()
         writeAll(sdir + "/groups", bytes)
-        writeAll(sdir + "/" + GroupJournalFormat.fileName(1), GroupJournalFormat.encodeHeader(generation: 1))
 
         let r = fsck(tmp.path)
         #expect(r.exitCode == 0, "\(r.problems.map(\.line))")
@@ -233,8 +248,7 @@ struct GroupFsckTests {
                                           deadLetterStream: [], deadLettered: 0, consumers: [consumer, consumer],
                                           pending: [.init(id: fixtureID(5), consumer: 0, deliveryTime: 1_764_000_000_000, deliveryCount: 1),
                                                     .init(id: fixtureID(6), consumer: 1, deliveryTime: 1_764_000_000_000, deliveryCount: 2)])
-        writeAll(sdir + "/groups", GroupCheckpoint(journalGeneration: 1, groups: [group]).encode())
-        writeAll(sdir + "/" + GroupJournalFormat.fileName(1), GroupJournalFormat.encodeHeader(generation: 1))
+        writeAll(sdir + "/groups", GroupCheckpoint(position: storeJournalEndPosition(tmp.path), groups: [group]).encode())
 
         // The engine, before any repair, reads the name listed twice as one consumer owning
         // both pending entries (a copy: opening reconciles and rewrites the files).
@@ -247,15 +261,15 @@ struct GroupFsckTests {
             #expect(try store.database(0).consumersInfo(b("orders"), b("g")).map(\.pending) == [2])
         }
 
-        // Preamble 16, generation 8, group count 1, lp("g") 2: the cursor at 27; it takes
-        // 6 + 1 + 1 bytes, then max-deliveries, lp(""), dead-lettered and the consumer count
-        // one each: the first consumer at 39, 9 bytes long, the second at 48.
+        // Preamble 16, journal position 16, group count 1, lp("g") 2: the cursor at 35; it
+        // takes 6 + 1 + 1 bytes, then max-deliveries, lp(""), dead-lettered and the consumer
+        // count one each: the first consumer at 47, 9 bytes long, the second at 56.
         let r = fsck(tmp.path)
         #expect(r.exitCode == 4)
         let found = problems(r).map { "\($0.offset ?? 0) \($0.what)" }
         // The cursor beyond the stream is not a problem: no pending entry lies beyond the stream
         // (XGROUP CREATE / SETID may put a cursor there, as in Redis).
-        #expect(found == ["48 consumer c listed twice in group g"], "\(r.problems.map(\.line))")
+        #expect(found == ["56 consumer c listed twice in group g"], "\(r.problems.map(\.line))")
         #expect(problems(r).allSatisfy { $0.file == relative(tmp.path, sdir + "/groups") })
 
         expectRepaired(tmp.path)
@@ -279,17 +293,15 @@ struct GroupFsckTests {
         #expect(!listDirectory(sdir).contains("groups.tmp"))
     }
 
-    @Test("a group journal without a checkpoint and one of an old generation: moved away, as the engine deletes them")
+    @Test("a format-1 group journal beside a group checkpoint naming the store journal: moved away, as the engine deletes it")
     func strayJournals() throws {
         let f = try GroupFixture("fsck-groups-stray")
         let tmp = f.tmp, sdir = f.sdir
         defer { tmp.remove() }
-        let current = f.journal
         let old = sdir + "/" + GroupJournalFormat.fileName(1)
-        #expect(old != current)
         writeAll(old, GroupJournalFormat.encodeHeader(generation: 1))
         let p = try onlyProblem(tmp.path, file: old, offset: nil)
-        #expect(p.what.contains("superseded group journal"))
+        #expect(p.what.contains("left by an upgrade"))
         expectRepaired(tmp.path)
         #expect(!listDirectory(sdir).contains(GroupJournalFormat.fileName(1)))
     }

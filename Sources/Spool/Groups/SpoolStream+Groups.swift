@@ -18,24 +18,19 @@ extension SpoolStream {
         }
     }
 
-    /// Runs a group operation under the stream's lock, checkpoints a group journal that
-    /// outgrew its size, and then — outside the lock, under policy `always` and when `sync` —
-    /// waits for the store journal and the group journal to cover the operation (group commit,
-    /// as `mutate` does).
+    /// Runs a group operation under the stream's lock, and then — outside the lock, under
+    /// policy `always` and when `sync` — waits for the store journal to cover its records, the
+    /// stream's and its groups' (group commit, as `mutate` does).
     func groupMutate<R>(sync: Bool, _ body: (inout StreamCore) throws(SpoolError) -> (R, DurabilityEnds)) throws(SpoolError) -> R {
-        let (result, ends, groupJournal): (R, DurabilityEnds, AppendFile?) = try core.withLock { (c) throws(SpoolError) in
+        let (result, ends): (R, DurabilityEnds) = try core.withLock { (c) throws(SpoolError) in
             guard c != nil else { throw SpoolError.closed("stream was deleted or its store closed") }
             try Self.heal(&c)
             let (r, ends) = try body(&c!)
             if sync { try c!.flushPending() }
-            if let gj = c!.groupJournal, gj.size > Int64(c!.options.journalBytes) { try c!.checkpointGroups() }
-            return (r, ends, c!.groupJournal)
+            return (r, ends)
         }
-        if sync, policy == .always {
-            do {
-                if let e = ends.stream { try journal.syncCovering(e) }
-                if let e = ends.groups, let j = groupJournal { try j.syncCovering(min(e, j.size)) }
-            } catch { throw error.spool }
+        if sync, policy == .always, let e = [ends.stream, ends.groups].compactMap({ $0 }).max() {
+            do { try journal.syncCovering(e) } catch { throw error.spool }
         }
         journal.retireIfWanted()
         return result
@@ -55,14 +50,6 @@ extension SpoolStream {
             guard let g = c?.groups.groups[group], g.maxDeliveries > 0, !g.deadLetterStream.isEmpty else { return nil }
             return g.deadLetterStream
         }
-    }
-
-    var groupJournalUnsynced: Bool { core.withLock { c in c?.groupJournal.map { !$0.isSynced } ?? false } }
-
-    /// Syncs the group journal (after the stream journal: group state may refer to entries).
-    func syncGroupJournal() throws(SpoolError) {
-        guard let j = core.withLock({ $0?.groupJournal }) else { return }
-        do { try j.syncCovering(j.size) } catch { throw error.spool }
     }
 }
 

@@ -3,94 +3,101 @@ import SpoolFiles
 import SpoolFormat
 import SpoolIO
 
-/// The group files a stream writes (FORMAT.md §8): the fold of their records is
-/// `StreamGroups` (SpoolFiles), kept in `StreamCore.groups`; here is what writes and opens them.
+/// The group checkpoint a stream writes (FORMAT.md §8): the fold of the checkpoint and of the
+/// stream's GROUP records in the store journal after it is `StreamGroups` (SpoolFiles), kept in
+/// `StreamCore.groups`; here is what writes and opens it.
 extension StreamCore {
-    /// Loads `groups` and replays the journal of its generation (`GroupFiles.read`), then acts
-    /// on what it found: removes group journals of other generations (all of them when there is
-    /// no checkpoint), cuts the journal at its first torn or damaged record, starts it anew when
-    /// its header is damaged. No files: no groups. A damaged checkpoint is an error.
-    mutating func openGroupFiles() throws(SpoolError) {
-        let reservation = options.journalReservation
-        let files = GroupFiles.read(directory: directory)
+    /// Loads `groups`: the checkpoint `groups` and the stream's GROUP records in the store
+    /// journal after its position (`records`, read now when nil). A version-1 checkpoint (format
+    /// 1: its records in `groups-<generation>.log`) is folded with that journal and upgraded: a
+    /// checkpoint naming the store journal's end replaces it, then the group journals go. No
+    /// checkpoint: no groups (and group journals without one go). A damaged checkpoint is an
+    /// error.
+    mutating func openGroupFiles(records: StoreRecords?) throws(SpoolError) {
+        var source = records
+        if source == nil && FileSystem.exists(directory + "/" + GroupCheckpoint.fileName) {
+            source = try Self.storeRecords(journal, key: key, skipThrough: .max)
+        }
+        let files = GroupFiles.read(directory: directory, storeRecords: source.map { s in { s($0, .groups).items } })
         switch files.checkpoint {
         case .absent:
-            for name in files.otherJournals {
-                logger.info("removing group journal without a checkpoint", metadata: ["file": "\(directory)/\(name)"])
-                try? FileSystem.removeFile(directory + "/" + name)
-            }
+            removeGroupJournals(files.otherJournals, "removing group journal without a checkpoint")
             groups = StreamGroups()
-            groupJournal = nil
+            groupsPosition = nil
             return
         case .damaged(let e): throw e.spool
         case .unreadable(let e): throw e.spool
-        case .decoded: break
+        case .decoded(let cp):
+            groups = files.groups
+            if let position = cp.journalPosition {
+                removeGroupJournals(files.otherJournals, "removing group journal left by the upgrade to the store journal")
+                groupsPosition = position
+                groupsNeededFile = source?(position, .groups).oldestFile
+                return
+            }
         }
+        // Version 1: the records of its journal, as far as they read; then the upgrade.
         if let e = files.journalError { throw e.spool }
-        for name in files.otherJournals {
-            logger.info("removing superseded group journal", metadata: ["file": "\(directory)/\(name)"])
+        if let scan = files.journal, let t = scan.tail {
+            let path = directory + "/" + (files.journalName ?? "")
+            logger.warning(scan.tailIsTorn ? "group journal ends in a torn record; ignored" : "group journal ends in a damaged record; ignored",
+                           metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "reason": "\(t.reason)"])
+        }
+        if let scan = files.journal, scan.headerError != nil, scan.fileSize > 0 {
+            logger.warning("group journal header damaged; its records are ignored", metadata: ["file": "\(directory)/\(files.journalName ?? "")"])
+        }
+        try writeGroupCheckpoint()
+        var old = files.otherJournals
+        if let name = files.journalName { old.append(name) }
+        removeGroupJournals(old, "upgraded groups to the store journal; removing the group journal")
+    }
+
+    private func removeGroupJournals(_ names: [String], _ message: Logger.Message) {
+        for name in names {
+            logger.info(message, metadata: ["file": "\(directory)/\(name)"])
             try? FileSystem.removeFile(directory + "/" + name)
         }
-        groups = files.groups
-        let path = directory + "/" + files.journalName!
-        do {
-            if let scan = files.journal, scan.headerError == nil {
-                if let t = scan.tail {
-                    let cut = scan.fileSize - scan.validEnd
-                    if scan.tailIsTorn {
-                        logger.warning("cut torn tail of group journal", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "bytes": "\(cut)"])
-                    } else {
-                        logger.warning("cut group journal at damaged record", metadata: ["file": "\(path)", "offset": "\(scan.validEnd)", "bytes": "\(cut)", "reason": "\(t.reason)"])
-                    }
-                }
-                let file = try AppendFile(creating: path, truncate: false)
-                // Also drops reserved space (stale bytes past a torn record must never be read
-                // as records once new ones reach them); it is reserved again, zeroed.
-                if Int64(scan.validEnd) < file.size { try file.truncate(to: Int64(scan.validEnd)); try file.sync() }
-                file.reserveJournalSpaceAtOpen(reservation, logger: logger)
-                groupJournal = file
-            } else {
-                if let scan = files.journal, scan.fileSize > 0 {
-                    logger.warning("group journal header damaged; starting it anew", metadata: ["file": "\(path)", "bytes": "\(scan.fileSize)"])
-                }
-                let file = try AppendFile.createJournal(at: path, initial: GroupJournalFormat.encodeHeader(generation: groups.generation),
-                                                        reservation: .none)
-                file.reserveJournalSpaceAtOpen(reservation, logger: logger)
-                groupJournal = file
-            }
-        } catch { throw error.spool }
     }
 
-    /// Creates the files for the first group: checkpoint (no groups) first, then the journal, so
-    /// a crash in between leaves a checkpoint whose journal is simply empty.
+    /// A group checkpoint of the groups as they are now, prepared: its position is the store
+    /// journal's end (every GROUP record of the stream before it is in `groups`).
+    struct PreparedGroupCheckpoint {
+        var checkpoint: GroupCheckpoint
+        /// `groupLogCount` when it was prepared.
+        var logCount: UInt64
+        /// `groupCheckpointSeq` when it was prepared.
+        var seq: UInt64
+    }
+
+    func prepareGroupCheckpoint() -> PreparedGroupCheckpoint {
+        PreparedGroupCheckpoint(checkpoint: groups.snapshot(position: journal.endPosition), logCount: groupLogCount, seq: groupCheckpointSeq)
+    }
+
+    /// Records that `prepared` is the installed group checkpoint.
+    mutating func installed(_ prepared: PreparedGroupCheckpoint) {
+        let position = prepared.checkpoint.journalPosition!
+        groupsPosition = position
+        groupCheckpointSeq = journal.nextCheckpointSeq()
+        groupsNeededFile = prepared.logCount == groupLogCount ? nil : position.file
+        groupSeenChanged = false
+    }
+
+    /// Writes a group checkpoint of the groups as they are now (atomically, after a journal
+    /// sync: the GROUP records it covers are durable first, so that it never holds an effect
+    /// whose stream records a crash could still lose).
+    mutating func writeGroupCheckpoint() throws(SpoolError) {
+        let prepared = prepareGroupCheckpoint()
+        do {
+            try journal.syncAll()
+            try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, prepared.checkpoint.encode())
+        } catch { throw error.spool }
+        installed(prepared)
+    }
+
+    /// Called before the first GROUP record of a stream without a group checkpoint: one naming
+    /// the journal's end is written, so that a stream never reads GROUP records logged before
+    /// it existed (stream numbers of deleted streams can come back).
     mutating func createGroupFiles() throws(SpoolError) {
-        do {
-            let gen = groups.generation + 1
-            try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, groups.snapshot(generation: gen).encode())
-            groupJournal = try newGroupJournal(generation: gen)
-            groups.generation = gen
-        } catch { throw error.spool }
-    }
-
-    /// A new, empty group journal of generation `generation`, its space reserved, synced.
-    func newGroupJournal(generation: UInt64) throws(IOError) -> AppendFile {
-        try AppendFile.createJournal(at: directory + "/" + GroupJournalFormat.fileName(generation),
-                                     initial: GroupJournalFormat.encodeHeader(generation: generation), reservation: options.journalReservation)
-    }
-
-    /// Writes a checkpoint of the current state and starts a new journal generation.
-    mutating func checkpointGroups() throws(SpoolError) {
-        guard let old = groupJournal else { return }
-        do {
-            try old.sync()
-            let gen = groups.generation + 1
-            let file = try newGroupJournal(generation: gen)
-            try FileSystem.writeAtomically(directory + "/" + GroupCheckpoint.fileName, groups.snapshot(generation: gen).encode())
-            old.close()
-            groupJournal = file
-            groups.generation = gen
-            groupSeenChanged = false
-            try FileSystem.removeFile(old.path)
-        } catch { throw error.spool }
+        try writeGroupCheckpoint()
     }
 }

@@ -25,7 +25,8 @@ public enum NoGroupText: Sendable {
     }
 }
 
-/// Journal end offsets an operation's result depends on.
+/// Store journal ends an operation's result depends on: of the stream's records and of its
+/// groups' (GROUP records); the later one is synced.
 struct DurabilityEnds {
     var stream: Int64? = nil
     var groups: Int64? = nil
@@ -90,8 +91,8 @@ extension StreamCore {
     /// Loads the group files and reconciles them with the stream (called at open). Pending
     /// records and cursors beyond the stream's last ID (a torn stream tail) are dropped and
     /// logged, and the result is checkpointed so later appends cannot revive them.
-    mutating func loadGroups() throws(SpoolError) {
-        try openGroupFiles()
+    mutating func loadGroups(records: StoreRecords?) throws(SpoolError) {
+        try openGroupFiles(records: records)
         let changes = groups.reconcile(lastID: referenceTop)
         for c in changes {
             let group = String(decoding: c.group, as: UTF8.self)
@@ -104,16 +105,14 @@ extension StreamCore {
                     "directory": "\(directory)", "group": "\(group)", "count": "\(c.droppedPending.count)", "first": "\(first)"])
             }
         }
-        if !changes.isEmpty { try checkpointGroups() }
+        if !changes.isEmpty { try writeGroupCheckpoint() }
     }
 
-    /// Logs `record` to the group journal (creating the files on first use), then applies it.
+    /// Logs `record` to the store journal as a GROUP record (after a first group checkpoint
+    /// when the stream has none), then applies it.
     mutating func commitGroup(_ record: GroupJournalFormat.Record) throws(SpoolError) -> Int64 {
-        if groupJournal == nil { try createGroupFiles() }
-        scratch.bytes.removeAll(keepingCapacity: true)
-        GroupJournalFormat.encode(record, into: &scratch)
-        let end: Int64
-        do { end = try groupJournal!.append(scratch.bytes) } catch { throw error.spool }
+        if groupsPosition == nil { try createGroupFiles() }
+        let end = try logGroup(record)
         groups.apply(record)
         return end
     }

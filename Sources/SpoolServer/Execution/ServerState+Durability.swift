@@ -23,8 +23,8 @@ extension ServerState {
         durableSeq = writeSeq
     }
 
-    /// Group commit: one write and one fdatasync of the store journal (and of the group journal
-    /// of each written stream that has one) cover every write of the round; only then are the
+    /// Group commit: one write and one fdatasync of the store journal cover every write of the
+    /// round, consumer-group changes included; only then are the
     /// round's replies released (policy `always`). Other policies reply at once.
     func finishRound() {
         if durabilityFailure != nil {

@@ -3,13 +3,17 @@ import SpoolFormat
 
 extension Dump {
     /// The consumer-group state of a stream, as the engine would hold it after open: the group
-    /// checkpoint with its journal replayed (through `GroupFiles`, the engine's own reader).
+    /// checkpoint with its records replayed, from the store journal (or, format 1, its group
+    /// journal), through `GroupFiles`, the engine's own reader.
     ///
     /// Text: one line per group, then its consumers and its pending entries, indented. JSON
     /// lines: one object per group (with its consumers), then one per pending entry. Times are
     /// ISO-8601 with milliseconds, followed by the epoch milliseconds.
-    static func dumpGroups<Out: ToolOutput>(_ s: StoreLayout.StreamDirectory, options: DumpOptions, to out: inout Out, stats: inout DumpStats) {
-        let files = GroupFiles.read(directory: s.path, relativePath: s.relativePath)
+    static func dumpGroups<Out: ToolOutput>(_ s: StoreLayout.StreamDirectory, journal: StoreJournalView, options: DumpOptions,
+                                            to out: inout Out, stats: inout DumpStats) {
+        let key = s.key
+        let files = GroupFiles.read(directory: s.path, relativePath: s.relativePath,
+                                    storeRecords: { journal.records(of: key, from: $0, part: .groups).items })
         let json = options.format == .jsonl
         let name = s.name ?? []
         let prefix = "{\"db\":\(s.database),\"stream\":\(Escaping.json(name)),\"group\":"

@@ -80,7 +80,7 @@ public enum Dump {
                 continue
             }
             if options.groups {
-                dumpGroups(s, options: options, to: &out, stats: &stats)
+                dumpGroups(s, journal: journal, options: options, to: &out, stats: &stats)
                 continue
             }
             var files = try StreamFiles.open(s, journal: journal)

@@ -100,7 +100,8 @@ struct StreamCheck {
 
         let context = StreamCheckContext(path: stream.path, relativePath: rel, name: stream.name, lastID: state.lastID,
                                          referenceTop: state.referenceTop,
-                                         entriesAdded: state.entriesAdded, length: tally.length, firstID: tally.firstLive, live: live)
+                                         entriesAdded: state.entriesAdded, length: tally.length, firstID: tally.firstLive, live: live,
+                                         key: stream.key, storeJournal: storeJournal)
         for c in options.checkers {
             let owned = extraFiles.filter { c.owns(fileName: $0) }
             if !owned.isEmpty { c.check(fileNames: owned, context: context, plan: &plan) }
@@ -194,7 +195,7 @@ struct StreamCheck {
             let position = checkpoint?.journalPosition ?? JournalPosition(file: first, offset: UInt64(JournalFormat.headerSize))
             let name = DataDirectory.journalDirectory + "/" + JournalFormat.storeNames.name(position.file)
             return JournalRead(scan: nil, generation: position.file, path: dataDirectory + "/" + name, relativePath: name,
-                               storePosition: position, storeItems: storeJournal.records(of: stream.key, from: position))
+                               storePosition: position, storeItems: storeJournal.records(of: stream.key, from: position, part: .stream).items)
         }
         let current: UInt64 = checkpoint?.journalGeneration ?? newestReadableJournal(generations) ?? generations.last ?? 1
         for g in generations where g != current {

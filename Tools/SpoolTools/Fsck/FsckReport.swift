@@ -1,4 +1,5 @@
 public import SpoolFormat
+public import SpoolFiles
 
 /// One finding of `spool fsck`: which file, where, what is wrong, what it affects, and what
 /// `--repair` did about it.
@@ -187,6 +188,15 @@ public struct StreamCheckContext: Sendable {
     /// A server holds the directory: files may change while they are read, tails may be
     /// writes in progress.
     public var live: Bool
+    /// The stream's key in the store journal, and the store journal as read (its GROUP
+    /// records are the group state after a version-2 group checkpoint).
+    public var key: StreamKey? = nil
+    public var storeJournal: StoreJournalView? = nil
+    /// The store journal's end: where a rewritten version-2 group checkpoint continues.
+    public var storeJournalEnd: JournalPosition? {
+        guard let last = storeJournal?.files.last else { return nil }
+        return JournalPosition(file: last.number, offset: UInt64(last.scan?.validEnd ?? JournalFormat.headerSize))
+    }
 }
 
 /// Findings and the repairs they call for, in the order the repairs must run. A finding names

@@ -31,12 +31,15 @@ public struct GroupFileChecker: StreamFileChecker {
 
     /// Checks the group files of one stream directory.
     public func check(fileNames: [String], context: StreamCheckContext, plan: inout FsckPlan) {
-        var files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true)
+        let records: GroupFiles.StoreRecords? = context.storeJournal.flatMap { view in
+            context.key.map { key in { view.records(of: key, from: $0, part: .groups).items } }
+        }
+        var files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true, storeRecords: records)
         // A server may write a group checkpoint (and switch journals) while we read: the
         // checkpoint names the journal, so a changed checkpoint means a mixed view: look again.
         var attempts = 1
         while context.live && attempts < 4 && !files.isCurrent {
-            files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true)
+            files = GroupFiles.read(directory: context.path, relativePath: context.relativePath, layout: true, storeRecords: records)
             attempts += 1
         }
         var check = GroupCheck(files: files, context: context, pendingLines: pendingLines)
@@ -86,6 +89,16 @@ struct GroupCheck {
             return
         case .decoded(let c):
             cp = c
+        }
+        if cp.journalPosition != nil {
+            // Version 2: the records are in the store journal (checked once for every stream).
+            for n in files.otherJournals {
+                plan.report(rel + "/" + n, nil, "group journal beside a group checkpoint naming the store journal (left by an upgrade)",
+                            affects: "nothing (the checkpoint covers its records; the engine deletes it on open)",
+                            repair: "move to lost+found", action: quarantine(n))
+            }
+            planRepairs(cp, journalFindings: [], rewriteFindings: checkState(cp, &plan), &plan)
+            return
         }
         for n in files.otherJournals {
             let g = GroupJournalFormat.generation(fromFileName: n) ?? 0
@@ -161,6 +174,20 @@ struct GroupCheck {
 
     // MARK: State against the stream
 
+    /// The group records replayed after `cp`, with their files: the store journal's GROUP
+    /// records (version 2) or the group journal's (version 1).
+    func journalItems(_ cp: GroupCheckpoint) -> [(file: String, offset: UInt64, record: GroupJournalFormat.Record)] {
+        if let position = cp.journalPosition {
+            guard let key = context.key, let items = context.storeJournal?.streams[key] else { return [] }
+            return items.compactMap { item in
+                guard item.position >= position, case .group(let g) = item.record else { return nil }
+                return (DataDirectory.journalDirectory + "/" + JournalFormat.storeNames.name(item.position.file), item.position.offset, g)
+            }
+        }
+        guard files.journalReplayed, let j = files.journal else { return [] }
+        return j.items.map { (j.relativePath, UInt64($0.offset), $0.record) }
+    }
+
     /// Checks the folded state; returns the findings a checkpoint rewrite repairs.
     func checkState(_ cp: GroupCheckpoint, _ plan: inout FsckPlan) -> [Int] {
         guard let state = files.state else { return [] }
@@ -168,7 +195,7 @@ struct GroupCheck {
         // Beyond this, a pending entry was lost with a torn stream tail (the last ID, unless
         // XSETID moved it back below IDs the stream held).
         let last = context.referenceTop
-        let origins = Origins(files: files, checkpoint: cp, relativePath: checkpointRel)
+        let origins = Origins(files: files, checkpoint: cp, relativePath: checkpointRel, journalItems: journalItems(cp))
         let severity: FsckProblem.Severity = context.live ? .note : .problem
         let liveText = context.live ? " (a server holds the directory: the stream may have grown since it was read)" : ""
 
@@ -251,8 +278,15 @@ struct GroupCheck {
     /// away. That also settles the journal's findings. Without one, each journal finding gets
     /// its own repair.
     func planRepairs(_ cp: GroupCheckpoint, journalFindings: [JournalFinding], rewriteFindings: [Int], _ plan: inout FsckPlan) {
-        guard !rewriteFindings.isEmpty, let (_, rewritten) = files.reconciled(lastID: context.referenceTop) else {
+        guard !rewriteFindings.isEmpty, let (_, rewritten) = files.reconciled(lastID: context.referenceTop, storeJournalEnd: context.storeJournalEnd) else {
             for f in journalFindings { plan.assign([f.index], to: plan.add(f.alone), repair: f.text) }
+            return
+        }
+        if rewritten.journalPosition != nil {
+            let last = plan.add(.replace(path: context.path + "/" + GroupCheckpoint.fileName, relativePath: checkpointRel,
+                                         bytes: rewritten.encode(), keepOriginal: true))
+            let text = "rewrite the group checkpoint as the engine reads it, reconciled with the stream, with the \(files.storeRecords.count) group records of the store journal folded in (the old checkpoint kept in lost+found)"
+            plan.assign(rewriteFindings, to: last, repair: text)
             return
         }
         let next = GroupJournalFormat.fileName(rewritten.journalGeneration)
@@ -283,15 +317,17 @@ struct Origins {
         return UInt64(layout.groups[gi].name)
     }
 
-    var journalItems: [GroupJournalScan.Item] { files.journalReplayed ? files.journal?.items ?? [] : [] }
+    /// The records replayed after the checkpoint, where each is (file relative to the data
+    /// directory or stream directory, as reports name them, and offset).
+    let journalItems: [(file: String, offset: UInt64, record: GroupJournalFormat.Record)]
 
     func cursor(_ name: [UInt8]) -> (String, UInt64?) {
         for item in journalItems.reversed() {
             switch item.record {
             case .createGroup(let g, _) where g == name, .setCursor(let g, _) where g == name:
-                return (files.journal!.relativePath, UInt64(item.offset))
+                return (item.file, item.offset)
             case .deliver(let d) where d.group == name && d.cursor != nil:
-                return (files.journal!.relativePath, UInt64(item.offset))
+                return (item.file, item.offset)
             default:
                 continue
             }
@@ -303,7 +339,7 @@ struct Origins {
     func pending(_ name: [UInt8], _ id: StreamID) -> (String, UInt64?) {
         for item in journalItems.reversed() {
             if case .deliver(let d) = item.record, d.group == name, d.items.contains(where: { $0.id == id }) {
-                return (files.journal!.relativePath, UInt64(item.offset))
+                return (item.file, item.offset)
             }
         }
         guard let gi = groupIndex(name), let layout = files.layout else { return (relativePath, nil) }

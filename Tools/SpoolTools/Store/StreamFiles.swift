@@ -54,7 +54,7 @@ public struct StreamFiles {
                 if let e = f.error { warnings.append("cannot read \(f.relativePath): \(e)") }
                 if let t = f.scan?.tail { warnings.append("\(t) (the journal file is read up to offset \(f.scan!.validEnd))") }
             }
-            items = store.records(of: key, from: position)
+            items = store.records(of: key, from: position, part: .stream).items
         } else {
             if let e = view.journalError { warnings.append("cannot read \(rel)/\(JournalFormat.fileName(view.checkpoint.journalGeneration)): \(e)") }
             if let scan = view.journal {
