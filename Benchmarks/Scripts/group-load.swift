@@ -5,9 +5,11 @@
 // hence this client: one thread, poll(2) over every connection (as redis-benchmark does), RESP2.
 //
 //   swiftc -O Benchmarks/Scripts/group-load.swift -o /tmp/group-load
-//   /tmp/group-load PORT KEY GROUP CLIENTS BATCH
+//   /tmp/group-load PORT KEY GROUP CLIENTS BATCH [KEYS]
 //
-// The stream and group must exist (XGROUP CREATE key group 0). Used by redis-benchmark-compare.sh.
+// The stream and group must exist (XGROUP CREATE key group 0). With KEYS > 1, connection i
+// reads the stream KEY<i mod KEYS> (a queue per job type: many streams, each with its group).
+// Used by redis-benchmark-compare.sh and many-streams.sh.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,19 +86,23 @@ func fail(_ message: String) -> Never {
 }
 
 let argv = CommandLine.arguments
-guard argv.count == 6, let port = UInt16(argv[1]), let clients = Int(argv[4]), let batch = Int(argv[5]) else {
-    fail("usage: group-load PORT KEY GROUP CLIENTS BATCH")
+guard argv.count == 6 || argv.count == 7, let port = UInt16(argv[1]), let clients = Int(argv[4]), let batch = Int(argv[5]),
+      let keys = argv.count == 7 ? Int(argv[6]) : 1, keys >= 1 else {
+    fail("usage: group-load PORT KEY GROUP CLIENTS BATCH [KEYS]")
 }
-let key = Array(argv[2].utf8), group = Array(argv[3].utf8)
+let group = Array(argv[3].utf8)
+func key(_ c: Int) -> [UInt8] { keys == 1 ? Array(argv[2].utf8) : Array("\(argv[2])\(c % keys)".utf8) }
 
 final class Connection {
     let fd: Int32
+    let key: [UInt8]
     let read: [UInt8]
     var input: [UInt8] = []
     var acking = false
     var done = false
-    init(fd: Int32, read: [UInt8]) {
+    init(fd: Int32, key: [UInt8], read: [UInt8]) {
         self.fd = fd
+        self.key = key
         self.read = read
     }
 
@@ -126,8 +132,8 @@ for c in 0..<clients {
     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     let read = encode([Array("XREADGROUP".utf8), Array("GROUP".utf8), group, Array("c\(c)".utf8),
-                       Array("COUNT".utf8), Array(String(batch).utf8), Array("STREAMS".utf8), key, [UInt8(ascii: ">")]])
-    connections.append(Connection(fd: fd, read: read))
+                       Array("COUNT".utf8), Array(String(batch).utf8), Array("STREAMS".utf8), key(c), [UInt8(ascii: ">")]])
+    connections.append(Connection(fd: fd, key: key(c), read: read))
 }
 
 var acked = 0
@@ -165,7 +171,7 @@ while open > 0 {
             open -= 1
             continue
         }
-        var ack: [[UInt8]] = [Array("XACK".utf8), key, group]
+        var ack: [[UInt8]] = [Array("XACK".utf8), c.key, group]
         for e in entries {
             guard case .array(let idAndFields) = e, case .bulk(let id)? = idAndFields.first else { fail("bad entry") }
             ack.append(id)

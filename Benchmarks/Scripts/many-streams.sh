@@ -12,12 +12,16 @@
 #           not ready), and the streams held after it.
 #   queues  QUEUES streams under appendfsync always, 50 clients at pipeline 1, NQ XADDs over
 #           random keys: XADD/s and p50 latency (redis-benchmark --csv).
+#   workers QUEUES streams of JOBS entries each with a consumer group, under appendfsync
+#           always; one consumer per queue (QUEUES connections) runs XREADGROUP COUNT 1 and
+#           XACKs what it got until its queue is drained (Scripts/group-load.swift): entries
+#           read and acknowledged per second, every delivery and acknowledgement durable.
 #
-#   Benchmarks/Scripts/many-streams.sh [feeds|queues ...]          (default: both)
+#   Benchmarks/Scripts/many-streams.sh [feeds|queues|workers ...]   (default: feeds queues)
 #
 # Environment: SPOOL (release binary, default .build/release/spool), REDIS (redis-server on
 # PATH; .build-oracle/redis-8.2/redis-server for 8.2), STREAMS (8000), ENTRIES (10), CLIENTS
-# (20), PIPELINE (32), QUEUES (1000), NQ (70000), NOFILE (the descriptor limit both servers
+# (20), PIPELINE (32), QUEUES (1000), NQ (70000), JOBS (20), NOFILE (the descriptor limit both servers
 # run under, default 20000), PORT (private). Listens on 127.0.0.1 only; each server is
 # stopped before the next, also on error or ^C.
 set -euo pipefail
@@ -26,7 +30,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 SPOOL=${SPOOL:-$here/.build/release/spool}
 REDIS=${REDIS:-redis-server}
 STREAMS=${STREAMS:-8000}; ENTRIES=${ENTRIES:-10}; CLIENTS=${CLIENTS:-20}; PIPELINE=${PIPELINE:-32}
-QUEUES=${QUEUES:-1000}; NQ=${NQ:-70000}; NOFILE=${NOFILE:-20000}
+QUEUES=${QUEUES:-1000}; NQ=${NQ:-70000}; JOBS=${JOBS:-20}; NOFILE=${NOFILE:-20000}
 PORT=${PORT:-$((20000 + RANDOM % 20000))}
 phases=${*:-feeds queues}
 WORK=$(mktemp -d /tmp/spool-many-XXXXXX)
@@ -132,12 +136,30 @@ queues() {
     stop
 }
 
+workers() {
+    local kind=$1 out
+    rm -rf "${WORK:?}/$kind"
+    [ -x "$WORK/group-load" ] || swiftc -O "$here/Benchmarks/Scripts/group-load.swift" -o "$WORK/group-load" 2>/dev/null
+    start "$kind" always
+    awk -v n="$QUEUES" -v m="$JOBS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "jobs:" i
+            for (j = 0; j < m; j++)
+                printf "*5\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$1\r\n*\r\n$3\r\njob\r\n$7\r\npayload\r\n", length(k), k
+            printf "*5\r\n$6\r\nXGROUP\r\n$6\r\nCREATE\r\n$%d\r\n%s\r\n$7\r\nworkers\r\n$1\r\n0\r\n", length(k), k
+        } }' | redis-cli -p "$PORT" --pipe >/dev/null
+    out=$("$WORK/group-load" "$PORT" jobs: workers "$QUEUES" 1 "$QUEUES")
+    echo "workers $kind: always, $QUEUES queues x $JOBS jobs, one consumer each, XREADGROUP COUNT 1 + XACK: $out; fds $(fds)"
+    stop
+}
+
 echo "# many-streams $(date -u +%FT%TZ): spool $(git -C "$here" rev-parse --short HEAD), $("$REDIS" --version | awk '{ print $3 }'), ulimit -n $NOFILE"
 for phase in $phases; do
     for kind in redis spool; do
         case $phase in
             feeds) feeds "$kind"; feeds_bench "$kind" ;;
             queues) queues "$kind" ;;
+            workers) workers "$kind" ;;
             *) echo "unknown phase $phase" >&2; exit 2 ;;
         esac
     done

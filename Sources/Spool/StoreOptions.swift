@@ -20,8 +20,13 @@ public struct StoreOptions: Sendable {
     public var nodeMaxEntries: Int = 100
     /// `stream-node-max-bytes`: Redis-listpack bytes per block (0 = 1 GiB). Default 4096.
     public var nodeMaxBytes: Int = 4096
-    /// A segment file is sealed and a new one started once it reaches this size. Default 64 MiB.
+    /// The largest segment file: one is sealed and the next started once it reaches its size,
+    /// which follows the stream's live data (`StreamCore.segmentTarget`): a quarter of what
+    /// the stream's live segments hold, between `minSegmentBytes` and this. Default 64 MiB.
     public var segmentBytes: Int = 64 << 20
+    /// The smallest segment file (the first of every stream, and each of a small capped one,
+    /// so that its disk follows what it holds). Default 1 MiB.
+    public var minSegmentBytes: Int = 1 << 20
     /// A store journal file is closed once it grows past this; the streams with records in
     /// older files are then checkpointed and those files deleted (bounds replay work at open).
     /// Default 4 MiB.

@@ -104,7 +104,25 @@ extension StreamCore {
         segmentLiveBlocks[active.number, default: 0] += 1
         open = OpenBlock()
         releaseReopened(dropped: false)
-        if active.size >= Int64(options.segmentBytes) { try rollSegment() }
+        if active.size >= segmentTarget { try rollSegment() }
+    }
+
+    /// The size at which the active segment is sealed: a quarter of what the stream's segments
+    /// with live blocks hold (the active one included), a power of two between
+    /// `minSegmentBytes` and `segmentBytes`. A stream that grows gets larger files as it grows
+    /// (one for every quarter more); a capped one settles at segments of about a third of its
+    /// live data, so MAXLEN/MINID deletes files while they are small, and its disk stays near
+    /// what it holds instead of a 64 MiB segment it mostly trimmed.
+    var segmentTarget: Int64 {
+        let maximum = Int64(max(options.segmentBytes, 1))
+        let minimum = min(Int64(max(options.minSegmentBytes, 1)), maximum)
+        var live: Int64 = 0
+        for (number, blocks) in segmentLiveBlocks where blocks > 0 || number == active.number {
+            live += segments[number]?.size ?? 0
+        }
+        var target = minimum
+        while target < live / 4 && target < maximum { target <<= 1 }
+        return min(target, maximum)
     }
 
     /// Seals the active segment (footer, fdatasync, map); the next block starts the next file.
