@@ -97,7 +97,7 @@ final class StoreJournal: Sendable {
                                    metadata: ["file": "\(f.path)", "offset": "\(f.scan?.validEnd ?? 0)", "reason": "\(t.reason)"])
                 }
             }
-            if let last = view.last, let scan = last.scan, scan.headerError == nil || !scan.items.isEmpty {
+            if let last = view.last, let scan = last.scan, scan.headerError == nil || last.recordCount > 0 {
                 if let e = scan.headerError { throw SpoolError.corrupt(e) }
                 if let t = scan.tail {
                     logger.warning(scan.tailIsTorn ? "cut torn tail of store journal" : "cut store journal at damaged record",

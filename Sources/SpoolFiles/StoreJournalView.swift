@@ -24,8 +24,12 @@ public struct StoreJournalView: Sendable {
     public struct File: Sendable {
         /// Its number (from its name).
         public var number: UInt64
-        /// Its scan (nil when it could not be read: `error`).
+        /// Its scan (nil when it could not be read: `error`). Its records are handed to
+        /// `records` by stream and not kept here (`scan.items` is empty): `recordCount` says
+        /// how many there were.
         public var scan: StoreJournalScan?
+        /// The number of records read from it.
+        public var recordCount = 0
         /// Why it could not be read.
         public var error: IOError?
         /// Its path.
@@ -48,15 +52,40 @@ public struct StoreJournalView: Sendable {
     public var files: [File]
     /// Names in the journal directory that are no journal file (temporaries, strays).
     public var others: [String]
+    /// One stream's records in journal order, as replay takes them (`items`, offsets within
+    /// their files) with the number of each one's file, and how many are GROUP records.
+    public struct StreamRecords: Sendable {
+        /// The records, with their offsets in their files.
+        public var items: [JournalScan.Item] = []
+        /// The number of each one's file.
+        public var files: [UInt64] = []
+        /// How many of them are GROUP records.
+        public var groupRecords = 0
+
+        /// Where record `i` starts.
+        public func position(_ i: Int) -> JournalPosition { JournalPosition(file: files[i], offset: UInt64(items[i].offset)) }
+
+        mutating func append(_ item: StoreJournalScan.Item, file: UInt64) {
+            if case .group = item.record.record { groupRecords += 1 }
+            items.append(JournalScan.Item(offset: item.offset, record: item.record.record))
+            files.append(file)
+        }
+    }
+
     /// Each stream's records, in journal order.
-    public var streams: [StreamKey: [Item]]
+    public var records: [StreamKey: StreamRecords]
+
+    /// Each stream's records with their positions (a copy: for tools and tests).
+    public var streams: [StreamKey: [Item]] {
+        records.mapValues { r in r.items.indices.map { Item(position: r.position($0), record: r.items[$0].record) } }
+    }
 
     /// A view of nothing: a store with no journal yet.
-    public init(directory: String, files: [File] = [], others: [String] = [], streams: [StreamKey: [Item]] = [:]) {
+    public init(directory: String, files: [File] = [], others: [String] = [], records: [StreamKey: StreamRecords] = [:]) {
         self.directory = directory
         self.files = files
         self.others = others
-        self.streams = streams
+        self.records = records
     }
 
     /// Reads `DIR/journal`. `keep` picks the streams whose records are collected (all by
@@ -64,7 +93,7 @@ public struct StoreJournalView: Sendable {
     public static func read(dataDirectory: String, keep: (StreamKey) -> Bool = { _ in true },
                             skip: (StreamKey) -> StreamID? = { _ in nil }) throws(IOError) -> StoreJournalView {
         let dir = dataDirectory + "/" + DataDirectory.journalDirectory
-        var view = StoreJournalView(directory: dir, files: [], others: [], streams: [:])
+        var view = StoreJournalView(directory: dir, files: [], others: [], records: [:])
         guard FileSystem.isDirectory(dir) else { return view }
         var numbers: [UInt64] = []
         for name in try FileSystem.list(dir) {
@@ -77,11 +106,12 @@ public struct StoreJournalView: Sendable {
             var file = File(number: n, scan: nil, error: nil, path: dir + "/" + name, relativePath: rel)
             do {
                 let bytes = try FileSystem.readFile(file.path)
-                let scan = bytes.withUnsafeBytes { StoreJournalScan.scan($0, path: file.path, relativePath: rel, number: n, skip: skip) }
+                var scan = bytes.withUnsafeBytes { StoreJournalScan.scan($0, path: file.path, relativePath: rel, number: n, skip: skip) }
                 for item in scan.items where keep(item.record.key) {
-                    view.streams[item.record.key, default: []].append(
-                        Item(position: JournalPosition(file: n, offset: UInt64(item.offset)), record: item.record.record))
+                    view.records[item.record.key, default: StreamRecords()].append(item, file: n)
                 }
+                file.recordCount = scan.items.count
+                scan.items = []
                 file.scan = scan
             } catch {
                 file.error = error
@@ -105,13 +135,27 @@ public struct StoreJournalView: Sendable {
 
     /// The records of `key` at or after `position` (of one part, or all), as a stream's replay
     /// takes them, and the number of the file the first of them is in.
+    /// Without a copy when they are all of the stream's records of that part (the usual case
+    /// at open: a stream without groups whose records all follow its checkpoint).
     public func records(of key: StreamKey, from position: JournalPosition, part: Part? = nil) -> (items: [JournalScan.Item], oldestFile: UInt64?) {
-        guard let all = streams[key] else { return ([], nil) }
+        guard let all = records[key], !all.items.isEmpty else { return ([], nil) }
+        // Positions ascend: the first at or after `position`, by binary search.
+        var lo = 0, hi = all.items.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if all.position(mid) < position { lo = mid + 1 } else { hi = mid }
+        }
+        let unfiltered = part == nil || (part == .stream && all.groupRecords == 0)
+            || (part == .groups && all.groupRecords == all.items.count)
+        if unfiltered {
+            guard lo < all.items.count else { return ([], nil) }
+            return (lo == 0 ? all.items : Array(all.items[lo...]), all.files[lo])
+        }
         var out: [JournalScan.Item] = []
         var oldest: UInt64? = nil
-        for item in all where item.position >= position && (part?.contains(item.record) ?? true) {
-            if oldest == nil { oldest = item.position.file }
-            out.append(JournalScan.Item(offset: Int(item.position.offset), record: item.record))
+        for i in lo..<all.items.count where part!.contains(all.items[i].record) {
+            if oldest == nil { oldest = all.files[i] }
+            out.append(all.items[i])
         }
         return (out, oldest)
     }

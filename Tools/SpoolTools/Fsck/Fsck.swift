@@ -134,7 +134,7 @@ struct DirectoryChecker {
         do { return try StoreJournalView.read(dataDirectory: directory) } catch {
             report.problems.append(FsckProblem(file: DataDirectory.journalDirectory, offset: nil, what: "store journal unreadable: \(error)",
                                                affects: "every stream's operations since its checkpoint"))
-            return StoreJournalView(directory: directory + "/" + DataDirectory.journalDirectory, files: [], others: [], streams: [:])
+            return StoreJournalView(directory: directory + "/" + DataDirectory.journalDirectory)
         }
     }
 
@@ -170,7 +170,7 @@ struct DirectoryChecker {
             let isLast = f.number == journal.last?.number
             if let h = scan.headerError {
                 problems.append(FsckProblem(file: f.relativePath, offset: h.offset, what: "store journal header damaged: \(h.reason)",
-                                            affects: scan.items.isEmpty ? "nothing (no records)" : "the engine refuses to open the directory"))
+                                            affects: f.recordCount == 0 ? "nothing (no records)" : "the engine refuses to open the directory"))
             }
             guard let t = scan.tail else { continue }
             let torn = scan.tailIsTorn

@@ -178,10 +178,10 @@ struct GroupCheck {
     /// records (version 2) or the group journal's (version 1).
     func journalItems(_ cp: GroupCheckpoint) -> [(file: String, offset: UInt64, record: GroupJournalFormat.Record)] {
         if let position = cp.journalPosition {
-            guard let key = context.key, let items = context.storeJournal?.streams[key] else { return [] }
-            return items.compactMap { item in
-                guard item.position >= position, case .group(let g) = item.record else { return nil }
-                return (DataDirectory.journalDirectory + "/" + JournalFormat.storeNames.name(item.position.file), item.position.offset, g)
+            guard let key = context.key, let r = context.storeJournal?.records[key] else { return [] }
+            return r.items.indices.compactMap { i in
+                guard r.position(i) >= position, case .group(let g) = r.items[i].record else { return nil }
+                return (DataDirectory.journalDirectory + "/" + JournalFormat.storeNames.name(r.files[i]), UInt64(r.items[i].offset), g)
             }
         }
         guard files.journalReplayed, let j = files.journal else { return [] }
