@@ -16,6 +16,7 @@ extension SpoolStore {
     /// walks every cached inode of the file system: measured, it made the test suite's kernel
     /// time minutes.)
     func retireJournal() {
+        guard !closed.withLock({ $0 }) else { return }
         // The newest files stay: a stream written all the time is checkpointed once every few
         // rolls, not at each.
         guard let (oldest, current) = journal.fileRange, current >= StoreJournal.filesKept, oldest <= current - StoreJournal.filesKept else { return }
@@ -28,27 +29,29 @@ extension SpoolStore {
         do throws(SpoolError) {
             for db in databases {
                 for s in db.allStreams {
-                    try s.core.withLock { (c) throws(SpoolError) in
-                        guard c != nil, let need = c!.neededFile, need < retiring else { return }
-                        var stream: StreamCore.PreparedCheckpoint? = nil
-                        var groups: StreamCore.PreparedGroupCheckpoint? = nil
-                        if let n = c!.oldestNeededFile, n < retiring { stream = try c!.prepareCheckpoint() }
-                        do throws(IOError) {
-                            if stream != nil {
-                                let tmp = c!.directory + "/" + temporary
-                                temporaries.append(tmp)
-                                try FileSystem.writeFile(tmp, stream!.checkpoint.encode(), sync: true)
-                                try c!.active.sync()
-                            }
-                            if let n = c!.groupsNeededFile, n < retiring {
-                                groups = c!.prepareGroupCheckpoint()
-                                let tmp = c!.directory + "/" + groupsTemporary
-                                temporaries.append(tmp)
-                                try FileSystem.writeFile(tmp, groups!.checkpoint.encode(), sync: true)
-                            }
-                        } catch { throw error.spool }
-                        prepared.append((s, stream, groups))
-                    }
+                    // Prepared under the stream's lock; written (and the active segment the
+                    // checkpoint lists synced) outside it, so that the stream's appends go on.
+                    let taken: (StreamCore.PreparedCheckpoint?, StreamCore.PreparedGroupCheckpoint?, String, Segment)? =
+                        try s.core.withLock { (c) throws(SpoolError) in
+                            guard c != nil, let need = c!.neededFile, need < retiring else { return nil }
+                            var stream: StreamCore.PreparedCheckpoint? = nil
+                            if let n = c!.oldestNeededFile, n < retiring { stream = try c!.prepareCheckpoint() }
+                            let groups = c!.groupsNeededFile.flatMap { n in n < retiring ? c!.prepareGroupCheckpoint() : nil }
+                            return (stream, groups, c!.directory, c!.active)
+                        }
+                    guard let (stream, groups, directory, active) = taken else { continue }
+                    do throws(IOError) {
+                        if let p = stream {
+                            temporaries.append(directory + "/" + temporary)
+                            try FileSystem.writeFile(directory + "/" + temporary, p.checkpoint.encode(), sync: true)
+                            try active.sync()
+                        }
+                        if let g = groups {
+                            temporaries.append(directory + "/" + groupsTemporary)
+                            try FileSystem.writeFile(directory + "/" + groupsTemporary, g.checkpoint.encode(), sync: true)
+                        }
+                    } catch { throw error.spool }
+                    prepared.append((s, stream, groups))
                 }
             }
             // One sync covers every stream's CARRY records and every group record before the
@@ -69,7 +72,7 @@ extension SpoolStore {
                     } catch { throw error.spool }
                 }
             }
-            var needed = retiring
+            var needed = current  // every file no stream needs goes, not only those retired
             for db in databases {
                 for s in db.allStreams {
                     s.core.withLock { c in

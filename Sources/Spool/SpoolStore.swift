@@ -22,7 +22,7 @@ public final class SpoolStore: Sendable {
     private let dbs: [Database]
     let journal: StoreJournal
     private let ticker: Mutex<Ticker?>
-    private let closed = Mutex(false)
+    let closed = Mutex(false)
 
     /// Opens (creating if needed) the data directory. Recovery runs here: torn tails are cut
     /// and logged; a damaged sealed block is reported when read.
@@ -132,6 +132,10 @@ public final class SpoolStore: Sendable {
     /// All databases.
     public var databases: [Database] { dbs }
 
+    /// Waits for a retirement of journal files running in the background (tests that copy a
+    /// live directory as a crash image do, so that the copy is one instant's files).
+    func drainBackgroundWork() { journal.drainRetirement() }
+
     /// Syncs everything, closes every stream and releases the directory lock: the directory can
     /// be opened again at once, by this process or another.
     public func close() { close(sync: true) }
@@ -143,6 +147,9 @@ public final class SpoolStore: Sendable {
         if was { return }
         let t = ticker.withLock { t in defer { t = nil }; return t }
         t?.stop()
+        // A retirement that started before `closed` was set finishes first; a later one finds
+        // the store closed and does nothing.
+        journal.drainRetirement()
         for db in dbs { db.close(sync: sync) }
         journal.close(sync: sync)
         lock.release()

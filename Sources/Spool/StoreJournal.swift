@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 import SpoolFiles
@@ -37,7 +38,9 @@ final class StoreJournal: Sendable {
         /// The current file's size (what `AppendFile.size` says, kept here so that an append
         /// takes no lock of the file's own but for its write).
         var size: Int64 = 0
-        /// Earlier files still open for their waiters (newest last; pruned to a few).
+        /// Earlier files still open, newest last: those with unsynced bytes (a roll does not
+        /// wait for a sync; the next sync asked for a later offset, `syncAll` or a retirement's
+        /// deletion takes care of them) and a few synced ones for their waiters.
         var recent: [FileRef] = []
         /// Numbers of the files on disk, ascending (the current one last).
         var files: [UInt64]
@@ -51,9 +54,12 @@ final class StoreJournal: Sendable {
         var lostEpochs: Set<UInt64> = []
         /// The error that keeps the journal without a current file.
         var rollError: IOError?
+        /// The next file, created ahead (`prepareSpare`), and whether one is being created.
+        var spare: (number: UInt64, file: AppendFile)?
+        var preparing = false
         /// The logical end when the last retirement finished (or the store opened), and the
-        /// bytes to log after it before the next: at least the files kept but the current
-        /// one, and at least what that retirement carried, so that the streams idle in the
+        /// bytes to log after it before the next: at least `journalBytes` (the files kept),
+        /// and at least what that retirement carried, so that the streams idle in the
         /// journal are copied forward at most once per as many new bytes as their tails
         /// hold (a retirement never starts the next one).
         var retiredEnd: Int64
@@ -67,6 +73,8 @@ final class StoreJournal: Sendable {
     /// Runs the retirement (set by the store).
     let retirer = Mutex<(@Sendable () -> Void)?>(nil)
     private let retiring = Mutex(false)
+    private let retireQueue = DispatchQueue(label: "spool.store-journal.retire")
+    private let prepareQueue = DispatchQueue(label: "spool.store-journal.prepare")
     private let checkpointSeqs = Atomic<UInt64>(1)
 
     /// A number no checkpoint of any stream had before (`StreamCore.checkpointSeq`).
@@ -92,10 +100,21 @@ final class StoreJournal: Sendable {
             do throws(IOError) { try FileSystem.makeDirectory(directory) } catch { throw error.spool }
             for name in view.others where DataDirectory.isTemporary(name) { try? FileSystem.removeFile(directory + "/" + name) }
             for f in view.files {
-                if let t = f.scan?.tail, f.number != view.last?.number {
-                    logger.warning("store journal file ends in a bad record; records after it are lost",
-                                   metadata: ["file": "\(f.path)", "offset": "\(f.scan?.validEnd ?? 0)", "reason": "\(t.reason)"])
+                guard let scan = f.scan, let t = scan.tail, f.number != view.last?.number else { continue }
+                if f.number == view.lastWritten?.number && scan.tailIsTorn {
+                    // The file appended to when the process stopped, a file created ahead after
+                    // it: its torn last write was never acknowledged, and is cut.
+                    logger.warning("cut torn tail of store journal", metadata: ["file": "\(f.path)", "offset": "\(scan.validEnd)"])
+                    do throws(IOError) {
+                        let file = try AppendFile(creating: f.path)
+                        try file.truncate(to: Int64(scan.validEnd))
+                        try file.sync()
+                        file.close()
+                    } catch { throw error.spool }
+                    continue
                 }
+                logger.warning("store journal file ends in a bad record; records after it are lost",
+                               metadata: ["file": "\(f.path)", "offset": "\(scan.validEnd)", "reason": "\(t.reason)"])
             }
             if let last = view.last, let scan = last.scan, scan.headerError == nil || last.recordCount > 0 {
                 if let e = scan.headerError { throw SpoolError.corrupt(e) }
@@ -124,7 +143,7 @@ final class StoreJournal: Sendable {
         // still retires them once they pass what a retirement waits for.
         let end = current.file.size
         let older = view.files.filter { $0.number != current.number }.reduce(Int64(0)) { $0 + Int64($1.scan?.validEnd ?? 0) }
-        var st = State(current: current, files: numbers.sorted(), end: end, retiredEnd: end - older, retireAfter: fileBytes * Int64(Self.filesKept - 1))
+        var st = State(current: current, files: numbers.sorted(), end: end, retiredEnd: end - older, retireAfter: fileBytes * Int64(Self.filesKept))
         st.size = current.file.size
         state = SleepingMutex(st)
     }
@@ -203,25 +222,62 @@ final class StoreJournal: Sendable {
             do { try roll(&s) } catch {
                 logger.warning("could not start the next store journal file; appending to the current one", metadata: ["error": "\(error)"])
             }
+        } else if s.size >= fileBytes / 2 && !s.preparing && s.spare == nil && s.current != nil {
+            prepareSpare(&s)
         }
     }
 
-    /// Closes the current file (after an fdatasync: syncs asked for it are answered by it) and
-    /// starts the next. A failed sync marks the file's unsynced bytes lost. Without a current
-    /// file (a roll failed before), only the create is tried.
-    private func roll(_ s: inout State) throws(IOError) {
+    /// Creates the next file on the preparing thread while this one fills, so that a roll is
+    /// a switch of files instead of a create, a header and two syncs in an append's path. A
+    /// spare file on disk holds only its header: at open it is simply the (empty) last file.
+    private func prepareSpare(_ s: inout State) {
+        s.preparing = true
         let number = (s.files.last ?? 0) + 1
-        if let c = s.current {
-            do { try c.file.sync() } catch {
-                c.file.markUnsyncedLost(error)
-                logger.error("store journal fdatasync failed at a roll; its unsynced records may be lost", metadata: ["file": "\(c.file.path)", "error": "\(error)"])
+        let directory = self.directory, reservation = options.journalReservation
+        prepareQueue.async { [self] in
+            let file = try? Self.createFile(directory, number: number, reservation: reservation)
+            let unused: AppendFile? = state.withLock { s in
+                s.preparing = false
+                guard let file else { return nil }
+                // A roll that could not wait for it took a later number: this one is not used.
+                guard number == (s.files.last ?? 0) + 1, s.current != nil else { return file }
+                s.spare = (number, file)
+                return nil
             }
+            if let unused {
+                unused.close()
+                try? FileSystem.removeFile(unused.path)
+            }
+        }
+    }
+
+    /// Starts the next file; the current one joins `recent`, unsynced (no append waits for a
+    /// sync at a roll: a sync asked for any later offset syncs it first, so that what is
+    /// durable is always a prefix of the journal). Without a current file (a roll failed
+    /// before), only the create is tried.
+    private func roll(_ s: inout State) throws(IOError) {
+        // A file being created ahead has the next number: a roll that cannot wait skips it.
+        let number = (s.files.last ?? 0) + (s.preparing ? 2 : 1)
+        if let (n, file) = s.spare, n != number {
+            // A roll since it was prepared (after a failed write): not the next file.
+            file.close()
+            try? FileSystem.removeFile(directory + "/" + JournalFormat.storeNames.name(n))
+            s.spare = nil
+        }
+        if let c = s.current {
             s.recent.append(c)
-            if s.recent.count > 4 { s.recent.removeFirst().file.close() }
             s.current = nil
+            // Synced files beyond the newest few close.
+            while s.recent.count > 4, let i = s.recent.firstIndex(where: { $0.file.isSynced }) { s.recent.remove(at: i).file.close() }
         }
         do {
-            let file = try Self.createFile(directory, number: number, reservation: options.journalReservation)
+            let file: AppendFile
+            if let (_, spare) = s.spare {
+                file = spare
+                s.spare = nil
+            } else {
+                file = try Self.createFile(directory, number: number, reservation: options.journalReservation)
+            }
             s.files.append(number)
             // Logical offsets go on after everything handed out, dropped records included.
             s.current = FileRef(number: number, file: file, start: s.end)
@@ -243,17 +299,41 @@ final class StoreJournal: Sendable {
         return nil
     }
 
-    /// Returns once every record before logical offset `end` is durable: the group commit of
-    /// the file holding it, whose sync first writes the buffer.
+    /// Returns once every record before logical offset `end` is durable: earlier files with
+    /// unsynced bytes are synced first, then the group commit of the file holding it, whose
+    /// sync first writes the buffer.
     func syncCovering(_ end: Int64) throws(IOError) {
         guard let (file, local) = state.withLock({ locate(end, $0) }) else { return }
+        try syncEarlier(than: file)
         try file.syncCovering(local, staged: stagedWriter)
     }
 
     /// `syncCovering` for tasks.
     func syncCovering(_ end: Int64) async throws(IOError) {
         guard let (file, local) = state.withLock({ locate(end, $0) }) else { return }
+        try syncEarlier(than: file)
         try await file.syncCovering(local, staged: stagedWriter)
+    }
+
+    /// Syncs the files before `file` that have unsynced bytes (rare: once after a roll). A
+    /// failed sync marks the file's unsynced bytes lost (they may be gone from the page cache:
+    /// nothing after them may be acknowledged).
+    private func syncEarlier(than file: AppendFile) throws(IOError) {
+        let earlier: [AppendFile] = state.withLock { s in
+            var out: [AppendFile] = []
+            for r in s.recent {
+                if r.file === file { break }
+                if !r.file.isSynced { out.append(r.file) }
+            }
+            return out
+        }
+        for f in earlier {
+            do { try f.sync() } catch {
+                f.markUnsyncedLost(error)
+                logger.error("store journal fdatasync failed; its unsynced records may be lost", metadata: ["file": "\(f.path)", "error": "\(error)"])
+                throw error
+            }
+        }
     }
 
     /// What a group commit writes before its fdatasync: the buffer.
@@ -269,7 +349,9 @@ final class StoreJournal: Sendable {
 
     /// True when some record is not yet written or not yet synced.
     var hasUnsyncedWrites: Bool {
-        state.withLock { s in s.buffer.count > 0 || !(s.current?.file.isSynced ?? true) || s.rollError != nil }
+        state.withLock { s in
+            s.buffer.count > 0 || !(s.current?.file.isSynced ?? true) || s.rollError != nil || s.recent.contains { !$0.file.isSynced }
+        }
     }
 
     /// Whether the records a stream logged in `epoch` were dropped unwritten.
@@ -287,11 +369,11 @@ final class StoreJournal: Sendable {
     }
 
     /// Notes a finished retirement that logged `carried` bytes of CARRY records: the next one
-    /// waits for at least as many new bytes, and for the files kept.
+    /// waits for at least as many new bytes, and for `journalBytes`.
     func retired(carried: Int64) {
         state.withLock { s in
             s.retiredEnd = s.end
-            s.retireAfter = max(fileBytes * Int64(Self.filesKept - 1), carried)
+            s.retireAfter = max(fileBytes * Int64(Self.filesKept), carried)
         }
     }
 
@@ -303,6 +385,8 @@ final class StoreJournal: Sendable {
         let gone: [UInt64] = state.withLock { s in
             let g = s.files.filter { $0 < number }
             s.files.removeAll { $0 < number }
+            for r in s.recent where r.number < number { r.file.close() }
+            s.recent.removeAll { $0.number < number }
             return g
         }
         guard !gone.isEmpty else { return }
@@ -310,7 +394,9 @@ final class StoreJournal: Sendable {
         try FileSystem.syncDirectory(directory)
     }
 
-    /// Runs the retirement if a roll asked for one and none runs (`SpoolStore.retireJournal`).
+    /// Starts the retirement on its own thread if a roll asked for one and none runs
+    /// (`SpoolStore.retireJournal`): appends never wait for its syncs and unlinks (unlinking a
+    /// journal file the kernel is writing back waits for the writeback).
     func retireIfWanted() {
         guard retireWanted.load(ordering: .acquiring) else { return }
         let mine = retiring.withLock { r in
@@ -319,17 +405,28 @@ final class StoreJournal: Sendable {
             return true
         }
         guard mine else { return }
-        defer { retiring.withLock { $0 = false } }
-        guard retireWanted.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        retirer.withLock { $0 }?()
+        retireQueue.async { [self] in
+            defer { retiring.withLock { $0 = false } }
+            guard retireWanted.exchange(false, ordering: .acquiringAndReleasing) else { return }
+            retirer.withLock { $0 }?()
+        }
     }
+
+    /// Waits for a retirement in progress (or queued) to finish.
+    func drainRetirement() { retireQueue.sync {} }
 
     /// Closes every file (after a sync when `sync`).
     func close(sync: Bool) {
+        prepareQueue.sync {}  // (its job takes the lock)
         state.withLock { s in
-            if sync, let c = s.current {
-                _ = try? c.file.append(s.buffer.bytes)
-                try? c.file.sync()
+            s.spare?.file.close()  // an empty last file on disk: the next open appends to it
+            s.spare = nil
+            if sync {
+                for r in s.recent where !r.file.isSynced { try? r.file.sync() }
+                if let c = s.current {
+                    _ = try? c.file.append(s.buffer.bytes)
+                    try? c.file.sync()
+                }
             }
             s.buffer.bytes.removeAll()
             s.current?.file.close()

@@ -1,20 +1,6 @@
 public import SpoolFormat
 import SpoolIO
 
-/// The records of a store journal file as far as they can be read.
-public typealias StoreJournalScan = LogScan<JournalFormat.KeyedRecord>
-
-extension LogScan where Record == JournalFormat.KeyedRecord {
-    /// Scans store journal file `number`; `skip` gives per stream the ID up to which entry
-    /// records are checked but not decoded (their entries are in sealed blocks).
-    public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, number: UInt64,
-                            skip: (StreamKey) -> StreamID? = { _ in nil }) -> LogScan {
-        scan(bytes, path: path, relativePath: relativePath, generation: number,
-             decodeHeader: { (b, f) throws(FormatError) in try JournalFormat.decodeStoreHeader(b, file: f) },
-             read: { b, o, f in JournalFormat.readKeyed(b, at: o, file: f, skipEntriesThrough: skip) })
-    }
-}
-
 /// The store journal of a data directory (`DIR/journal/<16 hex>.log`, FORMAT.md §5), read
 /// without changing anything: every file's records up to its first torn or damaged one, and
 /// each stream's records in order. Open reads it once for all streams (and again for one
@@ -162,4 +148,8 @@ public struct StoreJournalView: Sendable {
 
     /// The last file, the one appended to.
     public var last: File? { files.last }
+
+    /// The last file that holds anything after its header: the one appended to when the
+    /// process stopped (files after it were created ahead and hold nothing).
+    public var lastWritten: File? { files.last { $0.recordCount > 0 || $0.scan?.tail != nil || $0.scan == nil } }
 }

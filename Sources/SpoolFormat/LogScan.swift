@@ -120,3 +120,19 @@ extension LogScan where Record == GroupJournalFormat.Record {
 
 /// The records of a group journal as far as they can be read.
 public typealias GroupJournalScan = LogScan<GroupJournalFormat.Record>
+
+/// The records of a store journal file as far as they can be read.
+public typealias StoreJournalScan = LogScan<JournalFormat.KeyedRecord>
+
+// (In this module, so that the scan loop is specialized for keyed records: from another
+// module it ran generic, copying every record through value witnesses.)
+extension LogScan where Record == JournalFormat.KeyedRecord {
+    /// Scans store journal file `number`; `skip` gives per stream the ID up to which entry
+    /// records are checked but not decoded (their entries are in sealed blocks).
+    public static func scan(_ bytes: UnsafeRawBufferPointer, path: String, relativePath: String, number: UInt64,
+                            skip: (StreamKey) -> StreamID? = { _ in nil }) -> LogScan {
+        scan(bytes, path: path, relativePath: relativePath, generation: number,
+             decodeHeader: { (b, f) throws(FormatError) in try JournalFormat.decodeStoreHeader(b, file: f) },
+             read: { b, o, f in JournalFormat.readKeyed(b, at: o, file: f, skipEntriesThrough: skip) })
+    }
+}

@@ -123,6 +123,7 @@ import TestSupport
                 // A kill: the files as the process left them.
                 let copy = TemporaryDirectory("many-streams-kill")
                 try store!.flushAllPending()
+                store!.drainBackgroundWork()  // (a copy is one instant's files only without a retirement running)
                 _ = copyTree(dir.path, copy.path)
                 store!.close()
                 store = nil
@@ -143,6 +144,7 @@ import TestSupport
         }
         // What is kept: the files a retirement carried the idle streams' tails into, the
         // newest files, and what was logged since (at most what the next retirement waits for).
+        store!.drainBackgroundWork()
         let files = listDirectory(dir.path + "/journal")
         let bytes = try StoreJournalView.read(dataDirectory: dir.path).files.reduce(0) { $0 + ($1.scan?.validEnd ?? 0) }
         let journal = store!.journal
@@ -239,6 +241,44 @@ import TestSupport
         db = store!.database(0)
         #expect(try db.pending(b("jobs"), b("g"), count: 10).map(\.id) == [StreamID(3, 0)], "the ack after the upgrade is a GROUP record")
         #expect(try db.groupsInfo(b("jobs"))[0].lastDeliveredID == StreamID(3, 0))
+        store!.close()
+    }
+
+    /// The next journal file is created ahead, once the current one is half full; a process
+    /// that stops then leaves an empty last file, and its torn last write in the file before
+    /// it: open cuts that write and appends to the empty file.
+    @Test func fileCreatedAheadAndTornWriteBeforeIt() throws {
+        let dir = TemporaryDirectory("spare")
+        defer { dir.remove() }
+        var o = storeOptions(.no)
+        o.journalBytes = 64 << 10  // 16 KiB files
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: o)
+        let s = try store!.database(0).openOrCreate(b("orders"))
+        var ids: [StreamID] = []
+        let journalDir = dir.path + "/journal"
+        var spared = false
+        for i in 1...2000 where !spared {
+            ids.append(try s.append(orderEvent(i), id: .explicit(StreamID(UInt64(i), 0))))
+            // The file after the one appended to exists and holds only its header.
+            let files = listDirectory(journalDir)
+            if files.count >= 2, fileSize(journalDir + "/" + files.last!) <= JournalFormat.headerSize + (64 << 10),
+               journalEnd(journalDir + "/" + files.last!) == JournalFormat.headerSize, journalEnd(journalDir + "/" + files[files.count - 2]) > JournalFormat.headerSize {
+                spared = true
+            }
+        }
+        #expect(spared, "a file was created ahead")
+        let files = listDirectory(journalDir)
+        let current = journalDir + "/" + files[files.count - 2]
+        store!.close(sync: false)
+        store = nil
+        let end = journalEnd(current)
+        let torn = Array(JournalFormat.encode(.entry(StreamEntry(id: StreamID(9999, 0), fields: orderEvent(1))), key: StreamKey(database: 0, number: 1)).dropLast(4))
+        writeBytes(current, at: end, torn)
+        store = try SpoolStore(directory: dir.path, options: o)
+        #expect(journalEnd(current) == end && fileSize(current) == end, "the torn write is cut")
+        let reopened = store!.database(0).stream(b("orders"))!
+        #expect(try reopened.range().map(\.id) == ids)
+        #expect(try reopened.append(orderEvent(0)) > ids.last!)
         store!.close()
     }
 }

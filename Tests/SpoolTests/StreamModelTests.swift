@@ -209,6 +209,7 @@ import Logging
             // With deferred writes, what was flushed is what was acknowledged (the server flushes
             // each round before replying); the kill happens after that point.
             try store!.flushAllPending()
+            store!.drainBackgroundWork()  // a copy is one instant's files only without a retirement running
             _ = copyTree(dir.path, copy.path)
             store!.close()
             store = nil
@@ -308,6 +309,7 @@ import Glibc
         // Left open, as a killed process leaves it (everything written is in the page cache).
         let copy = dir + "-killed"
         _ = system("rm -rf '\(copy)'; mkdir -p '\(copy)'")
+        store.drainBackgroundWork()
         _ = copyTree(dir, copy)
         store.close()
         return (options, [StreamID(1, 0), StreamID(4, 0), StreamID(5, 0)])

@@ -167,7 +167,7 @@ struct DirectoryChecker {
                 continue
             }
             guard let scan = f.scan else { continue }
-            let isLast = f.number == journal.last?.number
+            let isLast = f.number == journal.lastWritten?.number
             if let h = scan.headerError {
                 problems.append(FsckProblem(file: f.relativePath, offset: h.offset, what: "store journal header damaged: \(h.reason)",
                                             affects: f.recordCount == 0 ? "nothing (no records)" : "the engine refuses to open the directory"))
