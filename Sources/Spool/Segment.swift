@@ -4,11 +4,15 @@ import SpoolFiles
 import SpoolIO
 
 /// One segment file of a stream: the active one is written with pwrite and read with pread;
-/// a sealed one (footer written, fdatasynced, immutable) is memory-mapped read-only.
+/// a sealed one (footer written, fdatasynced, immutable) is memory-mapped read-only. A new
+/// active segment has no file until its first block: a stream that never seals one (most
+/// short streams) costs no segment file and no descriptor.
 final class Segment: Sendable {
     let number: UInt64
     let path: String
     private enum Storage {
+        /// No file yet (created with the first frame).
+        case pending
         case active(AppendFile)
         case sealed(MappedFile)
     }
@@ -44,14 +48,44 @@ final class Segment: Sendable {
         }
     }
 
-    /// Creates a new, empty active segment (header written and synced, directory synced).
-    static func create(directory: String, number: UInt64) throws(IOError) -> Segment {
-        let path = directory + "/" + SegmentFormat.fileName(number)
+    /// A new, empty active segment; its file is created with its first block.
+    static func create(directory: String, number: UInt64) -> Segment {
+        Segment(number: number, path: directory + "/" + SegmentFormat.fileName(number), storage: .pending)
+    }
+
+    /// The file of a pending segment: header written and synced, directory synced (a
+    /// checkpoint that lists its blocks must find the file after a power loss).
+    private static func createFile(_ path: String, number: UInt64) throws(IOError) -> AppendFile {
         let file = try AppendFile(creating: path, truncate: true)
         try file.append(SegmentFormat.encodeHeader(number: number))
         try file.sync()
-        try FileSystem.syncDirectory(directory)
-        return Segment(number: number, path: path, storage: .active(file))
+        try FileSystem.syncDirectory(FileSystem.parent(of: path))
+        return file
+    }
+
+    /// The active file, created now if the segment is still pending; nil when sealed.
+    private func activeFile() throws(IOError) -> AppendFile? {
+        try storage.withLock { (s) throws(IOError) -> AppendFile? in
+            switch s {
+            case .active(let f): return f
+            case .sealed: return nil
+            case .pending:
+                let f = try Self.createFile(path, number: number)
+                s = .active(f)
+                return f
+            }
+        }
+    }
+
+    /// Whether the segment has a file (a pending one has none yet).
+    var hasFile: Bool {
+        storage.withLock { if case .pending = $0 { return false } else { return true } }
+    }
+
+    /// Deletes the segment's file, if it has one.
+    func removeFile() throws(IOError) {
+        guard hasFile else { return }
+        try FileSystem.removeFile(path)
     }
 
     /// Opens an existing active segment whose valid bytes end at `validEnd` (a torn tail beyond
@@ -68,22 +102,26 @@ final class Segment: Sendable {
     }
 
     var isActive: Bool {
-        storage.withLock { if case .active = $0 { return true } else { return false } }
+        storage.withLock { if case .sealed = $0 { return false } else { return true } }
     }
 
-    /// Size of the active file (bytes written), or of the mapping.
+    /// Size of the active file (bytes written; a pending segment counts its header), or of
+    /// the mapping.
     var size: Int64 {
         storage.withLock {
             switch $0 {
+            case .pending: return Int64(SegmentFormat.headerSize)
             case .active(let f): return f.size
             case .sealed(let m): return Int64(m.count)
             }
         }
     }
 
-    /// Appends a block frame to the active segment; returns its offset.
+    /// Appends a block frame to the active segment (creating its file first if pending);
+    /// returns its offset.
     func appendFrame(_ frame: [UInt8]) throws(SpoolError) -> UInt64 {
-        let file: AppendFile? = storage.withLock { if case .active(let f) = $0 { return f } else { return nil } }
+        let file: AppendFile?
+        do { file = try activeFile() } catch { throw error.spool }
         guard let file else { throw SpoolError.closed("segment \(path) is sealed") }
         let offset = file.size
         do { try file.append(frame) } catch { throw error.spool }
@@ -98,8 +136,7 @@ final class Segment: Sendable {
 
     /// Writes the footer for `blocks`, syncs, and switches to a read-only mapping.
     func seal(blocks: [SegmentFormat.FooterEntry]) throws(IOError) {
-        let file: AppendFile? = storage.withLock { if case .active(let f) = $0 { return f } else { return nil } }
-        guard let file else { return }
+        guard let file = try activeFile() else { return }
         let footer = SegmentFormat.encodeFooter(blocks, footerOffset: UInt64(file.size))
         try file.append(footer)
         try file.sync()
@@ -132,12 +169,14 @@ final class Segment: Sendable {
     /// `header.rawLength` bytes of `raw`, a buffer the caller reuses across blocks.
     func readBlock(offset: UInt64, frameLength: UInt32, into raw: inout [UInt8]) throws(SpoolError) -> SegmentFormat.BlockHeader {
         enum Source { case file(AppendFile), map(MappedFile) }
-        let source: Source = storage.withLock {
+        let source: Source? = storage.withLock {
             switch $0 {
+            case .pending: return nil
             case .active(let f): return .file(f)
             case .sealed(let m): return .map(m)
             }
         }
+        guard let source else { throw SpoolError.corrupt(FormatError(file: path, offset: offset, "no block in a segment not yet written")) }
         switch source {
         case .map(let m):
             return try m.withBytes { (bytes) throws(SpoolError) in

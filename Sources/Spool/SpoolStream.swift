@@ -243,7 +243,7 @@ public final class SpoolStream: Sendable {
         let first = try reader.range(from: .zero, to: .max, count: 1, reverse: false).first
         let last = try reader.range(from: .zero, to: .max, count: 1, reverse: true).first
         var disk: Int64 = 0
-        for s in snap.segments.values { disk += s.size }
+        for s in snap.segments.values where s.hasFile { disk += s.size }
         return StreamInfo(length: length, blocks: blocks, radixTreeNodes: nodes, lastGeneratedID: meta.lastID,
                           maxDeletedEntryID: meta.maxDeletedID, entriesAdded: meta.entriesAdded,
                           recordedFirstEntryID: first?.id ?? .zero, firstEntry: first, lastEntry: last,

@@ -57,6 +57,8 @@ final class StoreJournal: Sendable {
         /// The next file, created ahead (`prepareSpare`), and whether one is being created.
         var spare: (number: UInt64, file: AppendFile)?
         var preparing = false
+        /// After a roll that failed, the size at which the next is tried.
+        var nextRollAt: Int64 = 0
         /// The logical end when the last retirement finished (or the store opened), and the
         /// bytes to log after it before the next: at least `journalBytes` (the files kept),
         /// and at least what that retirement carried, so that the streams idle in the
@@ -215,11 +217,13 @@ final class StoreJournal: Sendable {
             s.epoch += 1
             s.buffer.bytes.removeAll(keepingCapacity: false)
             logger.error("store journal write failed; the records it carried are dropped", metadata: ["file": "\(c.file.path)", "error": "\(error)"])
-            try? roll(&s)
+            try? roll(&s, abandoning: true)
             throw error
         }
-        if s.size >= fileBytes {
+        if s.size >= max(fileBytes, s.nextRollAt) {
             do { try roll(&s) } catch {
+                // Tried again a sixteenth of a file later, not at every append.
+                s.nextRollAt = s.size + max(fileBytes / 16, 4096)
                 logger.warning("could not start the next store journal file; appending to the current one", metadata: ["error": "\(error)"])
             }
         } else if s.size >= fileBytes / 2 && !s.preparing && s.spare == nil && s.current != nil {
@@ -255,7 +259,7 @@ final class StoreJournal: Sendable {
     /// sync at a roll: a sync asked for any later offset syncs it first, so that what is
     /// durable is always a prefix of the journal). Without a current file (a roll failed
     /// before), only the create is tried.
-    private func roll(_ s: inout State) throws(IOError) {
+    private func roll(_ s: inout State, abandoning: Bool = false) throws(IOError) {
         // A file being created ahead has the next number: a roll that cannot wait skips it.
         let number = (s.files.last ?? 0) + (s.preparing ? 2 : 1)
         if let (n, file) = s.spare, n != number {
@@ -264,31 +268,37 @@ final class StoreJournal: Sendable {
             try? FileSystem.removeFile(directory + "/" + JournalFormat.storeNames.name(n))
             s.spare = nil
         }
-        if let c = s.current {
-            s.recent.append(c)
-            s.current = nil
-            // Synced files beyond the newest few close.
-            while s.recent.count > 4, let i = s.recent.firstIndex(where: { $0.file.isSynced }) { s.recent.remove(at: i).file.close() }
-        }
+        let file: AppendFile
         do {
-            let file: AppendFile
             if let (_, spare) = s.spare {
                 file = spare
                 s.spare = nil
             } else {
                 file = try Self.createFile(directory, number: number, reservation: options.journalReservation)
             }
-            s.files.append(number)
-            // Logical offsets go on after everything handed out, dropped records included.
-            s.current = FileRef(number: number, file: file, start: s.end)
-            s.size = file.size
-            s.rollError = nil
-            if s.end - s.retiredEnd >= s.retireAfter { retireWanted.store(true, ordering: .releasing) }
         } catch {
             try? FileSystem.removeFile(directory + "/" + JournalFormat.storeNames.name(number))
-            s.rollError = error
+            // A full file goes on taking appends; one a write failed in does not (none of the
+            // offsets it handed out may be written again): appends fail until a file is made.
+            if abandoning, let c = s.current {
+                s.recent.append(c)
+                s.current = nil
+            }
+            if s.current == nil { s.rollError = error }
             throw error
         }
+        if let c = s.current {
+            s.recent.append(c)
+            // Synced files beyond the newest few close.
+            while s.recent.count > 4, let i = s.recent.firstIndex(where: { $0.file.isSynced }) { s.recent.remove(at: i).file.close() }
+        }
+        s.files.append(number)
+        // Logical offsets go on after everything handed out, dropped records included.
+        s.current = FileRef(number: number, file: file, start: s.end)
+        s.size = file.size
+        s.rollError = nil
+        s.nextRollAt = 0
+        if s.end - s.retiredEnd >= s.retireAfter { retireWanted.store(true, ordering: .releasing) }
     }
 
     /// The file holding logical offset `end` and the offset in it; nil when that file is no

@@ -81,14 +81,12 @@ extension StreamCore {
             }
         }
         if activeSealed {
-            do {
-                let next = try Segment.create(directory: directory, number: active.number + 1)
-                active = next
-                activeSealed = false
-                activeBlocks = []
-                segments[next.number] = next
-                segmentLiveBlocks[next.number] = 0
-            } catch { throw error.spool }
+            let next = Segment.create(directory: directory, number: active.number + 1)
+            active = next
+            activeSealed = false
+            activeBlocks = []
+            segments[next.number] = next
+            segmentLiveBlocks[next.number] = 0
         }
         let frame = Segment.encodeFrame(open.entries, entriesAdded: meta.entriesAdded, compress: options.compress)
         let offset = try active.appendFrame(frame)
@@ -155,7 +153,7 @@ extension StreamCore {
         guard let seg = segments.removeValue(forKey: number) else { return }
         segmentLiveBlocks.removeValue(forKey: number)
         droppedBlocks = droppedBlocks.filter { $0.value != number }
-        try FileSystem.removeFile(seg.path)
+        try seg.removeFile()
         deletedFiles = true
     }
 }

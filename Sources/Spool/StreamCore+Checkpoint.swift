@@ -101,8 +101,8 @@ extension StreamCore {
         try flushPending()
         let next = active.number + 1
         do {
-            for number in segments.keys.sorted() { try FileSystem.removeFile(segments[number]!.path) }
-            let seg = try Segment.create(directory: directory, number: next)
+            for number in segments.keys.sorted() { try segments[number]!.removeFile() }
+            let seg = Segment.create(directory: directory, number: next)
             segments = [next: seg]
             segmentLiveBlocks = [next: 0]
             active = seg

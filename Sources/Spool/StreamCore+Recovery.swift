@@ -15,7 +15,7 @@ extension StreamCore {
     static func create(directory: String, key: StreamKey, journal: StoreJournal, options: StoreOptions,
                        logger: Logger) throws(SpoolError) -> StreamCore {
         do {
-            let seg = try Segment.create(directory: directory, number: 1)
+            let seg = Segment.create(directory: directory, number: 1)
             let position = journal.endPosition
             let cp = StreamCheckpoint(position: position, lastID: .zero, entriesAdded: 0, maxDeletedID: .zero,
                                       trimmedThrough: nil, droppedBlocks: [], tombstones: [])
@@ -160,7 +160,8 @@ extension StreamCore {
             }
             if let (seg, blocks) = active { return OpenedSegments(loaded: loaded, active: seg, activeBlocks: blocks) }
             if let (last, _) = loaded.last { return OpenedSegments(loaded: loaded, active: last, activeIsSealed: true) }
-            let first = try Segment.create(directory: view.directory, number: 1)
+            // No segment file: a pending one, numbered after any the checkpoint knew.
+            let first = Segment.create(directory: view.directory, number: max(view.checkpoint.activeBlocks?.segment ?? 1, 1))
             return OpenedSegments(loaded: [(first, [])], active: first)
         } catch {
             throw error.spool

@@ -1,5 +1,8 @@
 import Testing
 import SpoolFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 import EngineTestSupport
 import TestSupport
 @testable import Spool
@@ -54,5 +57,35 @@ import TestSupport
         #expect(sizes.allSatisfy { $0 <= (1 << 20) + (64 << 10) }, "none beyond segmentBytes (and its last block): \(sizes)")
         #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $0 <= $1 + (8 << 10) }, "sizes do not shrink while nothing is trimmed: \(sizes)")
         #expect(try s.range().count == 60_000)
+    }
+
+    /// Descriptors of this process open on files under `path`.
+    func descriptors(under path: String) -> Int {
+        listDirectory("/proc/self/fd").filter { fd in
+            var buf = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/self/fd/" + fd, &buf, buf.count - 1)
+            return n > 0 && String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix(path)
+        }.count
+    }
+
+    /// A stream's first segment file comes with its first sealed block: short streams have
+    /// none and hold no descriptor, and open finds them as they were.
+    @Test func shortStreamsHaveNoSegmentFile() throws {
+        let dir = TemporaryDirectory("short-streams")
+        defer { dir.remove() }
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: storeOptions(.no))
+        for i in 0..<200 { try store!.database(0).append(b("feed:\(i)"), orderEvent(i)) }
+        #expect(descriptors(under: dir.path) < 10, "no descriptor per short stream")
+        let streamDirs = listDirectory(dir.path + "/db0").map { dir.path + "/db0/" + $0 }
+        #expect(streamDirs.count == 200 && streamDirs.allSatisfy { !listDirectory($0).contains { $0.hasSuffix(".seg") } })
+        store!.close()
+        store = nil
+        store = try SpoolStore(directory: dir.path, options: storeOptions(.no))
+        for i in 0..<200 { #expect(try store!.database(0).stream(b("feed:\(i)"))!.range().count == 1) }
+        let s = store!.database(0).stream(b("feed:0"))!
+        for i in 0..<300 { _ = try s.append(orderEvent(i)) }
+        #expect(listDirectory(s.directory).contains { $0.hasSuffix(".seg") }, "a sealed block creates the file")
+        #expect(try s.range().count == 301)
+        store!.close()
     }
 }
