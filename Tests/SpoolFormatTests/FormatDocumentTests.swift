@@ -83,6 +83,19 @@ import Glibc
         }
     }
 
+    /// The store journal example reads back as its records, keyed by their streams, and the
+    /// group checkpoint example as its state.
+    @Test func exampleStoreJournalAndGroupCheckpointDecode() throws {
+        let bytes = FormatExamples.realStoreJournal()
+        let scan = bytes.withUnsafeBytes { StoreJournalScan.scan($0, path: "j", relativePath: "j", number: FormatExamples.storeJournalNumber) }
+        #expect(scan.headerError == nil && scan.tail == nil && scan.validEnd == bytes.count)
+        #expect(scan.items.map(\.record.key) == FormatExamples.storeJournalRecords.map(\.0))
+        #expect(scan.items.map(\.record.record) == FormatExamples.storeJournalRecords.map(\.1))
+        let cp = try FormatExamples.groupCheckpoint.encode().withBytes { (b) throws(FormatError) in try GroupCheckpoint.decode(b, file: "groups") }
+        #expect(cp == FormatExamples.groupCheckpoint)
+        #expect(cp.journalPosition == JournalPosition(file: FormatExamples.storeJournalNumber, offset: UInt64(bytes.count)))
+    }
+
     /// Writes the annotated blocks when `SPOOL_FORMAT_EXAMPLES_OUT` names a file.
     @Test func writeAnnotatedExamplesWhenAsked() throws {
         guard let out = getenv("SPOOL_FORMAT_EXAMPLES_OUT").map({ String(cString: $0) }) else { return }

@@ -11,7 +11,7 @@ import TestSupport
 /// bytes are two-digit hex tokens; the comment starts at the first other token.
 enum FormatExamples {
     /// Names of the example blocks, in FORMAT.md order.
-    static let names = ["segment", "journal", "state", "name"]
+    static let names = ["segment", "journal", "state", "name", "store-journal", "groups"]
 
     static func id(_ ms: UInt64, _ seq: UInt64) -> StreamID { StreamID(ms, seq) }
 
@@ -62,6 +62,28 @@ enum FormatExamples {
     /// The stream directory's name file.
     static let nameFile = StreamNameFile(name: Array("orders".utf8), generation: 1)
 
+    // The store journal (format 2): two streams' records and a consumer group's.
+    static let storeJournalNumber: UInt64 = 3
+    static let orders = StreamKey(database: 0, number: 1)
+    static let audit = StreamKey(database: 2, number: 7)
+    static let delivered = GroupJournalFormat.Delivery(group: Array("billing".utf8), consumer: Array("alice".utf8),
+                                                      seenMs: 1_699_958_541_000, activeMs: 1_699_958_541_000,
+                                                      cursor: .init(lastID: id(1_699_958_540_000, 0), entriesRead: 9),
+                                                      timeMs: 1_699_958_541_000, items: [.init(id(1_699_958_540_000, 0), 1)])
+    static let storeJournalRecords: [(StreamKey, JournalFormat.Record)] = [
+        (orders, .entry(order(id(1_699_958_540_000, 0), "ord-7836", "42.00", "eu-west-1", "1699958540000"))),
+        (audit, .entry(StreamEntry(id: id(5, 1), fields: [Array("who".utf8), Array("ops".utf8)]))),
+        (orders, .group(.createGroup(name: Array("billing".utf8), cursor: .init(lastID: id(1_699_958_539_000, 0), entriesRead: 8)))),
+        (orders, .group(.deliver(delivered))),
+    ]
+    /// The group checkpoint a retirement would write after those records (the journal's end).
+    static let groupCheckpoint = GroupCheckpoint(position: JournalPosition(file: storeJournalNumber, offset: UInt64(realStoreJournal().count)), groups: [
+        .init(name: Array("billing".utf8), cursor: .init(lastID: id(1_699_958_540_000, 0), entriesRead: 9), maxDeliveries: 0,
+              deadLetterStream: [], deadLettered: 0,
+              consumers: [.init(name: Array("alice".utf8), seenTime: 1_699_958_541_000, activeTime: 1_699_958_541_000)],
+              pending: [.init(id: id(1_699_958_540_000, 0), consumer: 0, deliveryTime: 1_699_958_541_000, deliveryCount: 1)]),
+    ])
+
     // MARK: Bytes from the real encoders
 
     /// The stored payload of each example block (LZ4 output or the raw payload).
@@ -104,8 +126,17 @@ enum FormatExamples {
         case "journal": realJournal()
         case "state": checkpoint.encode()
         case "name": nameFile.encode()
+        case "store-journal": realStoreJournal()
+        case "groups": groupCheckpoint.encode()
         default: []
         }
+    }
+
+    static func realStoreJournal() -> [UInt8] {
+        var w = ByteWriter()
+        w.writeBytes(JournalFormat.encodeStoreHeader(number: storeJournalNumber))
+        for (k, r) in storeJournalRecords { JournalFormat.encode(r, key: k, into: &w) }
+        return w.bytes
     }
 
     // MARK: The annotating writer (follows FORMAT.md, not the encoders)
@@ -115,16 +146,98 @@ enum FormatExamples {
         case "segment": annotatedSegment()
         case "journal": annotatedJournal()
         case "state": annotatedCheckpoint()
+        case "store-journal": annotatedStoreJournal()
+        case "groups": annotatedGroupCheckpoint()
         default: annotatedName()
         }
     }
 
+    static func cursor(_ c: GroupJournalFormat.Cursor, into d: inout AnnotatedDump) {
+        d.varintID(c.lastID, "cursor: last-delivered ID")
+        d.varint(c.entriesRead.map { $0 + 1 } ?? 0, "entries-read \(c.entriesRead.map(String.init) ?? "unknown") (+ 1)")
+    }
+
+    static func annotatedStoreJournal() -> AnnotatedDump {
+        var d = AnnotatedDump()
+        d.journalHeader(version: 2, "version 2 (the store journal)", number: storeJournalNumber, "file number 3 (journal/0000000000000003.log)")
+        for (key, r) in storeJournalRecords {
+            var body = AnnotatedDump()
+            let hex = String(key.number, radix: 16)
+            let stream = "db\(key.database)/s" + String(repeating: "0", count: 16 - hex.count) + hex
+            switch r {
+            case .entry(let e):
+                body.u8(1, "kind 1: ENTRY")
+                body.varint(UInt64(key.database), "database \(key.database)")
+                body.varint(key.number, "stream \(key.number) (\(stream))")
+                body.entry(e)
+            case .group(.createGroup(let name, let c)):
+                body.u8(17, "kind 17: GROUP createGroup (16 + 1)")
+                body.varint(UInt64(key.database), "database \(key.database)")
+                body.varint(key.number, "stream \(key.number) (\(stream))")
+                body.string(name, "group")
+                cursor(c, into: &body)
+            case .group(.deliver(let g)):
+                body.u8(22, "kind 22: GROUP deliver (16 + 6)")
+                body.varint(UInt64(key.database), "database \(key.database)")
+                body.varint(key.number, "stream \(key.number) (\(stream))")
+                body.string(g.group, "group")
+                body.string(g.consumer, "consumer")
+                body.varint(g.seenMs, "seen-time ms")
+                body.varint(g.activeMs.map { $0 + 1 } ?? 0, "active-time ms + 1")
+                body.u8(g.cursor == nil ? 0 : 1, g.cursor == nil ? "no cursor" : "has cursor")
+                if let c = g.cursor { cursor(c, into: &body) }
+                body.varint(g.timeMs, "delivery time ms")
+                body.varint(UInt64(g.items.count), "items \(g.items.count)")
+                for item in g.items {
+                    body.varintID(item.id, "pending entry")
+                    body.varint(item.count, "delivery count \(item.count)")
+                }
+            default:
+                preconditionFailure("no such record in the example")
+            }
+            d.record(body, covering: "kind, key, body")
+        }
+        return d
+    }
+
+    static func annotatedGroupCheckpoint() -> AnnotatedDump {
+        let c = groupCheckpoint
+        var d = AnnotatedDump()
+        d.preamble("SPOOLGRP", "group checkpoint magic", version: 2, "version 2 (names a store journal position)")
+        d.u64(c.journalGeneration, "journal file \(c.journalGeneration)")
+        d.u64(c.journalOffset!, "journal offset \(c.journalOffset!) (its end: every GROUP record before it is folded in)")
+        d.varint(UInt64(c.groups.count), "group count \(c.groups.count)")
+        for g in c.groups {
+            d.string(g.name, "group")
+            cursor(g.cursor, into: &d)
+            d.varint(g.maxDeliveries, "max deliveries \(g.maxDeliveries) (dead-lettering off)")
+            d.string(g.deadLetterStream, "dead-letter stream")
+            d.varint(g.deadLettered, "dead-lettered \(g.deadLettered)")
+            d.varint(UInt64(g.consumers.count), "consumer count \(g.consumers.count)")
+            for co in g.consumers {
+                d.string(co.name, "consumer")
+                d.varint(co.seenTime, "seen-time ms")
+                d.varint(co.activeTime.map { $0 + 1 } ?? 0, "active-time ms + 1")
+            }
+            d.varint(UInt64(g.pending.count), "pending count \(g.pending.count)")
+            var prev = StreamID.zero
+            for p in g.pending {
+                let msDelta = p.id.ms - prev.ms
+                d.varint(msDelta, "pending \(p.id): ms delta \(msDelta)")
+                d.varint(msDelta == 0 ? p.id.seq - prev.seq : p.id.seq, msDelta == 0 ? "seq delta" : "seq \(p.id.seq) (ms changed)")
+                d.varint(UInt64(p.consumer), "consumer index \(p.consumer)")
+                d.varint(p.deliveryTime, "delivery time ms")
+                d.varint(p.deliveryCount, "delivery count \(p.deliveryCount)")
+                prev = p.id
+            }
+        }
+        d.crc(0..<d.count, "CRC-32C of bytes 0x00-0x\(String(d.count - 1, radix: 16))")
+        return d
+    }
+
     static func annotatedSegment() -> AnnotatedDump {
         var d = AnnotatedDump()
-        d.ascii("SPOOLSEG", "segment magic")
-        d.u16(1, "version 1")
-        d.u16(0, "flags: none")
-        d.u32(0, "reserved")
+        d.preamble("SPOOLSEG", "segment magic", version: 1, "version 1")
         d.u64(segmentNumber, "segment number 1 (file 0000000000000001.seg)")
         d.crc(0..<24, "CRC-32C of bytes 0x00-0x17")
         d.u32(0, "padding")
@@ -207,22 +320,14 @@ enum FormatExamples {
 
     static func annotatedJournal() -> AnnotatedDump {
         var d = AnnotatedDump()
-        d.ascii("SPOOLJNL", "journal magic")
-        d.u16(1, "version 1")
-        d.u16(0, "flags: none")
-        d.u32(0, "reserved")
-        d.u64(journalGeneration, "generation 2 (file journal-0000000000000002.log)")
-        d.crc(0..<24, "CRC-32C of bytes 0x00-0x17")
-        d.u32(0, "padding")
+        d.journalHeader(version: 1, "version 1", number: journalGeneration, "generation 2 (file journal-0000000000000002.log)")
         for r in journalRecords {
             var body = AnnotatedDump()
             switch r {
             case .entry(let e), .carry(let e):
                 let isEntry: Bool = if case .entry = r { true } else { false }
                 body.u8(isEntry ? 1 : 2, isEntry ? "kind 1: ENTRY" : "kind 2: CARRY")
-                body.varintID(e.id, "entry ID")
-                body.varint(UInt64(e.pairCount), "pair count \(e.pairCount)")
-                for (k, f) in e.fields.enumerated() { body.string(f, k % 2 == 0 ? "field" : "value") }
+                body.entry(e)
             case .delete(let ids):
                 body.u8(3, "kind 3: DELETE")
                 body.varint(UInt64(ids.count), "ID count \(ids.count)")
@@ -238,13 +343,7 @@ enum FormatExamples {
             case .group:
                 preconditionFailure("a format-1 journal holds no GROUP records")
             }
-            var prefix = ByteWriter()
-            prefix.writeUInt32(UInt32(body.bytes.count))
-            let crc = crc32cReference(prefix.bytes + body.bytes)
-            d.note("record at 0x\(String(d.count, radix: 16))")
-            d.u32(crc, "CRC-32C of the next \(4 + body.bytes.count) bytes (length, kind, body)")
-            d.u32(UInt32(body.bytes.count), "length \(body.bytes.count) (kind + body)")
-            d.append(body, base: d.count)
+            d.record(body, covering: "kind, body")
         }
         return d
     }
@@ -252,10 +351,7 @@ enum FormatExamples {
     static func annotatedCheckpoint() -> AnnotatedDump {
         let c = checkpoint
         var d = AnnotatedDump()
-        d.ascii("SPOOLSTA", "checkpoint magic")
-        d.u16(3, "version 3")
-        d.u16(0, "flags: none")
-        d.u32(0, "reserved")
+        d.preamble("SPOOLSTA", "checkpoint magic", version: 3, "version 3")
         d.u64(c.journalGeneration, "journal generation \(c.journalGeneration)")
         d.fixedID(c.lastID, "last-generated ID")
         d.u64(c.entriesAdded, "entries-added \(c.entriesAdded)")
@@ -299,10 +395,7 @@ enum FormatExamples {
 
     static func annotatedName() -> AnnotatedDump {
         var d = AnnotatedDump()
-        d.ascii("SPOOLNAM", "name file magic")
-        d.u16(1, "version 1")
-        d.u16(0, "flags: none")
-        d.u32(0, "reserved")
+        d.preamble("SPOOLNAM", "name file magic", version: 1, "version 1")
         d.u64(nameFile.generation, "rename generation \(nameFile.generation)")
         d.u32(UInt32(nameFile.name.count), "name length \(nameFile.name.count)")
         d.raw(nameFile.name, "name \"orders\"")
@@ -419,6 +512,43 @@ struct AnnotatedDump {
         varint(UInt64(s.count), "\(c) length \(s.count)")
         if !s.isEmpty { raw(s, "  \"\(String(decoding: s, as: UTF8.self))\"") }
     }
+    /// The 16-byte preamble every file starts with: magic, version, flags 0, reserved.
+    mutating func preamble(_ magic: String, _ magicText: String, version: UInt16, _ versionText: String) {
+        ascii(magic, magicText)
+        u16(version, versionText)
+        u16(0, "flags: none")
+        u32(0, "reserved")
+    }
+
+    /// The 32-byte header of a journal file.
+    mutating func journalHeader(version: UInt16, _ versionText: String, number: UInt64, _ numberText: String) {
+        ascii("SPOOLJNL", "journal magic")
+        u16(version, versionText)
+        u16(0, "flags: none")
+        u32(0, "reserved")
+        u64(number, numberText)
+        crc(0..<24, "CRC-32C of bytes 0x00-0x17")
+        u32(0, "padding")
+    }
+
+    /// An ENTRY or CARRY record's body after its kind (and key).
+    mutating func entry(_ e: StreamEntry) {
+        varintID(e.id, "entry ID")
+        varint(UInt64(e.pairCount), "pair count \(e.pairCount)")
+        for (k, f) in e.fields.enumerated() { string(f, k % 2 == 0 ? "field" : "value") }
+    }
+
+    /// A journal record: CRC-32C of the length field and `body`, the length, then `body`.
+    mutating func record(_ body: AnnotatedDump, covering what: String) {
+        var prefix = ByteWriter()
+        prefix.writeUInt32(UInt32(body.bytes.count))
+        let crc = crc32cReference(prefix.bytes + body.bytes)
+        note("record at 0x\(String(count, radix: 16))")
+        u32(crc, "CRC-32C of the next \(4 + body.bytes.count) bytes (length, \(what))")
+        u32(UInt32(body.bytes.count), "length \(body.bytes.count) (\(what.replacing(", ", with: " + ")))")
+        append(body, base: count)
+    }
+
     /// Appends `other`'s lines (its offsets relative to it) at `base`.
     mutating func append(_ other: AnnotatedDump, base: Int) {
         precondition(base == bytes.count)
