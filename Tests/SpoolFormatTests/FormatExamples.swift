@@ -11,7 +11,7 @@ import TestSupport
 /// bytes are two-digit hex tokens; the comment starts at the first other token.
 enum FormatExamples {
     /// Names of the example blocks, in FORMAT.md order.
-    static let names = ["segment", "journal", "state", "name", "store-journal", "groups"]
+    static let names = ["segment", "journal", "state", "name", "store-journal", "groups", "state-v4"]
 
     static func id(_ ms: UInt64, _ seq: UInt64) -> StreamID { StreamID(ms, seq) }
 
@@ -76,6 +76,14 @@ enum FormatExamples {
         (orders, .group(.createGroup(name: Array("billing".utf8), cursor: .init(lastID: id(1_699_958_539_000, 0), entriesRead: 8)))),
         (orders, .group(.deliver(delivered))),
     ]
+    /// The `state` of `orders` (format 2) as a checkpoint just before those records would
+    /// write it: its records start at the first one (file 3, offset 32), its tail block
+    /// empty, its last segment sealed.
+    static let checkpointV4 = StreamCheckpoint(
+        position: JournalPosition(file: storeJournalNumber, offset: UInt64(JournalFormat.headerSize)),
+        lastID: id(1_699_958_539_000, 0), entriesAdded: 8, maxDeletedID: id(1_699_958_538_000, 1), trimmedThrough: nil,
+        droppedBlocks: [], tombstones: [id(1_699_958_538_000, 1)], activeBlocks: nil)
+
     /// The group checkpoint a retirement would write after those records (the journal's end).
     static let groupCheckpoint = GroupCheckpoint(position: JournalPosition(file: storeJournalNumber, offset: UInt64(realStoreJournal().count)), groups: [
         .init(name: Array("billing".utf8), cursor: .init(lastID: id(1_699_958_540_000, 0), entriesRead: 9), maxDeliveries: 0,
@@ -128,6 +136,7 @@ enum FormatExamples {
         case "name": nameFile.encode()
         case "store-journal": realStoreJournal()
         case "groups": groupCheckpoint.encode()
+        case "state-v4": checkpointV4.encode()
         default: []
         }
     }
@@ -145,7 +154,8 @@ enum FormatExamples {
         switch name {
         case "segment": annotatedSegment()
         case "journal": annotatedJournal()
-        case "state": annotatedCheckpoint()
+        case "state": annotatedCheckpoint(checkpoint)
+        case "state-v4": annotatedCheckpoint(checkpointV4)
         case "store-journal": annotatedStoreJournal()
         case "groups": annotatedGroupCheckpoint()
         default: annotatedName()
@@ -348,11 +358,15 @@ enum FormatExamples {
         return d
     }
 
-    static func annotatedCheckpoint() -> AnnotatedDump {
-        let c = checkpoint
+    static func annotatedCheckpoint(_ c: StreamCheckpoint) -> AnnotatedDump {
         var d = AnnotatedDump()
-        d.preamble("SPOOLSTA", "checkpoint magic", version: 3, "version 3")
-        d.u64(c.journalGeneration, "journal generation \(c.journalGeneration)")
+        if c.journalOffset == nil {
+            d.preamble("SPOOLSTA", "checkpoint magic", version: 3, "version 3")
+            d.u64(c.journalGeneration, "journal generation \(c.journalGeneration)")
+        } else {
+            d.preamble("SPOOLSTA", "checkpoint magic", version: 4, "version 4 (names a store journal position)")
+            d.u64(c.journalGeneration, "store journal file \(c.journalGeneration)")
+        }
         d.fixedID(c.lastID, "last-generated ID")
         d.u64(c.entriesAdded, "entries-added \(c.entriesAdded)")
         d.fixedID(c.maxDeletedID, "max-deleted-entry ID")
@@ -389,6 +403,7 @@ enum FormatExamples {
             d.u8(0, "active-segment block list: none")
         }
         d.fixedID(c.lastIDHighWater, "last-ID high-water mark")
+        if let o = c.journalOffset { d.u64(o, "journal offset \(o): the stream's records at or after it apply") }
         d.crc(0..<d.count, "CRC-32C of bytes 0x00-0x\(String(d.count - 1, radix: 16))")
         return d
     }
