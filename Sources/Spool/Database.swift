@@ -122,6 +122,9 @@ public final class Database: Sendable {
         st.nextDirectory += 1
         do {
             try FileSystem.makeDirectory(dir)
+            // The directory's entry is durable before anything of the stream is acknowledged
+            // (its state and name files are fsynced inside it, which does not cover the entry).
+            try FileSystem.syncDirectory(directory)
             let core = try StreamCore.create(directory: dir, key: key(number), journal: journal, options: options, logger: logger)
             let nf = StreamNameFile(name: name, generation: st.nameGeneration)
             st.nameGeneration += 1
@@ -201,6 +204,7 @@ public final class Database: Sendable {
                 try journal.syncCovering(image.end)
                 try c.active.sync()
                 try FileSystem.makeDirectory(dir)
+                try FileSystem.syncDirectory(dest.directory)
                 for name in try FileSystem.list(c.directory) where name != StreamNameFile.fileName && name != StreamCheckpoint.fileName
                     && name != GroupCheckpoint.fileName && GroupJournalFormat.generation(fromFileName: name) == nil
                     && !DataDirectory.isTemporary(name) && JournalFormat.generation(fromFileName: name) == nil {

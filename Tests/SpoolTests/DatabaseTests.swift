@@ -12,6 +12,23 @@ import TestSupport
         return try SpoolStore(directory: dir.path, options: o)
     }
 
+    /// Creating a stream makes its directory's entry durable before anything is acknowledged:
+    /// the database directory is fsynced (a failure there fails the create and leaves no stream).
+    @Test func creatingAStreamSyncsTheDatabaseDirectory() throws {
+        let dir = TemporaryDirectory("create-sync")
+        defer { dir.remove() }
+        let store = try open(dir)
+        defer { store.close() }
+        _ = try store.database(0).openOrCreate(b("first"))  // db0 exists from here on
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in c == .fsync && p == path + "/db0" ? .ioError : nil }
+        #expect(throws: SpoolError.self) { try store.database(0).openOrCreate(b("second")) }
+        FaultInjector.shared.set(under: path, nil)
+        #expect(store.database(0).stream(b("second")) == nil)
+        _ = try store.database(0).append(b("second"), [b("f"), b("v")])
+        #expect(try store.database(0).stream(b("second"))!.range().count == 1)
+    }
+
     @Test func namesAreBinarySafeAndSurviveReopen() throws {
         let dir = TemporaryDirectory("names")
         defer { dir.remove() }
