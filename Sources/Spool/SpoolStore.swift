@@ -132,9 +132,10 @@ public final class SpoolStore: Sendable {
     /// All databases.
     public var databases: [Database] { dbs }
 
-    /// Waits for a retirement of journal files running in the background (tests that copy a
-    /// live directory as a crash image do, so that the copy is one instant's files).
-    func drainBackgroundWork() { journal.drainRetirement() }
+    /// Waits for the journal's background work, a retirement of files and a file created ahead
+    /// (tests that copy a live directory as a crash image do, so that the copy is one
+    /// instant's files).
+    func drainBackgroundWork() { journal.drainBackgroundWork() }
 
     /// Syncs everything, closes every stream and releases the directory lock: the directory can
     /// be opened again at once, by this process or another.

@@ -425,6 +425,12 @@ final class StoreJournal: Sendable {
     /// Waits for a retirement in progress (or queued) to finish.
     func drainRetirement() { retireQueue.sync {} }
 
+    /// Waits for background work: a retirement, a file being created ahead.
+    func drainBackgroundWork() {
+        retireQueue.sync {}
+        prepareQueue.sync {}
+    }
+
     /// Closes every file (after a sync when `sync`).
     func close(sync: Bool) {
         prepareQueue.sync {}  // (its job takes the lock)

@@ -281,4 +281,37 @@ import TestSupport
         #expect(try reopened.append(orderEvent(0)) > ids.last!)
         store!.close()
     }
+
+    /// A journal file that cannot be created (a full disk at the roll) fails no append: the
+    /// current file goes on taking them, and the journal rolls again once files can be made.
+    @Test func aFailedRollKeepsTheCurrentFile() throws {
+        let dir = TemporaryDirectory("failed-roll")
+        defer { dir.remove() }
+        var o = storeOptions(.no)
+        o.journalBytes = 16 << 10  // 4 KiB files
+        var store: SpoolStore? = try SpoolStore(directory: dir.path, options: o)
+        let s = try store!.database(0).openOrCreate(b("orders"))
+        var ids: [StreamID] = []
+        for i in 1...20 { ids.append(try s.append(orderEvent(i), id: .explicit(StreamID(UInt64(i), 0)))) }
+        store!.drainBackgroundWork()
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in c == .open && p.contains("/journal/") ? .noSpace : nil }
+        let filesBefore = Set(listDirectory(path + "/journal"))
+        for i in 21...400 { ids.append(try s.append(orderEvent(i), id: .explicit(StreamID(UInt64(i), 0)))) }
+        store!.drainBackgroundWork()
+        FaultInjector.shared.set(under: path, nil)
+        // (The file created ahead before the fault is the only one added.)
+        let during = Set(listDirectory(path + "/journal"))
+        #expect(during.subtracting(filesBefore).count <= 1, "no file could be made: \(during.sorted())")
+        let largest = listDirectory(path + "/journal").map { journalEnd(path + "/journal/" + $0) }.max() ?? 0
+        #expect(largest > 2 * (4 << 10), "the current file took the appends past its size (\(largest) bytes)")
+        for i in 401...600 { ids.append(try s.append(orderEvent(i), id: .explicit(StreamID(UInt64(i), 0)))) }
+        store!.drainBackgroundWork()
+        let after = Set(listDirectory(path + "/journal"))
+        #expect(after.contains { !during.contains($0) }, "rolls again once files can be made: \(after.sorted())")
+        store!.close()
+        store = try SpoolStore(directory: dir.path, options: o)
+        #expect(try store!.database(0).stream(b("orders"))!.range().map(\.id) == ids)
+        store!.close()
+    }
 }
