@@ -314,4 +314,53 @@ import TestSupport
         #expect(try store!.database(0).stream(b("orders"))!.range().map(\.id) == ids)
         store!.close()
     }
+
+    /// Threads appending to many streams and running group operations while the journal
+    /// rolls every few KiB (files created ahead, retirements on their own thread): every
+    /// acknowledged entry and acknowledgement is there after a reopen.
+    @Test(arguments: [FsyncPolicy.no, .always])
+    func concurrentStreamsAcrossRollsAndRetirements(policy: FsyncPolicy) throws {
+        let dir = TemporaryDirectory("concurrent-rolls")
+        defer { dir.remove() }
+        var o = storeOptions(policy)
+        o.journalBytes = 16 << 10
+        o.nodeMaxEntries = 8
+        let store = try SpoolStore(directory: dir.path, options: o)
+        let db = store.database(0)
+        for t in 0..<4 {
+            for k in 0..<20 { try db.createGroup(b("t\(t):\(k)"), b("g"), at: .id(.zero), makeStream: true) }
+        }
+        let failures = Atomic(0)
+        onThreads(4) { t in
+            for i in 1...300 {
+                let key = b("t\(t):\(i % 20)")
+                do throws(SpoolError) {
+                    _ = try db.append(key, orderEvent(i), id: .explicit(StreamID(UInt64(i), 0)))
+                    if i % 3 == 0 {
+                        let got = try db.readGroup(group: b("g"), consumer: b("c"), streams: [(key, .new)], count: 1)
+                        if let id = got.first?.entries.first?.id { _ = try db.ack(key, b("g"), [id]) }
+                    }
+                } catch {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        var expected: [[UInt8]: (Int, Int)] = [:]  // entries, pending
+        for t in 0..<4 {
+            for k in 0..<20 {
+                let key = b("t\(t):\(k)")
+                expected[key] = (try db.stream(key)!.range().count, try db.pending(key, b("g"), count: 1000).count)
+            }
+        }
+        #expect(expected.values.map(\.0).reduce(0, +) == 4 * 300)
+        store.close()
+        let reopened = try SpoolStore(directory: dir.path, options: o)
+        defer { reopened.close() }
+        for (key, (entries, pending)) in expected {
+            #expect(try reopened.database(0).stream(key)!.range().count == entries)
+            #expect(try reopened.database(0).pending(key, b("g"), count: 1000).count == pending)
+        }
+        #expect(listDirectory(dir.path + "/journal").count > 1)
+    }
 }
