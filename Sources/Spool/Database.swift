@@ -1,5 +1,6 @@
 import SpoolFiles
 import SpoolFormat
+import SpoolIndex
 import Synchronization
 import SpoolIO
 import Logging
@@ -16,9 +17,67 @@ public final class Database: Sendable {
     let journal: StoreJournal
 
     struct State {
-        var streams: [NameKey: SpoolStream] = [:]
+        /// Read through `streams`; changed only through `insert`, `remove` and `removeAll`,
+        /// which keep `scanOrder` in step.
+        private(set) var streams: [NameKey: SpoolStream] = [:]
+        /// Every name by its SCAN position (`scanPosition`), ordered: a SCAN call finds its
+        /// cursor and takes the next names in O(log n + count), whatever the number of keys.
+        private(set) var scanOrder = RadixTree<[[UInt8]]>()
         var nextDirectory: UInt64 = 1
         var nameGeneration: UInt64 = 1
+
+        mutating func insert(_ name: [UInt8], _ stream: SpoolStream) {
+            if streams.updateValue(stream, forKey: NameKey(name)) == nil {
+                let key = StreamID(Database.scanPosition(name), 0)
+                if !scanOrder.updateValue(forKey: key, { $0.append(name) }) { _ = scanOrder.updateValue([name], forKey: key) }
+            }
+        }
+
+        @discardableResult
+        mutating func remove(_ name: [UInt8]) -> SpoolStream? {
+            guard let s = streams.removeValue(forKey: NameKey(name)) else { return nil }
+            let key = StreamID(Database.scanPosition(name), 0)
+            if let names = scanOrder[key] {
+                let left = names.filter { $0 != name }
+                if left.isEmpty { _ = scanOrder.removeValue(forKey: key) } else { _ = scanOrder.updateValue(left, forKey: key) }
+            }
+            return s
+        }
+
+        mutating func removeAll() {
+            streams = [:]
+            scanOrder = RadixTree()
+        }
+    }
+
+    /// A stable 63-bit position of a name for SCAN cursors: FNV-1a, never 0.
+    public static func scanPosition(_ name: [UInt8]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in name { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        h &= 0x7FFF_FFFF_FFFF_FFFF
+        return h == 0 ? 1 : h
+    }
+
+    /// SCAN: from `cursor` (a position; 0 starts), names in position order until `count` were
+    /// visited, those `keep` accepts returned, and the cursor to go on with (0: done). Names
+    /// sharing a position are visited together, so a cursor never splits them: a name present
+    /// for the whole iteration is returned at least once, as Redis guarantees.
+    public func scan(from cursor: UInt64, count: Int, keep: ([UInt8]) -> Bool) -> (names: [[UInt8]], next: UInt64) {
+        state.withLock { st in
+            var out: [[UInt8]] = []
+            var visited = 0
+            var next: UInt64 = 0
+            st.scanOrder.forEach(from: StreamID(cursor, 0)) { key, names in
+                if visited >= count {
+                    next = key.ms
+                    return false
+                }
+                for n in names where keep(n) { out.append(n) }
+                visited += names.count
+                return true
+            }
+            return (out, next)
+        }
     }
     let state: Mutex<State>
 
@@ -95,7 +154,7 @@ public final class Database: Sendable {
             let core = try StreamCore.open(directory: found.view.directory, key: key, journal: journal, view: found.view,
                                            records: { journalView.records(of: key, from: $0, part: $1) },
                                            options: options, logger: logger)
-            st.streams[NameKey(found.name)] = SpoolStream(core: core, name: found.name, policy: options.fsync)
+            st.insert(found.name, SpoolStream(core: core, name: found.name, policy: options.fsync))
         }
         state = Mutex(st)
     }
@@ -111,7 +170,7 @@ public final class Database: Sendable {
         try state.withLock { (st) throws(SpoolError) in
             if let s = st.streams[NameKey(name)] { return s }
             let s = try createLocked(name, &st)
-            st.streams[NameKey(name)] = s
+            st.insert(name, s)
             return s
         }
     }
@@ -143,7 +202,7 @@ public final class Database: Sendable {
     @discardableResult
     public func delete(_ name: [UInt8]) throws(SpoolError) -> Bool {
         try state.withLock { (st) throws(SpoolError) in
-            guard let s = st.streams.removeValue(forKey: NameKey(name)) else { return false }
+            guard let s = st.remove(name) else { return false }
             try remove(s)
             return true
         }
@@ -171,10 +230,10 @@ public final class Database: Sendable {
             let nf = StreamNameFile(name: to, generation: st.nameGeneration)
             st.nameGeneration += 1
             do throws(IOError) { try FileSystem.writeAtomically(s.directory + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
-            if let old = st.streams.removeValue(forKey: NameKey(to)) { try remove(old) }
-            st.streams.removeValue(forKey: NameKey(from))
+            if let old = st.remove(to) { try remove(old) }
+            st.remove(from)
             s.setName(to)
-            st.streams[NameKey(to)] = s
+            st.insert(to, s)
             return true
         }
     }
@@ -235,9 +294,9 @@ public final class Database: Sendable {
             let nf = StreamNameFile(name: to, generation: st.nameGeneration)
             st.nameGeneration += 1
             do throws(IOError) { try FileSystem.writeAtomically(dir + "/" + StreamNameFile.fileName, nf.encode()) } catch { throw error.spool }
-            if let old = st.streams.removeValue(forKey: NameKey(to)) { try dest.remove(old) }
+            if let old = st.remove(to) { try dest.remove(old) }
             let core = try StreamCore.open(directory: dir, key: destKey, journal: journal, options: options, logger: logger)
-            st.streams[NameKey(to)] = SpoolStream(core: core, name: to, policy: options.fsync)
+            st.insert(to, SpoolStream(core: core, name: to, policy: options.fsync))
             return true
         }
     }
@@ -246,7 +305,7 @@ public final class Database: Sendable {
     public func flush() throws(SpoolError) {
         try state.withLock { (st) throws(SpoolError) in
             let all = st.streams
-            st.streams = [:]
+            st.removeAll()
             for (_, s) in all { try remove(s) }
         }
     }
@@ -257,7 +316,7 @@ public final class Database: Sendable {
     func close(sync: Bool) {
         state.withLock { st in
             for (_, s) in st.streams { s.close(sync: sync) }
-            st.streams = [:]
+            st.removeAll()
         }
     }
 }

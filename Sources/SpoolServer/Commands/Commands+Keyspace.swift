@@ -127,16 +127,9 @@ extension CommandTable {
         return .reply(.integer(done ? 1 : 0))
     }
 
-    /// A stable 63-bit position for SCAN cursors: FNV-1a of the name, never 0.
-    static func scanPosition(_ key: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        h &= 0x7FFF_FFFF_FFFF_FFFF
-        return h == 0 ? 1 : h
-    }
-
-    /// SCAN: keys in order of their hash position; the cursor is the position to resume at, so a
-    /// key present for the whole iteration is returned at least once, as Redis guarantees.
+    /// SCAN: keys in order of their hash position (`Database.scan`, O(log n + COUNT) per call);
+    /// the cursor is the position to resume at, so a key present for the whole iteration is
+    /// returned at least once, as Redis guarantees.
     @Sendable static func scan(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let args = ctx.args
         guard let cursor = RedisNumbers.parseUnsigned(args[1].readableBytesView) else { throw CommandError("ERR invalid cursor") }
@@ -160,28 +153,11 @@ extension CommandTable {
             }
             i += 2
         }
-        let db = ctx.server.store.database(ctx.db)
-        let positioned = db.names().map { (scanPosition($0), $0) }.filter { $0.0 >= cursor }
-            .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
-        var out: [RESPValue] = []
-        var next: UInt64 = 0
-        var visited = 0
-        var j = 0
-        while j < positioned.count {
-            if visited >= count {
-                next = positioned[j].0
-                break
-            }
-            // Keys sharing a position are returned together so the cursor never splits them.
-            let pos = positioned[j].0
-            while j < positioned.count && positioned[j].0 == pos {
-                let name = positioned[j].1
-                let typeOK = type.map { $0.isKeyword("STREAM") } ?? true
-                if typeOK && (pattern.map { GlobPattern.matches($0, name) } ?? true) { out.append(.bulk(name)) }
-                visited += 1
-                j += 1
-            }
+        let typeOK = type.map { $0.isKeyword("STREAM") } ?? true
+        let (names, next) = ctx.server.store.database(ctx.db).scan(from: cursor, count: count) { name in
+            typeOK && (pattern.map { GlobPattern.matches($0, name) } ?? true)
         }
+        let out = names.map { RESPValue.bulk($0) }
         return .reply(.array([.bulk(String(next)), .array(out)]))
     }
 }
