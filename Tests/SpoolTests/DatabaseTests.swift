@@ -1,4 +1,5 @@
 import Testing
+import Synchronization
 import SpoolFormat
 import SpoolIO
 import EngineTestSupport
@@ -71,6 +72,29 @@ import TestSupport
         #expect(Set(try all(db, count: 77)) == names)
         try db.flush()
         #expect(db.scan(from: 0, count: 10) { _ in true }.names.isEmpty)
+        store!.close()
+    }
+
+    /// FLUSHDB of many streams syncs the database directory once, not once per stream, and
+    /// leaves nothing of them on disk or after a reopen.
+    @Test func flushingManyStreamsSyncsOnce() throws {
+        let dir = TemporaryDirectory("flush-many")
+        defer { dir.remove() }
+        var store: SpoolStore? = try open(dir)
+        for i in 0..<300 { _ = try store!.database(0).append(b("q:\(i)"), [b("f"), b("v")]) }
+        let syncs = Atomic(0)
+        let path = dir.path
+        FaultInjector.shared.set(under: path) { c, p in
+            if c == .fsync && p == path + "/db0" { syncs.add(1, ordering: .relaxed) }
+            return nil
+        }
+        try store!.database(0).flush()
+        FaultInjector.shared.set(under: path, nil)
+        #expect(syncs.load(ordering: .relaxed) == 1)
+        #expect(listDirectory(dir.path + "/db0").isEmpty)
+        store!.close()
+        store = try open(dir)
+        #expect(store!.database(0).count == 0)
         store!.close()
     }
 
