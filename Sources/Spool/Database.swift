@@ -201,10 +201,21 @@ public final class Database: Sendable {
     /// Deletes a stream and its files; returns whether it existed.
     @discardableResult
     public func delete(_ name: [UInt8]) throws(SpoolError) -> Bool {
+        try delete([name]).first!
+    }
+
+    /// Deletes several streams (DEL k1 k2 …) with one directory sync for all of them; returns,
+    /// for each name, whether it existed (a name given twice counts once).
+    @discardableResult
+    public func delete(_ names: [[UInt8]]) throws(SpoolError) -> [Bool] {
         try state.withLock { (st) throws(SpoolError) in
-            guard let s = st.remove(name) else { return false }
-            try remove(s)
-            return true
+            var existed: [Bool] = []
+            var gone: [SpoolStream] = []
+            for n in names {
+                if let s = st.remove(n) { gone.append(s); existed.append(true) } else { existed.append(false) }
+            }
+            try remove(gone)
+            return existed
         }
     }
 

@@ -75,8 +75,8 @@ import TestSupport
         store!.close()
     }
 
-    /// FLUSHDB of many streams syncs the database directory once, not once per stream, and
-    /// leaves nothing of them on disk or after a reopen.
+    /// DEL of many keys and FLUSHDB of many streams sync the database directory once, not once
+    /// per stream, and leave nothing of them on disk or after a reopen.
     @Test func flushingManyStreamsSyncsOnce() throws {
         let dir = TemporaryDirectory("flush-many")
         defer { dir.remove() }
@@ -88,6 +88,11 @@ import TestSupport
             if c == .fsync && p == path + "/db0" { syncs.add(1, ordering: .relaxed) }
             return nil
         }
+        // DEL of many keys (one given twice, one missing): one sync too.
+        let keys = (0..<100).map { b("q:\($0)") } + [b("q:5"), b("missing")]
+        #expect(try store!.database(0).delete(keys).filter { $0 }.count == 100)
+        #expect(syncs.load(ordering: .relaxed) == 1)
+        syncs.store(0, ordering: .relaxed)
         try store!.database(0).flush()
         FaultInjector.shared.set(under: path, nil)
         #expect(syncs.load(ordering: .relaxed) == 1)

@@ -72,15 +72,13 @@ extension CommandTable {
 
     @Sendable static func del(_ ctx: CommandContext) throws(CommandError) -> CommandOutcome {
         let db = ctx.server.store.database(ctx.db)
+        let keys = ctx.args.dropFirst().map(\.bytes)
+        let existed: [Bool]
+        do { existed = try db.delete(keys) } catch { throw CommandError(error.redisMessage) }  // one directory sync
         var n: Int64 = 0
-        for k in ctx.args.dropFirst() {
-            let key = k.bytes
-            let existed: Bool
-            do { existed = try db.delete(key) } catch { throw CommandError(error.redisMessage) }
-            if existed {
-                n += 1
-                ctx.written(key, wakesReaders: true)
-            }
+        for (key, e) in zip(keys, existed) where e {
+            n += 1
+            ctx.written(key, wakesReaders: true)
         }
         return .reply(.integer(n))
     }
