@@ -49,6 +49,9 @@ SEEDS = opt("--seeds", 40)
 FIRST = opt("--first", 0)
 OPS = opt("--ops", 400)
 ONE_SEED = opt("--seed", -1)
+# --keys N: commands over N streams (default 3): half of them on three hot keys, the rest spread
+# over all N, with DBSIZE and DEL/EXISTS of several keys among the keyspace commands.
+KEYS = opt("--keys", 3)
 ORACLE = opt("--oracle", "redis-server", str)
 SPOOL = args[0] if args else os.path.join(HERE, "../../.build/debug/spool")
 # The oracle's (major, minor), read from INFO once it runs.
@@ -251,13 +254,18 @@ class Gen:
 
     def __init__(self, rnd):
         self.r = rnd
-        self.keys = ["s1", "s2", "s3"]
+        self.keys = [f"s{i}" for i in range(1, max(KEYS, 3) + 1)]
+        self.hot = self.keys[:3]
         self.groups = ["g1", "g2"]
         self.consumers = ["c1", "c2", "c3"]
         self.ms = {k: 1 for k in self.keys}
 
     def key(self):
-        return self.r.choice(self.keys + ["missing"] if self.r.random() < 0.05 else self.keys)
+        if len(self.keys) == 3:  # (the default: the same draws as before --keys existed)
+            return self.r.choice(self.keys + ["missing"] if self.r.random() < 0.05 else self.keys)
+        if self.r.random() < 0.05:
+            return "missing"
+        return self.r.choice(self.keys if self.r.random() < 0.5 else self.hot)
 
     def id(self, key=None, bound=False):
         r = self.r
@@ -406,7 +414,7 @@ class Gen:
             cmd = ["XREAD"]
             if r.random() < 0.5:
                 cmd += ["COUNT", str(r.randint(1, 5))]
-            ks = r.sample(self.keys, r.randint(1, 2))
+            ks = r.sample(self.keys, r.randint(1, 2 if len(self.keys) <= 3 else 30))
             return cmd + ["STREAMS"] + ks + [self.id(x) if r.random() < 0.8 else "$" for x in ks]
         if c < 0.65:
             g = r.choice(self.groups)
@@ -434,7 +442,7 @@ class Gen:
                 cmd += ["COUNT", str(r.randint(1, 6))]
             if r.random() < 0.15:
                 cmd.append("NOACK")
-            ks = r.sample(self.keys, r.randint(1, 2))
+            ks = r.sample(self.keys, r.randint(1, 2 if len(self.keys) <= 3 else 30))
             # The largest ID is Redis's internal spelling of `>`.
             return cmd + ["STREAMS"] + ks + [">" if r.random() < 0.75 else r.choice(["0", self.id(x), self.id(x), MAX_ID]) for x in ks]
         if c < 0.81:
@@ -479,13 +487,16 @@ class Gen:
                 return ["XINFO", "STREAM", k]
             return ["XINFO", "STREAM", k, "FULL"] + (["COUNT", str(r.randint(0, 4))] if r.random() < 0.6 else [])
         x = r.random()
+        if len(self.keys) > 3 and x < 0.15:
+            many = [self.key() for _ in range(r.randint(2, 12))]
+            return r.choice([["DEL"] + many, ["EXISTS"] + many, ["DBSIZE"]])
         if x < 0.2:
             return ["EXISTS", k] + ([self.key()] if r.random() < 0.3 else [])
         if x < 0.4:
             return ["TYPE", k]
         if x < 0.6:
             return ["DEL", k]
-        a, b = r.sample(self.keys, 2)
+        a, b = r.sample(self.keys, 2) if len(self.keys) == 3 else (self.key(), self.key())
         if x < 0.75:
             return ["RENAME", a, b]
         if x < 0.85:
