@@ -14,13 +14,20 @@ import Logging
         var dir: TemporaryDirectory
         var store: SpoolStore?
         var options: StoreOptions
-        var model: ReferenceStream
+        /// One reference model per stream; each step works on one of them (`current`).
+        var models: [ReferenceStream]
+        var current = 0
+        var model: ReferenceStream {
+            get { models[current] }
+            set { models[current] = newValue }
+        }
         var rng: SeededRNG
         var now: UInt64 = 1_700_000_000_000
-        let name = b("s")
+        let names: [[UInt8]]
+        var name: [UInt8] { names[current] }
 
         init(seed: UInt64, maxEntries: Int, maxBytes: Int, segmentBytes: Int, journalBytes: Int, deferWrites: Bool = false,
-             policy: FsyncPolicy = .no) throws {
+             policy: FsyncPolicy = .no, streams: Int = 1) throws {
             dir = TemporaryDirectory("model")
             options = StoreOptions()
             options.fsync = policy
@@ -30,7 +37,8 @@ import Logging
             options.segmentBytes = segmentBytes
             options.journalBytes = journalBytes
             options.deferJournalWrites = deferWrites
-            model = ReferenceStream(maxEntries: maxEntries, maxBytes: maxBytes)
+            models = Array(repeating: ReferenceStream(maxEntries: maxEntries, maxBytes: maxBytes), count: streams)
+            names = streams == 1 ? [b("s")] : (0..<streams).map { b("s:\($0)") }
             rng = SeededRNG(seed: seed)
             store = try SpoolStore(directory: dir.path, options: options, logger: Logger(label: "test"))
         }
@@ -59,6 +67,8 @@ import Logging
 
         var trace: [String] = []
         mutating func step() throws {
+            // (One stream draws nothing here: the single-stream seeds keep their sequences.)
+            if names.count > 1 { current = Int(rng.next() % UInt64(names.count)) }
             let op = rng.next() % 100
             trace.append("op \(op) len \(model.length) nodes \(model.nodes.map { "\($0.entries.count)/\($0.live)" })")
             let s = try stream
@@ -227,7 +237,17 @@ import Logging
             try checkFull()
         }
 
-        func checkFull() throws {
+        /// Every stream against its model.
+        mutating func checkFull() throws {
+            let was = current
+            defer { current = was }
+            for i in names.indices {
+                current = i
+                try checkFullCurrent()
+            }
+        }
+
+        func checkFullCurrent() throws {
             let got = try stream.range()
             #expect(got == model.liveEntries)
             // One mismatch is enough: the operations that led to it, then stop.
@@ -240,6 +260,18 @@ import Logging
     func randomOperations(seed: UInt64, maxEntries: Int, maxBytes: Int) throws {
         var h = try Harness(seed: seed, maxEntries: maxEntries, maxBytes: maxBytes, segmentBytes: 4096, journalBytes: 8192)
         for _ in 0..<1500 { try h.step() }
+        try h.reopen()
+        h.store!.close()
+        h.dir.remove()
+    }
+
+    /// Many streams interleaved in one store (a step works on a random one of 40), with the
+    /// store journal rolling every 2 KiB and retiring in the background, reopens and kills
+    /// across the shared journal: every stream against its own model throughout.
+    @Test(arguments: [(UInt64(31), FsyncPolicy.no), (32, .always), (33, .everysec)])
+    func randomOperationsOverManyStreams(seed: UInt64, policy: FsyncPolicy) throws {
+        var h = try Harness(seed: seed, maxEntries: 5, maxBytes: 400, segmentBytes: 4096, journalBytes: 8192, policy: policy, streams: 40)
+        for _ in 0..<(policy == .always ? 700 : 1800) { try h.step() }
         try h.reopen()
         h.store!.close()
         h.dir.remove()
