@@ -102,7 +102,7 @@ extension StreamCore {
         segmentLiveBlocks[active.number, default: 0] += 1
         open = OpenBlock()
         releaseReopened(dropped: false)
-        if active.size >= segmentTarget { try rollSegment() }
+        if active.size >= segmentTarget() { try rollSegment() }
     }
 
     /// The size at which the active segment is sealed: a quarter of what the stream's segments
@@ -111,13 +111,16 @@ extension StreamCore {
     /// (one for every quarter more); a capped one settles at segments of about a third of its
     /// live data, so MAXLEN/MINID deletes files while they are small, and its disk stays near
     /// what it holds instead of a 64 MiB segment it mostly trimmed.
-    var segmentTarget: Int64 {
+    /// (The other segments' share is summed once per active segment, not at every block.)
+    mutating func segmentTarget() -> Int64 {
         let maximum = Int64(max(options.segmentBytes, 1))
         let minimum = min(Int64(max(options.minSegmentBytes, 1)), maximum)
-        var live: Int64 = 0
-        for (number, blocks) in segmentLiveBlocks where blocks > 0 || number == active.number {
-            live += segments[number]?.size ?? 0
+        if liveSealedBytes == nil {
+            var sum: Int64 = 0
+            for (number, blocks) in segmentLiveBlocks where blocks > 0 && number != active.number { sum += segments[number]?.size ?? 0 }
+            liveSealedBytes = sum
         }
+        let live = liveSealedBytes! + active.size
         var target = minimum
         while target < live / 4 && target < maximum { target <<= 1 }
         return min(target, maximum)
@@ -149,6 +152,7 @@ extension StreamCore {
         // The records saying why the file goes (a trim, deletes) reach the journal before it
         // goes, even those staged for a group commit: a killed process keeps the page cache,
         // not this process's memory.
+        liveSealedBytes = nil  // (before anything can fail: the segment has no live block now)
         try writePending()
         guard let seg = segments.removeValue(forKey: number) else { return }
         segmentLiveBlocks.removeValue(forKey: number)

@@ -87,7 +87,11 @@ struct StreamCore {
 
     /// Footer entries of the active segment's blocks, for sealing it.
     var activeBlocks: [SegmentFormat.FooterEntry] = []
-    var active: Segment
+    var active: Segment { didSet { liveSealedBytes = nil } }
+    /// What the segments other than the active one that hold live blocks take on disk, for
+    /// `segmentTarget` (nil: sum it again). It changes only when the active segment is replaced
+    /// or a segment loses its last live block (`deleteSegment` then runs).
+    var liveSealedBytes: Int64? = nil
 
     /// The last segment was sealed by a roll; the next block starts a new segment file. The last
     /// segment file is never deleted, so the highest sealed ID is always on disk.
