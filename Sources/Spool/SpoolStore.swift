@@ -150,7 +150,7 @@ public final class SpoolStore: Sendable {
         t?.stop()
         // A retirement that started before `closed` was set finishes first; a later one finds
         // the store closed and does nothing.
-        journal.drainRetirement()
+        journal.drainBackgroundWork()
         for db in dbs { db.close(sync: sync) }
         journal.close(sync: sync)
         lock.release()

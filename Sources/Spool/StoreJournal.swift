@@ -89,6 +89,9 @@ final class StoreJournal: Sendable {
     /// over the files kept, so that open replays at most about `journalBytes` of records.
     let fileBytes: Int64
 
+    /// The fewest bytes logged between two retirements: the files kept, `journalBytes`.
+    var retireMinimum: Int64 { fileBytes * Int64(Self.filesKept) }
+
     /// Opens the journal the view read: the last file is cut at its first torn or damaged
     /// record and appended to; none (a new store, or one upgraded from format 1): file 1.
     init(dataDirectory: String, view: StoreJournalView, options: StoreOptions, logger: Logger) throws(SpoolError) {
@@ -145,7 +148,7 @@ final class StoreJournal: Sendable {
         // still retires them once they pass what a retirement waits for.
         let end = current.file.size
         let older = view.files.filter { $0.number != current.number }.reduce(Int64(0)) { $0 + Int64($1.scan?.validEnd ?? 0) }
-        var st = State(current: current, files: numbers.sorted(), end: end, retiredEnd: end - older, retireAfter: fileBytes * Int64(Self.filesKept))
+        var st = State(current: current, files: numbers.sorted(), end: end, retiredEnd: end - older, retireAfter: fileBytes * Int64(Self.filesKept))  // (retireMinimum)
         st.size = current.file.size
         state = SleepingMutex(st)
     }
@@ -383,7 +386,7 @@ final class StoreJournal: Sendable {
     func retired(carried: Int64) {
         state.withLock { s in
             s.retiredEnd = s.end
-            s.retireAfter = max(fileBytes * Int64(Self.filesKept), carried)
+            s.retireAfter = max(retireMinimum, carried)
         }
     }
 
@@ -421,9 +424,6 @@ final class StoreJournal: Sendable {
             retirer.withLock { $0 }?()
         }
     }
-
-    /// Waits for a retirement in progress (or queued) to finish.
-    func drainRetirement() { retireQueue.sync {} }
 
     /// Waits for background work: a retirement, a file being created ahead.
     func drainBackgroundWork() {

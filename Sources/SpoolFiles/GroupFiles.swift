@@ -49,12 +49,6 @@ public struct GroupFiles: Sendable {
     /// checkpoint's generation (the engine starts a journal with a damaged header anew).
     public var journalReplayed: Bool { journal.map { $0.headerError == nil } ?? false }
 
-    /// Whether the checkpoint names the store journal (version 2): the records are there.
-    public var usesStoreJournal: Bool {
-        if case .decoded(let cp) = checkpoint { return cp.journalPosition != nil }
-        return false
-    }
-
     /// The bytes of `groups` when it was read (nil when absent or unreadable).
     var checkpointBytes: [UInt8]?
 
@@ -64,13 +58,9 @@ public struct GroupFiles: Sendable {
         (try? FileSystem.readFile(directory + "/" + GroupCheckpoint.fileName)) == checkpointBytes
     }
 
-    /// The checkpoint's generation, when it decoded.
-    public var generation: UInt64? {
-        if case .decoded(let cp) = checkpoint { return cp.journalGeneration }
-        return nil
-    }
 
-    /// The stream's records in the store journal from a position on (`StoreJournalView.records`).
+    /// The stream's GROUP records in the store journal from a position on
+    /// (`StoreJournalView.records(…, part: .groups)`).
     public typealias StoreRecords = (JournalPosition) -> [JournalScan.Item]
 
     /// Reads the group files of the stream directory `directory`; `relativePath` names them in
@@ -117,7 +107,7 @@ public struct GroupFiles: Sendable {
         files.groups = StreamGroups(checkpoint: cp)
         if let position = cp.journalPosition {
             files.otherJournals = journals
-            files.storeRecords = (storeRecords?(position) ?? []).filter { if case .group = $0.record { true } else { false } }
+            files.storeRecords = storeRecords?(position) ?? []
             for item in files.storeRecords {
                 if case .group(let g) = item.record { files.groups.apply(g) }
             }

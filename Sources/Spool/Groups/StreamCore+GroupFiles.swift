@@ -18,7 +18,14 @@ extension StreamCore {
         if source == nil && FileSystem.exists(directory + "/" + GroupCheckpoint.fileName) {
             source = try Self.storeRecords(journal, key: key, skipThrough: .max)
         }
-        let files = GroupFiles.read(directory: directory, storeRecords: source.map { s in { s($0, .groups).items } })
+        var oldestFile: UInt64? = nil  // (of the records the read takes: one pass over them)
+        let files = GroupFiles.read(directory: directory, storeRecords: source.map { s in
+            { position in
+                let r = s(position, .groups)
+                oldestFile = r.oldestFile
+                return r.items
+            }
+        })
         switch files.checkpoint {
         case .absent:
             removeGroupJournals(files.otherJournals, "removing group journal without a checkpoint")
@@ -32,7 +39,7 @@ extension StreamCore {
             if let position = cp.journalPosition {
                 removeGroupJournals(files.otherJournals, "removing group journal left by the upgrade to the store journal")
                 groupsPosition = position
-                groupsNeededFile = source?(position, .groups).oldestFile
+                groupsNeededFile = oldestFile
                 return
             }
         }
